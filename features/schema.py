@@ -1,0 +1,225 @@
+"""Data contracts: one schema for files and for the HTTP API.
+
+Each record type is a pydantic model (used as-is by the API). The file side — typed
+pandas/pyarrow columns and row-level validation of CSV/Parquet files — is *derived* from
+the same models by :mod:`features.io`, so a field is declared exactly once.
+
+Instants are timezone-aware and normalised to UTC. A naive timestamp is an error: a
+contact-compliance system cannot guess which clock a campaign tool meant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+# --------------------------------------------------------------------------- vocabularies
+EventKind = Literal[
+    "contact",
+    "reply",
+    "complaint",
+    "opt_out",
+    "opt_in",
+    "refusal",
+    "purchase",
+    "inquiry",
+    "contract_start",
+    "contract_end",
+]
+Channel = Literal["call", "sms"]
+ChannelScope = Literal["call", "sms", "any"]
+Purpose = Literal["marketing", "service"]
+DialMode = Literal["manual", "predictive", "prerecorded"]
+Outcome = Literal[
+    "answered", "no_answer", "busy", "voicemail", "abandoned", "amd", "failed", "delivered"
+]
+ComplaintSource = Literal["customer", "carrier", "regulator"]
+ConsentType = Literal["express", "written", "soft_opt_in", "implied"]
+DncScope = Literal["all", "call", "sms"]
+DncCategory = Literal["do_not_contact", "not_interested"]
+DncAction = Literal["add", "remove"]
+Registry = Literal["US_NATIONAL_DNC", "CA_DNCL", "GB_TPS", "GB_CTPS", "FR_BLOCTEL", "AU_DNCR"]
+
+EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
+CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
+PURPOSES: tuple[str, ...] = Purpose.__args__  # type: ignore[attr-defined]
+DIAL_MODES: tuple[str, ...] = DialMode.__args__  # type: ignore[attr-defined]
+OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
+CONSENT_TYPES: tuple[str, ...] = ConsentType.__args__  # type: ignore[attr-defined]
+REGISTRIES: tuple[str, ...] = Registry.__args__  # type: ignore[attr-defined]
+
+#: Fields an event of a given kind must carry (besides the common ones). Used by the
+#: pydantic validator and by the vectorised file validator alike.
+EVENT_KIND_REQUIRES: dict[str, tuple[str, ...]] = {
+    "contact": ("channel",),
+    "reply": ("text",),
+}
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""An ISO-8601 instant with an offset or ``Z``; stored in UTC."""
+
+_REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+def _check_region(value: str) -> str:
+    if not _REGION_RE.match(value):
+        raise ValueError(f"{value!r} is not an ISO 3166-1/2 code such as 'US' or 'US-LA'")
+    return value
+
+
+RegionCode = Annotated[str, AfterValidator(_check_region)]
+_HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _check_hhmm(value: str) -> str:
+    if not _HHMM_RE.match(value):
+        raise ValueError(f"{value!r} is not a local time HH:MM")
+    return value
+
+
+LocalTime = Annotated[str, AfterValidator(_check_hhmm)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Record(BaseModel):
+    """Base of every contract: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- records
+class Event(Record):
+    """One thing that happened to a number (DESIGN.md, "Event")."""
+
+    event_id: NonEmpty = Field(description="Unique id; replaying it is a no-op.")
+    number: NonEmpty = Field(description="Phone number as given; normalised at the boundary.")
+    ts: Instant = Field(description="When it happened (UTC).")
+    kind: EventKind
+    channel: Channel | None = Field(
+        None, description="contact: call|sms (required). opt_out/opt_in: scope; empty = all."
+    )
+    purpose: Purpose | None = Field(None, description="contact: marketing (default) or service.")
+    subject: str | None = Field(None, max_length=256, description="What the contact is about.")
+    campaign_id: str | None = Field(None, max_length=256)
+    dial_mode: DialMode | None = Field(
+        None, description="contact: manual|predictive|prerecorded; an SMS is always automated."
+    )
+    outcome: Outcome | None = Field(None, description="contact: result of the attempt.")
+    duration_s: float | None = Field(None, ge=0, description="contact: talk time in seconds.")
+    text: str | None = Field(None, max_length=2000, description="reply: the inbound SMS text.")
+    source: ComplaintSource | None = Field(None, description="complaint: who complained.")
+    p_complaint_true: float | None = Field(
+        None, ge=0, le=1, description="Simulated data only: true complaint probability."
+    )
+    p_opt_out_true: float | None = Field(
+        None, ge=0, le=1, description="Simulated data only: true opt-out probability."
+    )
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Event:
+        for name in EVENT_KIND_REQUIRES.get(self.kind, ()):
+            if getattr(self, name) in (None, ""):
+                raise ValueError(f"{name} is required for a {self.kind} event")
+        return self
+
+
+class Consent(Record):
+    """A consent grant, optionally revoked (append-only ledger)."""
+
+    consent_id: str | None = Field(None, max_length=256, description="Idempotency key.")
+    number: NonEmpty
+    channel: ChannelScope = "any"
+    purpose: Purpose = "marketing"
+    type: ConsentType
+    granted_at: Instant
+    revoked_at: Instant | None = None
+    evidence: str | None = Field(
+        None, max_length=4000, description="Who, where, wording version (encrypted at rest)."
+    )
+    confirmed_at: Instant | None = Field(None, description="Double opt-in confirmation.")
+    outside_hours: bool = Field(
+        False, description="Express consent to calls outside standard hours, where allowed."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Consent:
+        if self.revoked_at is not None and self.revoked_at < self.granted_at:
+            raise ValueError("revoked_at is before granted_at")
+        return self
+
+
+class Preference(Record):
+    """What the person asked for; honoured as company policy (POLICY reasons)."""
+
+    number: NonEmpty
+    max_per_week: int | None = Field(None, ge=0, le=1000)
+    urgent_only: bool = False
+    quiet_start: LocalTime | None = None
+    quiet_end: LocalTime | None = None
+    channels: str | None = Field(
+        None, description="Allowed channels separated by '|', e.g. 'sms' or 'call|sms'."
+    )
+    updated_at: Instant
+
+    @model_validator(mode="after")
+    def _quiet_pair(self) -> Preference:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet_start and quiet_end go together")
+        if self.channels is not None:
+            bad = [c for c in self.channels.split("|") if c not in CHANNELS]
+            if bad:
+                raise ValueError(f"channels: unknown channel(s) {bad}; use call|sms")
+        return self
+
+
+class DncEntry(Record):
+    """Internal do-not-call list entry; a removal is a new record, never an update."""
+
+    number: NonEmpty
+    action: DncAction = "add"
+    scope: DncScope = "all"
+    category: DncCategory = "do_not_contact"
+    added_at: Instant = Field(description="When the request was made (or removed).")
+    source: str | None = Field(None, max_length=256)
+
+
+class RegistrySnapshot(Record):
+    """A do-not-call registry snapshot (numbers listed at ``snapshot_at``)."""
+
+    registry: Registry
+    snapshot_at: Instant
+    numbers: list[NonEmpty] = Field(default_factory=list, max_length=100_000)
+    replace: bool = True
+
+
+class BlockedPeriod(Record):
+    """An operator-declared period with no marketing in a region (emergency, holiday)."""
+
+    region: RegionCode
+    start: Instant
+    end: Instant
+    reason: NonEmpty
+
+    @model_validator(mode="after")
+    def _order(self) -> BlockedPeriod:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+#: Record types that can be loaded from files, by the name used on the command line.
+FILE_RECORDS: dict[str, type[Record]] = {
+    "events": Event,
+    "consent": Consent,
+    "preferences": Preference,
+    "dnc": DncEntry,
+    "blocked_periods": BlockedPeriod,
+}

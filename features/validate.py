@@ -1,0 +1,43 @@
+"""Check a CSV or Parquet file against a data contract and report every bad row.
+
+Exit status 0 when the file is valid, 1 when it has bad rows. With ``--skip-invalid`` and
+``-o``, the valid rows are written to the output and the rejects beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from features.io import InvalidFileError, load_records, write_records, write_rejects
+from features.schema import FILE_RECORDS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", choices=sorted(FILE_RECORDS), help="which contract the file follows")
+    parser.add_argument("file", type=Path, help="CSV or Parquet file")
+    parser.add_argument("-o", "--out", type=Path, help="write the valid, typed rows here (.parquet or .csv)")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="keep the valid rows and write the rejects beside the output instead of failing",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
+    except InvalidFileError as exc:
+        print(exc)
+        return 1
+    print(f"{args.file.name}: {len(result.frame)} valid row(s), {result.rejected_rows} rejected")
+    if args.out:
+        write_records(result.frame, args.out, args.record)
+        print(f"wrote {args.out}")
+        rejects = write_rejects(result, args.out)
+        if rejects:
+            print(f"rejects written to {rejects}")
+    elif result.rejected_rows:
+        for row in result.rejects.itertuples():
+            print(f"  row {row.row}: {row.field} {row.value!r} {row.error}")
+    return 0

@@ -1,0 +1,71 @@
+"""What the rules engine decides on: plain, immutable values, no I/O.
+
+The store (:mod:`serving.store`) builds these from the database; tests build them by hand.
+The engine (:mod:`serving.rules.engine`) is a pure function of
+``(contact, number state, world state, instant)`` and never reads the clock or the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from features.phone import NumberRecord
+from features.schema import BlockedPeriod, Consent, DncEntry, Preference
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A planned contact, after API defaults are applied (API.md, ``screen``)."""
+
+    number: NumberRecord
+    channel: str  # call | sms
+    at: dt.datetime  # aware, UTC
+    purpose: str = "marketing"
+    dial_mode: str = "manual"  # an SMS is always sent by an automated platform
+    subject: str = "default"
+    campaign_id: str | None = None
+    address_region: str | None = None  # ISO 3166-2 of a known address, e.g. "US-GA"
+    live_agent_guaranteed: bool = False
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One past event of a number, as the rules need it (subset of ``schema.Event``)."""
+
+    ts: dt.datetime  # aware, UTC
+    kind: str
+    channel: str | None = None
+    purpose: str | None = None
+    subject: str | None = None
+    campaign_id: str | None = None
+    dial_mode: str | None = None
+    outcome: str | None = None
+    duration_s: float | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberState:
+    """Everything held on one number that a rule may look at.
+
+    ``history`` is sorted by ``ts`` and covers at least the longest window any rule pack
+    uses (the store loads 400 days). Registry listings name the registries on which the
+    number is listed in the snapshot currently in force.
+    """
+
+    history: tuple[HistoryEvent, ...] = ()
+    consents: tuple[Consent, ...] = ()
+    dnc: tuple[DncEntry, ...] = ()  # adds and removals, in the order they were made
+    registries: frozenset[str] = frozenset()
+    preference: Preference | None = None
+    suppressed: bool = False  # an erasure tombstone (keyed hash) matches this number
+
+
+@dataclass(frozen=True, slots=True)
+class WorldState:
+    """State that is not per number: registry snapshot ages, operator blocked periods."""
+
+    registry_snapshots: dict[str, dt.datetime] = field(default_factory=dict)  # registry → snapshot_at
+    blocked_periods: tuple[BlockedPeriod, ...] = ()
