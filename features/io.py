@@ -83,8 +83,7 @@ def _column(name: str, info: FieldInfo) -> Column:
     required = info.is_required()
     default = None if required else info.default
     # Annotated aliases keep their validator names in metadata of the original alias.
-    raw = info.annotation
-    text = repr(raw)
+    text = repr(info.annotation) + repr(info.metadata)
     if typing.get_origin(base) is Literal:
         return Column(name, "enum", required, tuple(typing.get_args(base)), default=default)
     if "AwareDatetime" in text or base is __import__("datetime").datetime:
@@ -420,9 +419,22 @@ def write_records(df: pd.DataFrame, path: str | Path, record: str) -> Path:
                 out[c.name] = out[c.name].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(".000000Z", "Z", regex=False)
         out.to_csv(path, index=False)
     else:
-        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
-        table = pa.Table.from_pandas(df[[c.name for c in cols]], schema=schema, preserve_index=False)
+        table = to_arrow(df, cols)
         import pyarrow.parquet as pq
 
         pq.write_table(table, path, compression="zstd")
     return path
+
+
+def to_arrow(df: pd.DataFrame, cols: tuple[Column, ...] | list[Column]) -> pa.Table:
+    """A frame's contract columns as an Arrow table with the contract's types."""
+    arrays = []
+    for c in cols:
+        values = df[c.name]
+        if c.kind == "instant":
+            naive = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+            arr = pa.array(naive, type=pa.timestamp("us"), from_pandas=True).cast(c.arrow_type)
+        else:
+            arr = pa.array(values, type=c.arrow_type, from_pandas=True)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(c.name, c.arrow_type) for c in cols]))

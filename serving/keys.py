@@ -8,9 +8,11 @@ encrypts numbers and consent evidence at rest.
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 HMAC_ENV = "CONTACTGATE_HMAC_KEY"
@@ -20,6 +22,32 @@ ENCRYPTION_ENV = "CONTACTGATE_ENCRYPTION_KEY"
 def new_key() -> str:
     """32 random bytes, URL-safe base64 (a valid Fernet key too)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+class KeyConfigError(ValueError):
+    """A secret is missing or malformed; the message names the variable and the fix."""
+
+
+def read_key(name: str, environ: Mapping[str, str] | None = None) -> bytes:
+    """The 32 key bytes held in environment variable ``name`` (URL-safe base64).
+
+    Refusing to start is the only safe answer to a missing key: a store that hashed numbers
+    under an empty or different key would silently stop matching DNC entries and tombstones.
+    """
+    env = os.environ if environ is None else environ
+    hint = f"generate one with `python -m serving.keys .env` (or `make demo`) and export {name}"
+    value = (env.get(name) or "").strip()
+    if not value:
+        raise KeyConfigError(f"{name} is not set: {hint}")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise KeyConfigError(f"{name} is malformed (not URL-safe base64): {hint}") from exc
+    if len(raw) != 32:
+        raise KeyConfigError(
+            f"{name} is malformed: it decodes to {len(raw)} bytes, expected 32; {hint}"
+        )
+    return raw
 
 
 def load_env_file(path: str | Path) -> None:

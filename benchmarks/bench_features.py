@@ -1,0 +1,350 @@
+"""Speed and memory of the point-in-time features; prints a table (not a test).
+
+    .venv/bin/python benchmarks/bench_features.py            # ~10 M events (1.2 M numbers)
+    .venv/bin/python benchmarks/bench_features.py --numbers 100000   # a quick look
+
+Measures, each in a fresh process so its peak memory is its own:
+
+1. the whole training frame (:func:`features.build.build_training_frame`, every feature and
+   both labels, with consent) from the loaded events — target ≤ 60 s, ≤ 8 GB peak;
+2. the six core features (prior 1/7/30-day contacts, prior complaints, unanswered streak,
+   hours since last contact) with our kernel and with DuckDB window SQL — the reference a
+   data scientist would write; both read the same Parquet columns, results are compared;
+3. :func:`features.build.features_as_of` for 1,000 numbers × 50 events — target < 50 ms.
+
+The simulated history is generated once into ``data/generated/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+from features.paths import GENERATED_DIR  # noqa: E402
+
+CORE_SIX = (
+    "contacts_1d",
+    "contacts_7d",
+    "contacts_30d",
+    "complaints_ever",
+    "unanswered_streak",
+    "hours_since_last_contact",
+)
+CORE_COLUMNS = ["event_id", "number", "ts", "kind", "channel", "outcome"]
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB → GiB
+
+
+def _in_fresh_process(fn, *args):
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+# --------------------------------------------------------------------------- 1. whole frame
+def whole_frame(directory: str) -> dict[str, float]:
+    import pandas as pd
+
+    from features.build import build_training_frame
+
+    build_training_frame(pd.read_parquet(Path(directory) / "events.parquet").iloc[:200])  # JIT
+    t0 = time.perf_counter()
+    events = pd.read_parquet(Path(directory) / "events.parquet")
+    consent = pd.read_parquet(Path(directory) / "consent.parquet")
+    t1 = time.perf_counter()
+    frame = build_training_frame(events, consent)
+    t2 = time.perf_counter()
+    return {
+        "events": len(events),
+        "rows": len(frame),
+        "columns": frame.shape[1],
+        "read_s": t1 - t0,
+        "build_s": t2 - t1,
+        "peak_gb": _peak_gb(),
+    }
+
+
+# --------------------------------------------------------------------------- 2. core six
+def core_six_ours(directory: str) -> dict[str, object]:
+    """The six core features with the kernel of features.build (no normalisation: grouped by
+    the number as written, like the SQL)."""
+    import numpy as np
+    import pandas as pd
+
+    from features import build
+
+    def six(events: pd.DataFrame) -> pd.DataFrame:
+        code, _ = pd.factorize(events["number"])
+        code = code.astype(np.int64)
+        ts = build._instants_ns(events["ts"], "ts")
+        kind = events["kind"]
+        contact = build._equals(kind, "contact")
+        call = contact & build._equals(events["channel"], "call")
+        answered_call = call & build._equals(events["outcome"], "answered")
+        flags = (
+            contact.astype(np.uint16) << build._FLAG_CONTACT
+            | call.astype(np.uint16) << build._FLAG_CALL
+            | answered_call.astype(np.uint16) << build._FLAG_ANSWERED_CALL
+            | build._equals(kind, "complaint").astype(np.uint16) << build._FLAG_COMPLAINT
+        )
+        rows = np.flatnonzero(contact)
+        out_pos = np.full(len(ts), -1, dtype=np.int64)
+        out_pos[rows] = np.arange(len(rows))
+        order = build._sort_order(code, ts)
+        n_q = len(rows)
+        counts = np.zeros((4, 4, n_q), dtype=np.int32)
+        ints = np.zeros((9, n_q), dtype=np.int32)
+        floats = np.full((4, n_q), np.nan)
+        labels = np.zeros((2, n_q), dtype=np.int8)
+        windows = np.array([d * build.NS_PER_DAY for d in (1, 7, 30, 90)], dtype=np.int64)
+        build._history_kernel(
+            code[order], ts[order], flags[order], np.full(len(ts), -1, dtype=np.int64)[order],
+            1, windows, np.int64(7 * build.NS_PER_DAY), out_pos[order], counts, ints, floats,
+            labels,
+        )  # fmt: skip
+        return pd.DataFrame(
+            {
+                "event_id": events["event_id"].iloc[rows].to_numpy(),
+                "contacts_1d": counts[0, 0],
+                "contacts_7d": counts[0, 1],
+                "contacts_30d": counts[0, 2],
+                "complaints_ever": ints[3],
+                "unanswered_streak": ints[0],
+                "hours_since_last_contact": floats[0],
+            }
+        )
+
+    path = Path(directory) / "events.parquet"
+    six(pd.read_parquet(path, columns=CORE_COLUMNS).iloc[:200])  # JIT
+    t0 = time.perf_counter()
+    events = pd.read_parquet(path, columns=CORE_COLUMNS)
+    t1 = time.perf_counter()
+    result = six(events)
+    t2 = time.perf_counter()
+    result.sort_values("event_id").reset_index(drop=True).to_parquet(
+        Path(directory) / "_bench_core_ours.parquet"
+    )
+    return {"read_s": t1 - t0, "compute_s": t2 - t1, "total_s": t2 - t0, "peak_gb": _peak_gb()}
+
+
+DUCKDB_SQL = """
+WITH e AS (
+  SELECT event_id, number, ts, kind,
+         kind = 'contact' AS is_contact,
+         kind = 'contact' AND channel = 'call' AS is_call,
+         kind = 'contact' AND channel = 'call' AND outcome = 'answered' AS is_answered_call,
+         kind = 'complaint' AS is_complaint
+  FROM read_parquet('{path}')
+),
+w AS (
+  SELECT *,
+    count(*) FILTER (WHERE is_contact) OVER day1 AS contacts_1d,
+    count(*) FILTER (WHERE is_contact) OVER day7 AS contacts_7d,
+    count(*) FILTER (WHERE is_contact) OVER day30 AS contacts_30d,
+    count(*) FILTER (WHERE is_complaint) OVER past AS complaints_ever,
+    count(*) FILTER (WHERE is_call) OVER past AS calls_before,
+    max(ts) FILTER (WHERE is_contact) OVER past AS last_contact,
+    count(*) FILTER (WHERE is_call) OVER upto AS calls_upto_here
+  FROM e
+  WINDOW
+    day1 AS (PARTITION BY number ORDER BY ts
+             RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
+    day7 AS (PARTITION BY number ORDER BY ts
+             RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
+    day30 AS (PARTITION BY number ORDER BY ts
+              RANGE BETWEEN INTERVAL 30 DAY PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
+    past AS (PARTITION BY number ORDER BY ts
+             RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING),
+    upto AS (PARTITION BY number ORDER BY ts
+             RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+s AS (
+  SELECT *,
+    max(CASE WHEN is_answered_call THEN calls_upto_here END) OVER (
+      PARTITION BY number ORDER BY ts
+      RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING
+    ) AS calls_upto_last_answered
+  FROM w
+)
+SELECT event_id, contacts_1d, contacts_7d, contacts_30d, complaints_ever,
+       calls_before - coalesce(calls_upto_last_answered, 0) AS unanswered_streak,
+       epoch_us(ts - last_contact) / 3.6e9 AS hours_since_last_contact
+FROM s WHERE is_contact
+"""
+
+
+def core_six_duckdb(directory: str, threads: int) -> dict[str, object]:
+    import duckdb
+
+    path = Path(directory) / "events.parquet"
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    t0 = time.perf_counter()
+    result = con.execute(DUCKDB_SQL.format(path=path)).df()
+    t1 = time.perf_counter()
+    result.sort_values("event_id").reset_index(drop=True).to_parquet(
+        Path(directory) / "_bench_core_duckdb.parquet"
+    )
+    return {"total_s": t1 - t0, "peak_gb": _peak_gb()}
+
+
+def core_six_agree(directory: str) -> str:
+    import numpy as np
+    import pandas as pd
+
+    ours = pd.read_parquet(Path(directory) / "_bench_core_ours.parquet")
+    sql = pd.read_parquet(Path(directory) / "_bench_core_duckdb.parquet")
+    if (
+        len(ours) != len(sql)
+        or not (ours["event_id"].to_numpy() == sql["event_id"].to_numpy()).all()
+    ):
+        return "DIFFERENT ROWS"
+    bad = [
+        name
+        for name in CORE_SIX
+        if not np.allclose(
+            ours[name].to_numpy(dtype=float), sql[name].to_numpy(dtype=float), equal_nan=True
+        )
+    ]
+    return "identical" if not bad else f"DIFFER: {bad}"
+
+
+# --------------------------------------------------------------------------- 3. as of
+def as_of(numbers: int, per_number: int, repeats: int) -> dict[str, float]:
+    import numpy as np
+    import pandas as pd
+
+    from features.build import features_as_of
+
+    rng = np.random.default_rng(1)
+    # fictional US numbers 555-01xx in many area codes (libphonenumber accepts them as valid)
+    area = rng.choice([201, 212, 305, 312, 415, 617, 702, 713, 808, 907], numbers)
+    raw = [f"+1{a}55501{i % 100:02d}" for i, a in enumerate(area)]
+    raw = [f"{r[:-2]}{i // 100 % 100:02d}" if i >= 100 else r for i, r in enumerate(raw)]
+    now = pd.Timestamp("2026-06-01 15:00", tz="UTC")
+    n = numbers * per_number
+    kinds = np.where(
+        rng.random(n) < 0.9, "contact", rng.choice(["complaint", "opt_out", "reply"], n)
+    )
+    events = pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "number": np.repeat(raw, per_number),
+            "ts": now - pd.to_timedelta(rng.integers(1, 120 * 86400, n), unit="s"),
+            "kind": kinds,
+            "channel": np.where(kinds == "contact", rng.choice(["call", "sms"], n), None),
+            "purpose": np.where(kinds == "contact", "marketing", None),
+            "campaign_id": np.where(kinds == "contact", rng.choice(["c1", "c2", "c3"], n), None),
+            "subject": np.where(kinds == "contact", rng.choice(["loans", "energy"], n), None),
+            "outcome": np.where(kinds == "contact", rng.choice(["answered", "no_answer"], n), None),
+            "duration_s": rng.uniform(0, 120, n),
+            "text": np.where(kinds == "reply", "STOP", None),
+        }
+    ).astype({c: "str" for c in ("event_id", "number", "kind")})
+    candidates = pd.DataFrame({"number": raw, "channel": "call", "at": pd.Series([now] * numbers)})
+    t0 = time.perf_counter()
+    features_as_of(events, candidates)
+    cold = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        features_as_of(events, candidates)
+        runs.append(time.perf_counter() - t0)
+    return {
+        "cold_ms": cold * 1e3,
+        "median_ms": statistics.median(runs) * 1e3,
+        "min_ms": min(runs) * 1e3,
+    }
+
+
+# --------------------------------------------------------------------------- main
+def ensure_data(numbers: int, days: int, seed: int) -> Path:
+    directory = GENERATED_DIR / f"bench_features_{numbers}n_{days}d_s{seed}"
+    if not (directory / "events.parquet").exists():
+        from features.simulate import simulate_to_dir
+
+        print(f"generating {numbers:,} numbers × {days} days into {directory} …", flush=True)
+        simulate_to_dir(directory, numbers=numbers, days=days, seed=seed, progress=True)
+    return directory
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--numbers", type=int, default=1_200_000, help="simulated numbers")
+    parser.add_argument("--days", type=int, default=180, help="simulated days")
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed")
+    parser.add_argument("--data", type=Path, help="use this simulated directory as it is")
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
+    parser.add_argument(
+        "--skip", nargs="*", default=(), choices=("whole", "core", "asof"), help="parts to skip"
+    )
+    args = parser.parse_args()
+    directory = str(args.data or ensure_data(args.numbers, args.days, args.seed))
+    rows: list[tuple[str, str, str]] = []
+    if "whole" not in args.skip:
+        whole = _in_fresh_process(whole_frame, directory)
+        rows.append(
+            (
+                f"training frame, all {whole['columns']} columns, {whole['events']:,} events "
+                f"→ {whole['rows']:,} contacts",
+                f"{whole['build_s']:.1f} s (+ read {whole['read_s']:.1f} s)",
+                f"{whole['peak_gb']:.2f} GB",
+            )
+        )
+    if "core" not in args.skip:
+        ours = _in_fresh_process(core_six_ours, directory)
+        sql = _in_fresh_process(core_six_duckdb, directory, args.threads)
+        agree = core_six_agree(directory)
+        rows.append(
+            (
+                "six core features, ours (read + numba kernel)",
+                f"{ours['total_s']:.1f} s (read {ours['read_s']:.1f} s)",
+                f"{ours['peak_gb']:.2f} GB",
+            )
+        )
+        rows.append(
+            (
+                f"six core features, DuckDB window SQL ({args.threads} threads)",
+                f"{sql['total_s']:.1f} s",
+                f"{sql['peak_gb']:.2f} GB",
+            )
+        )
+        rows.append(
+            (
+                f"  ratio DuckDB / ours; results {agree}",
+                f"{sql['total_s'] / ours['total_s']:.2f}×",
+                "",
+            )
+        )
+    if "asof" not in args.skip:
+        result = _in_fresh_process(as_of, 1000, 50, 20)
+        rows.append(
+            (
+                "features_as_of, 1,000 numbers × 50 events (median of 20, warm)",
+                f"{result['median_ms']:.1f} ms (min {result['min_ms']:.1f}, cold "
+                f"{result['cold_ms']:.0f})",
+                "",
+            )
+        )
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measurement':<{width}}  {'wall':<34}  peak RSS")
+    print("-" * (width + 48))
+    for what, wall, peak in rows:
+        print(f"{what:<{width}}  {wall:<34}  {peak}")
+    print(f"\ndata: {directory}; cores: {os.cpu_count()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

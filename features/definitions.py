@@ -1,0 +1,240 @@
+"""The feature set: one definition per feature, shared by training and serving.
+
+Every feature the model sees is declared here once — name, dtype, what it means and, for
+the model, a monotone direction. :mod:`features.build` computes them (offline for every past
+contact, online for candidates as of an instant, with the same kernel); training reads
+:func:`monotone_constraints` and :data:`CATEGORICAL_FEATURES` from here, so the two sides
+cannot drift apart.
+
+Monotone direction ``+1`` means the predicted risk must never fall as the value grows:
+contact pressure, complaints, opt-outs, refusals, unanswered streaks, night share, short
+hang-ups. Everything else is ``0`` (unconstrained): the data decide.
+
+Categoricals are encoded with a FIXED vocabulary (:func:`encode_categorical`): code ``i``
+is ``vocabulary[i]``, the next code is "unknown value", the one after "missing". Codes never
+depend on the batch, so a model trained on one frame scores any other frame correctly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.schema import CHANNELS, CONSENT_TYPES, DIAL_MODES, PURPOSES
+
+#: Look-back windows of the rolling counts, in days (window before ``t`` is ``[t - N d, t)``).
+COUNT_WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30, 90)
+#: Local night, where people least want a call or text (DESIGN.md: 21:00–08:00 local).
+NIGHT_START_HOUR = 21
+NIGHT_END_HOUR = 8
+#: An answered call shorter than this is a "short hang-up" (the person hung up at once).
+SHORT_HANGUP_SECONDS = 10.0
+
+#: Jurisdictions the rule packs know (RULES.md); any other region gets the "unknown" code.
+REGION_VOCABULARY: tuple[str, ...] = ("US", "CA", "GB", "FR", "DE", "AU", "CN")
+#: Line types of :data:`features.phone.LINE_TYPES`, spelled out so codes never move.
+LINE_TYPE_VOCABULARY: tuple[str, ...] = (
+    "fixed_line",
+    "mobile",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+)
+
+
+@dataclass(frozen=True)
+class FeatureDef:
+    """One model feature.
+
+    ``monotone`` is +1 where risk must never fall as the value grows, 0 otherwise.
+    ``vocabulary`` is the fixed category list of a categorical feature (codes are positions;
+    ``len(vocabulary)`` = unknown value, ``len(vocabulary) + 1`` = missing).
+    """
+
+    name: str
+    dtype: str
+    description: str
+    monotone: int = 0
+    categorical: bool = False
+    vocabulary: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.monotone not in (1, 0):
+            raise ValueError(f"{self.name}: monotone must be +1 or 0, not {self.monotone}")
+        if self.categorical != (self.vocabulary is not None):
+            raise ValueError(f"{self.name}: a categorical feature needs a vocabulary (and only it)")
+
+
+def _count_features() -> list[FeatureDef]:
+    scopes = (
+        ("contacts", "outbound contacts (all channels)"),
+        ("call_contacts", "outbound calls"),
+        ("sms_contacts", "outbound SMS"),
+        ("marketing_contacts", "outbound marketing contacts (all channels)"),
+        ("same_subject_contacts", "outbound contacts about the candidate's subject"),
+    )
+    return [
+        FeatureDef(
+            f"{prefix}_{days}d",
+            "int32",
+            f"{what} to the number in [t - {days} d, t)",
+            monotone=1,
+        )
+        for prefix, what in scopes
+        for days in COUNT_WINDOWS_DAYS
+    ]
+
+
+FEATURES: tuple[FeatureDef, ...] = (
+    *_count_features(),
+    FeatureDef(
+        "hours_since_last_contact",
+        "float64",
+        "hours since the latest outbound contact strictly before t (missing if none)",
+    ),
+    FeatureDef(
+        "hours_since_last_answered",
+        "float64",
+        "hours since the latest answered contact strictly before t (missing if none)",
+    ),
+    FeatureDef(
+        "unanswered_streak",
+        "int32",
+        "prior call attempts after the latest answered call (all prior calls if none answered)",
+        monotone=1,
+    ),
+    FeatureDef(
+        "answer_rate_30d",
+        "float64",
+        "answered share of the calls in [t - 30 d, t) (missing if no call)",
+    ),
+    FeatureDef(
+        "short_hangups_30d",
+        "int32",
+        f"answered calls shorter than {SHORT_HANGUP_SECONDS:g} s in [t - 30 d, t)",
+        monotone=1,
+    ),
+    FeatureDef("complaints_90d", "int32", "complaints in [t - 90 d, t)", monotone=1),
+    FeatureDef("complaints_ever", "int32", "complaints strictly before t", monotone=1),
+    FeatureDef(
+        "opt_outs_90d", "int32", "opt-outs (incl. opt-out replies) in [t - 90 d, t)", monotone=1
+    ),
+    FeatureDef(
+        "opt_outs_ever", "int32", "opt-outs (incl. opt-out replies) strictly before t", monotone=1
+    ),
+    FeatureDef("refusals_90d", "int32", "refusals during a call in [t - 90 d, t)", monotone=1),
+    FeatureDef("refusals_ever", "int32", "refusals during a call strictly before t", monotone=1),
+    FeatureDef(
+        "distinct_campaigns_30d",
+        "int32",
+        "distinct campaign ids of the outbound contacts in [t - 30 d, t)",
+        monotone=1,
+    ),
+    FeatureDef(
+        "night_share",
+        "float64",
+        f"share of prior outbound contacts at local night ({NIGHT_START_HOUR}:00–"
+        f"{NIGHT_END_HOUR:02d}:00) (missing if none)",
+        monotone=1,
+    ),
+    FeatureDef(
+        "days_since_consent",
+        "float64",
+        "days since the latest consent for the channel granted before t and not revoked "
+        "before t (missing if none)",
+    ),
+    FeatureDef(
+        "consent_type",
+        "int16",
+        "type of that consent (missing code when there is none)",
+        categorical=True,
+        vocabulary=CONSENT_TYPES,
+    ),
+    FeatureDef(
+        "channel", "int16", "the candidate's channel", categorical=True, vocabulary=CHANNELS
+    ),
+    FeatureDef(
+        "purpose", "int16", "the candidate's purpose", categorical=True, vocabulary=PURPOSES
+    ),
+    FeatureDef(
+        "dial_mode", "int16", "the candidate's dial mode", categorical=True, vocabulary=DIAL_MODES
+    ),
+    FeatureDef("local_hour", "int8", "hour of t in the number's local time (0–23)"),
+    FeatureDef("weekday", "int8", "weekday of t in the number's local time (Monday = 0)"),
+    FeatureDef(
+        "region",
+        "int16",
+        "the number's region (ISO 3166-1)",
+        categorical=True,
+        vocabulary=REGION_VOCABULARY,
+    ),
+    FeatureDef(
+        "line_type",
+        "int16",
+        "the number's line type",
+        categorical=True,
+        vocabulary=LINE_TYPE_VOCABULARY,
+    ),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
+FEATURES_BY_NAME: dict[str, FeatureDef] = {f.name: f for f in FEATURES}
+
+TARGETS: tuple[str, ...] = ("complaint_7d", "opt_out_7d")
+#: Simulated data only: the true probability of each target, carried through for the oracle.
+ORACLE_COLUMNS: dict[str, str] = {
+    "complaint_7d": "p_complaint_true",
+    "opt_out_7d": "p_opt_out_true",
+}
+
+
+def monotone_constraints(names: Sequence[str]) -> list[int]:
+    """LightGBM ``monotone_constraints`` for these feature columns, in this order."""
+    unknown = [n for n in names if n not in FEATURES_BY_NAME]
+    if unknown:
+        raise KeyError(f"not features: {unknown}")
+    return [FEATURES_BY_NAME[n].monotone for n in names]
+
+
+def unknown_code(name: str) -> int:
+    """Code of a value outside the fixed vocabulary of categorical feature ``name``."""
+    return len(_vocabulary(name))
+
+
+def missing_code(name: str) -> int:
+    """Code of a missing value of categorical feature ``name``."""
+    return len(_vocabulary(name)) + 1
+
+
+def _vocabulary(name: str) -> tuple[str, ...]:
+    feature = FEATURES_BY_NAME.get(name)
+    if feature is None or feature.vocabulary is None:
+        raise KeyError(f"{name!r} is not a categorical feature; choose from {CATEGORICAL_FEATURES}")
+    return feature.vocabulary
+
+
+def encode_categorical(name: str, values: pd.Series) -> np.ndarray:
+    """Stable integer codes of ``values`` under the fixed vocabulary of feature ``name``.
+
+    >>> encode_categorical("channel", pd.Series(["sms", "call", "fax", None])).tolist()
+    [1, 0, 2, 3]
+    """
+    vocabulary = _vocabulary(name)
+    codes, uniques = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
+    position = {value: i for i, value in enumerate(vocabulary)}
+    lookup = np.array(
+        [position.get(u, len(vocabulary)) for u in uniques] + [len(vocabulary) + 1],
+        dtype=np.int16,
+    )
+    return lookup[codes]  # code -1 (missing) picks the last slot

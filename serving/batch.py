@@ -1,0 +1,460 @@
+"""Screen a campaign file of any size — ``contactgate screen campaign.csv -o decisions.csv``.
+
+The same decision code as the ``screen`` API (:class:`serving.screening.Screener`), run on
+chunks of the file so memory stays bounded whatever its size:
+
+1. pass one reads ``--chunk-size`` rows at a time, validates them against the API's contact
+   contract, reads the store once per chunk, scores and applies the rules and the risk
+   thresholds, and writes the decisions to a temporary file beside the output; it keeps
+   only (row, risk, p_complaint) of the allowed rows (24 bytes per row);
+2. the campaign budget (``max_contacts``, ``max_expected_complaints``) and ``rank`` need the
+   whole file: the kept arrays are sorted once, least risky first;
+3. pass two streams the temporary file, fills ``rank`` and ``BUDGET_EXHAUSTED``, appends the
+   final decisions to the audit log (hashed numbers) and writes the output.
+
+Input columns: ``number`` and ``channel`` (required), optionally ``purpose``, ``dial_mode``,
+``subject``, ``campaign_id``, ``at``, ``address_region``, ``live_agent_guaranteed``, ``ref``
+(CSV or Parquet). A row that breaks the contract stops the run with its file, row and field,
+unless ``--skip-invalid`` writes it to ``OUT.rejects.csv``; an unparsable phone number is not
+a bad row — it is an ``INVALID_NUMBER`` withhold, as in the API.
+
+Exit status: 0 done; 1 a bad row stopped the run; 2 bad arguments; 3 done, but the store,
+the rule packs or the model was unavailable, so every contact was withheld
+``SYSTEM_UNAVAILABLE`` (fail closed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CONTACT_COLUMNS = (
+    "number", "channel", "purpose", "dial_mode", "subject", "campaign_id", "at",
+    "address_region", "live_agent_guaranteed", "ref",
+)  # fmt: skip
+OUTPUT_COLUMNS = (
+    "row", "ref", "number", "decision", "reason_codes", "reasons", "p_complaint", "p_opt_out",
+    "risk", "rank", "next_allowed_at", "region", "subdivision", "at",
+)  # fmt: skip
+DEFAULT_CHUNK = 20_000
+
+
+class BadRow(ValueError):
+    """A row breaks the contact contract; the message names file, row and field."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="campaign contacts, CSV or Parquet")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="decisions file (.csv or .parquet)"
+    )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="YAML/JSON policy: review_above, withhold_above, max_expected_complaints, "
+        "max_contacts (unknown keys are errors)",
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, default=DEFAULT_CHUNK, help="rows screened per store read"
+    )
+    parser.add_argument(
+        "--at",
+        default=None,
+        help="ISO-8601 instant for rows without 'at' (default: now when the run starts)",
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write rows that break the contract to OUTPUT.rejects.csv instead of stopping",
+    )
+    parser.add_argument("--db-url", default=None, help="store URL (default CONTACTGATE_DB_URL)")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow URI of the champion model")
+    parser.add_argument(
+        "--no-audit", action="store_true", help="do not append the decisions to the audit log"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+# ----------------------------------------------------------------------------- reading
+def count_rows(path: Path) -> int | None:
+    """Rows in the file (Parquet metadata, or newlines of a CSV minus the header)."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            lines += block.count(b"\n")
+    return max(lines - 1, 0)
+
+
+def read_chunks(path: Path, size: int) -> Iterator[Any]:
+    """DataFrames of at most ``size`` rows, every column as text (values are validated
+    by the contract, not guessed by a parser)."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+            yield batch.to_pandas()
+        return
+    yield from pd.read_csv(path, chunksize=size, dtype=str, keep_default_na=False)
+
+
+def _row_dict(record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key not in CONTACT_COLUMNS:
+            continue
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            continue
+        if key == "live_agent_guaranteed" and isinstance(value, str):
+            value = value.strip().lower() in ("1", "true", "yes", "y")
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+def _first_error(exc: Any) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "row"
+    return f"field {loc}: {err.get('msg', 'invalid')}"
+
+
+# ----------------------------------------------------------------------------- policy
+def load_policy(path: Path | None) -> Any:
+    """A :class:`Policy` from a YAML/JSON file; errors name the file and the key."""
+    import yaml
+    from pydantic import ValidationError
+
+    from serving.decision import Policy
+
+    if path is None:
+        return Policy()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise SystemExit(f"{path}: {_first_error(exc)}") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise SystemExit(f"{path}: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------- screening
+def screen_file(
+    path: Path,
+    output: Path,
+    screener: Any,
+    policy: Any,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    default_at: dt.datetime | None = None,
+    skip_invalid: bool = False,
+    audit: bool = True,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Screen ``path`` into ``output`` in two streaming passes; return the summary."""
+    import numpy as np
+    import pandas as pd
+    from pydantic import ValidationError
+
+    from features.phone import normalize
+    from serving.api_models import ContactIn
+    from serving.decision import Policy
+
+    thresholds = Policy(review_above=policy.review_above, withhold_above=policy.withhold_above)
+    now = default_at or screener.now()
+    temp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.pass1.parquet")
+    rejects_path = output.with_name(output.name + ".rejects.csv")
+    allowed_rows: list[np.ndarray] = []
+    allowed_risk: list[np.ndarray] = []
+    allowed_pc: list[np.ndarray] = []
+    rejects: list[dict[str, Any]] = []
+    row_base = 0
+    writer = None
+    meta: dict[str, Any] = {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        for frame in read_chunks(path, chunk_size):
+            items: list[ContactIn] = []
+            rows: list[int] = []
+            for offset, record in enumerate(frame.to_dict("records")):
+                row = (
+                    row_base + offset + 2
+                    if path.suffix.lower() == ".csv"
+                    else row_base + offset + 1
+                )
+                try:
+                    items.append(ContactIn.model_validate(_row_dict(record)))
+                    rows.append(row)
+                except ValidationError as exc:
+                    message = f"{path}: row {row}: {_first_error(exc)}"
+                    if not skip_invalid:
+                        raise BadRow(message) from exc
+                    rejects.append({"row": row, "error": _first_error(exc)})
+            row_base += len(frame)
+            if items:
+                planned = [it.to_contact(now, normalize(it.number)) for it in items]
+                outcome = screener.decide_contacts(
+                    planned, thresholds, 0, raw_numbers=[it.number for it in items]
+                )
+                results = outcome.results
+                chunk = pd.DataFrame(
+                    {
+                        "row": np.asarray(rows, dtype=np.int64),
+                        "ref": [r.ref for r in results],
+                        "number": [r.number for r in results],
+                        "decision": [r.decision for r in results],
+                        "reason_codes": [";".join(x.code for x in r.reasons) for r in results],
+                        "reasons": [
+                            json.dumps([x.model_dump(mode="json") for x in r.reasons])
+                            for r in results
+                        ],
+                        "p_complaint": [r.p_complaint for r in results],
+                        "p_opt_out": [r.p_opt_out for r in results],
+                        "risk": [r.risk for r in results],
+                        "rank": np.full(len(results), -1, dtype=np.int64),
+                        "next_allowed_at": [
+                            r.next_allowed_at.isoformat() if r.next_allowed_at else None
+                            for r in results
+                        ],
+                        "region": [r.region for r in results],
+                        "subdivision": [r.subdivision for r in results],
+                        "at": [c.at.isoformat() for c in planned],
+                    }
+                ).astype({"p_complaint": "float64", "p_opt_out": "float64", "risk": "float64"})
+                is_allowed = (chunk["decision"] == "allow").to_numpy()
+                allowed_rows.append(chunk["row"].to_numpy()[is_allowed])
+                allowed_risk.append(chunk["risk"].to_numpy()[is_allowed])
+                allowed_pc.append(chunk["p_complaint"].to_numpy()[is_allowed])
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(temp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                meta = {
+                    "model": outcome.model.version,
+                    "rules": outcome.rules_version,
+                }
+            if progress is not None:
+                progress(len(frame))
+        if writer is not None:
+            writer.close()
+            writer = None
+        rank_of, budget_of, expected = _select(
+            np.concatenate(allowed_rows) if allowed_rows else np.zeros(0, np.int64),
+            np.concatenate(allowed_risk) if allowed_risk else np.zeros(0),
+            np.concatenate(allowed_pc) if allowed_pc else np.zeros(0),
+            policy,
+        )
+        summary = _second_pass(temp, output, rank_of, budget_of, screener, audit, meta)
+    finally:
+        if writer is not None:
+            writer.close()
+        temp.unlink(missing_ok=True)
+    summary["expected_complaints"] = round(expected, 6)
+    summary["rejected_rows"] = len(rejects)
+    if rejects:
+        pd.DataFrame(rejects).to_csv(rejects_path, index=False)
+        summary["rejects_file"] = str(rejects_path)
+    return summary
+
+
+def _select(rows: Any, risk: Any, p_complaint: Any, policy: Any) -> tuple[dict, dict, float]:
+    """Rank allowed rows least risky first and apply the budget (as :func:`decide` does)."""
+    import numpy as np
+
+    order = np.lexsort((rows, risk))
+    rank_of: dict[int, int] = {}
+    budget_of: dict[int, str] = {}
+    kept = 0
+    expected = 0.0
+    for i in order:
+        row, pc = int(rows[i]), float(p_complaint[i])
+        if policy.max_contacts is not None and kept >= policy.max_contacts:
+            budget_of[row] = f"max_contacts {policy.max_contacts} reached"
+            continue
+        if (
+            policy.max_expected_complaints is not None
+            and expected + pc > policy.max_expected_complaints
+        ):
+            budget_of[row] = f"expected complaints would exceed {policy.max_expected_complaints:g}"
+            continue
+        kept += 1
+        expected += pc
+        rank_of[row] = kept
+    return rank_of, budget_of, expected
+
+
+def _second_pass(
+    temp: Path,
+    output: Path,
+    rank_of: dict[int, int],
+    budget_of: dict[int, str],
+    screener: Any,
+    audit: bool,
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    counts: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
+    request_id = f"batch-{uuid.uuid4().hex}"
+    store = screener.resources.store
+    output.parent.mkdir(parents=True, exist_ok=True)
+    as_parquet = output.suffix.lower() == ".parquet"
+    writer = None
+    first = True
+    if not temp.exists():
+        if not as_parquet:
+            output.write_text(",".join(OUTPUT_COLUMNS) + "\n")
+        return {"allow": 0, "review": 0, "withhold": 0, "by_reason": {}}
+    try:
+        for batch in pq.ParquetFile(temp).iter_batches(batch_size=50_000):
+            frame = batch.to_pandas()
+            decisions = frame["decision"].tolist()
+            codes = frame["reason_codes"].tolist()
+            reasons = frame["reasons"].tolist()
+            ranks = frame["rank"].tolist()
+            for i, row in enumerate(frame["row"].tolist()):
+                if decisions[i] != "allow":
+                    continue
+                if row in budget_of:
+                    reason = {"code": "BUDGET_EXHAUSTED", "jurisdiction": "POLICY",
+                              "rule_id": "POLICY/budget", "legal": False,
+                              "detail": budget_of[row], "until": None}  # fmt: skip
+                    decisions[i] = "withhold"
+                    codes[i] = "BUDGET_EXHAUSTED"
+                    reasons[i] = json.dumps([reason])
+                else:
+                    ranks[i] = rank_of.get(row, -1)
+            frame["decision"] = decisions
+            frame["reason_codes"] = codes
+            frame["reasons"] = reasons
+            frame["rank"] = [None if r is None or r < 0 else int(r) for r in ranks]
+            frame["rank"] = frame["rank"].astype("Int64")
+            counts.update(decisions)
+            for text in codes:
+                if text:
+                    by_reason.update(text.split(";"))
+            if audit and store is not None:
+                store.append_decisions(
+                    [
+                        {
+                            "number": n,
+                            "decision": d,
+                            "reasons": json.loads(r),
+                            "model_version": meta.get("model"),
+                            "rules_version": meta.get("rules"),
+                            "at": dt.datetime.fromisoformat(a),
+                            "request_id": request_id,
+                            "endpoint": "batch",
+                        }  # fmt: skip
+                        for n, d, r, a in zip(
+                            frame["number"], decisions, reasons, frame["at"], strict=True
+                        )
+                    ]
+                )
+            if as_parquet:
+                import pyarrow as pa
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(output, table.schema)
+                writer.write_table(table)
+            else:
+                frame.to_csv(output, mode="w" if first else "a", header=first, index=False)
+            first = False
+    finally:
+        if writer is not None:
+            writer.close()
+    return {
+        "allow": counts.get("allow", 0),
+        "review": counts.get("review", 0),
+        "withhold": counts.get("withhold", 0),
+        "by_reason": dict(sorted(by_reason.items())),
+    }
+
+
+def summary_table(summary: dict[str, Any]) -> Any:
+    """A rich table of the run: decisions, withholds by reason, expected complaints."""
+    from rich.table import Table
+
+    table = Table(title="campaign screening")
+    table.add_column("")
+    table.add_column("contacts", justify="right")
+    for name in ("allow", "review", "withhold"):
+        table.add_row(name, f"{summary[name]:,}")
+    for code, n in summary["by_reason"].items():
+        table.add_row(f"  reason {code}", f"{n:,}")
+    table.add_row("expected complaints (allowed)", f"{summary['expected_complaints']:.2f}")
+    if summary.get("rejected_rows"):
+        table.add_row("rejected rows", f"{summary['rejected_rows']:,}")
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from serving.screening import Screener, load_resources
+
+    console = Console(stderr=True)
+    if not args.file.exists():
+        console.print(f"[red]{args.file}: no such file[/red]")
+        return 2
+    if args.chunk_size < 1:
+        console.print("[red]--chunk-size must be at least 1[/red]")
+        return 2
+    policy = load_policy(args.policy)
+    default_at = None
+    if args.at:
+        try:
+            default_at = dt.datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+        except ValueError:
+            console.print(f"[red]--at {args.at!r}: not an ISO-8601 instant[/red]")
+            return 2
+        if default_at.tzinfo is None:
+            console.print(f"[red]--at {args.at!r}: needs an offset or Z[/red]")
+            return 2
+    resources = load_resources(db_url=args.db_url, tracking_uri=args.tracking_uri)
+    problems = resources.problems()
+    if problems:
+        console.print(
+            f"[yellow]WARNING: {', '.join(problems)} unavailable ({resources.errors}); every "
+            "contact will be withheld SYSTEM_UNAVAILABLE (fail closed)[/yellow]"
+        )
+    screener = Screener(resources, audit=False)
+    total = count_rows(args.file)
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, disable=args.no_progress,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("screening", total=total)
+        try:
+            summary = screen_file(
+                args.file, args.output, screener, policy, chunk_size=args.chunk_size,
+                default_at=default_at, skip_invalid=args.skip_invalid, audit=not args.no_audit,
+                progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+        except BadRow as exc:
+            console.print(f"[red]{exc}[/red]")
+            return 1
+    Console().print(summary_table(summary))
+    if summary.get("rejects_file"):
+        console.print(f"rejected rows written to {summary['rejects_file']}")
+    if resources.store is not None:
+        resources.store.close()
+    return 0 if not problems else 3

@@ -1,0 +1,739 @@
+"""The one decision pipeline, shared by the HTTP service and the batch command.
+
+    numbers normalised → ONE batched store read (``load_states``) → ``features_as_of`` on that
+    history → calibrated model → rules engine → :func:`serving.decision.decide` → audit rows.
+
+Why one read: the store returns every event the rules need (``NumberState.history``) and
+the feature kernel needs a subset of the same events, so the feature frame is built from the
+states instead of a second query. The instant of the read is the latest ``at`` of the
+request; the engine and the feature kernel both ignore events after each contact's own
+``at`` ("as of" semantics), so one read serves contacts at different instants.
+
+Fail closed (DESIGN.md): when the store, the rule book or the model is unavailable — or
+anything in the pipeline raises — every contact is withheld with ``SYSTEM_UNAVAILABLE``;
+only an unparsable number keeps its own ``INVALID_NUMBER``. The dialer always gets an
+answer, never a contact allowed on missing information.
+
+Privacy: numbers reach logs and the audit log only as keyed hashes (the store hashes them);
+exception messages are logged with digits masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.phone import NumberRecord, normalize
+from serving.api_models import (
+    AuthorizeRequest,
+    AuthorizeResponse,
+    ContactIn,
+    Explanation,
+    ModelRef,
+    ReasonOut,
+    ResultOut,
+    ScreenResponse,
+    Summary,
+)
+from serving.decision import Decided, Policy, Scored, decide
+from serving.rules.engine import Reason
+from serving.state import Contact, NumberState, WorldState
+
+log = logging.getLogger("contactgate.screening")
+
+#: Days of history read per number. The store keeps durable kinds (opt-outs, complaints,
+#: purchases, contracts) for ever; 400 days covers every rule window (caps 30 d, refusal
+#: cooling-off 60 d, EBR 18-24 months come from durable kinds) and the 90-day features.
+DEFAULT_LOOKBACK_DAYS = 400
+#: How long a failed resource load is remembered before the next request tries again.
+RETRY_AFTER_S = 5.0
+_DIGITS = re.compile(r"\d{4,}")
+_UTC = dt.UTC
+_EVENT_COLUMNS = (
+    "ts", "kind", "channel", "purpose", "subject", "campaign_id", "dial_mode", "outcome",
+    "duration_s", "text",
+)  # fmt: skip
+
+
+def mask_digits(text: str) -> str:
+    """Mask digit runs (numbers may hide in exception messages) before logging."""
+    return _DIGITS.sub(lambda m: "#" * len(m.group()), text)
+
+
+def system_unavailable(what: str) -> Reason:
+    """The fail-closed reason: ``what`` names the missing part, never internals or numbers."""
+    return Reason(
+        code="SYSTEM_UNAVAILABLE",
+        jurisdiction="POLICY",
+        rule_id="POLICY/fail-closed",
+        legal=False,
+        detail=f"{what} unavailable; withheld (fail closed)",
+        until=None,
+    )
+
+
+def invalid_number(record: NumberRecord) -> Reason:
+    return Reason(
+        code="INVALID_NUMBER",
+        jurisdiction="POLICY",
+        rule_id="POLICY/invalid-number",
+        legal=False,
+        detail=f"invalid number: {record.invalid_reason or 'not valid'}",
+        until=None,
+    )
+
+
+# ----------------------------------------------------------------------------- resources
+@dataclass
+class Resources:
+    """The three things a decision needs; any of them may be missing (then: fail closed).
+
+    ``loaders`` (name → zero-argument callable) reload a missing part at most every
+    :data:`RETRY_AFTER_S` seconds, so a service started before the model was promoted
+    becomes ready without a restart.
+    """
+
+    store: Any = None  # serving.store.Store
+    rulebook: Any = None  # serving.rules.engine.RuleBook
+    model: Any = None  # training.tracking.LoadedModel
+    loaders: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    _tried_at: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ensure(self) -> None:
+        """Load what is missing (rate-limited); never raises."""
+        for name, loader in self.loaders.items():
+            if getattr(self, name) is not None:
+                continue
+            now = time.monotonic()
+            if now - self._tried_at.get(name, -1e9) < RETRY_AFTER_S:
+                continue
+            with self._lock:
+                if getattr(self, name) is not None:
+                    continue
+                self._tried_at[name] = now
+                try:
+                    setattr(self, name, loader())
+                    self.errors.pop(name, None)
+                except Exception as exc:  # any failure to load means: not ready, fail closed
+                    self.errors[name] = f"{exc.__class__.__name__}: {mask_digits(str(exc))}"[:300]
+                    log.warning("could not load %s: %s", name, self.errors[name])
+
+    def problems(self) -> list[str]:
+        """What keeps the pipeline from deciding (empty when ready). Pings the store."""
+        missing = [n for n in ("store", "rulebook", "model") if getattr(self, n) is None]
+        if self.store is not None:
+            try:
+                self.store.ping()
+            except Exception as exc:
+                missing.append(f"store ({exc.__class__.__name__})")
+        return missing
+
+    def model_ref(self) -> ModelRef:
+        m = self.model
+        if m is None:
+            return ModelRef()
+        return ModelRef(name=m.name, version=str(m.version), alias=m.alias)
+
+    @property
+    def rules_version(self) -> str | None:
+        return None if self.rulebook is None else self.rulebook.version
+
+
+def load_resources(
+    db_url: str | None = None,
+    tracking_uri: str | None = None,
+    model_name: str = "contact-risk",
+    alias: str = "champion",
+    rules_dir: str | None = None,
+) -> Resources:
+    """Open the store, compile the rule packs and load ``models:/model_name@alias``.
+
+    Failures are recorded, not raised: the caller is a service that must answer (fail
+    closed) and report itself not ready until every part is there.
+    """
+
+    def open_store() -> Any:
+        from serving.store import Store
+
+        return Store.open(db_url)
+
+    def open_rulebook() -> Any:
+        from pathlib import Path
+
+        from serving.rules.engine import load_rulebook
+
+        return load_rulebook(Path(rules_dir) if rules_dir else None)
+
+    def open_model() -> Any:
+        from training import tracking
+
+        tracking.configure(tracking_uri)
+        return tracking.load_model(model_name, alias)
+
+    resources = Resources(
+        loaders={"store": open_store, "rulebook": open_rulebook, "model": open_model}
+    )
+    resources.ensure()
+    return resources
+
+
+# ----------------------------------------------------------------------------- frames
+def history_frames(states: dict[str, NumberState]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature kernel's inputs (events, consent) from the states the store returned."""
+    numbers: list[str] = []
+    columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
+    c_number: list[str] = []
+    c_channel: list[str] = []
+    c_type: list[str] = []
+    c_granted: list[dt.datetime] = []
+    c_revoked: list[dt.datetime | None] = []
+    for number, state in states.items():
+        for event in state.history:
+            numbers.append(number)
+            for name in _EVENT_COLUMNS:
+                columns[name].append(getattr(event, name))
+        for consent in state.consents:
+            c_number.append(number)
+            c_channel.append(consent.channel)
+            c_type.append(consent.type)
+            c_granted.append(consent.granted_at)
+            c_revoked.append(consent.revoked_at)
+    events = pd.DataFrame(
+        {
+            "number": pd.Series(numbers, dtype=object),
+            "ts": pd.to_datetime(pd.Series(columns["ts"], dtype=object), utc=True),
+            **{
+                name: pd.Series(columns[name], dtype="float64" if name == "duration_s" else object)
+                for name in _EVENT_COLUMNS
+                if name != "ts"
+            },
+        }
+    )
+    consent = pd.DataFrame(
+        {
+            "number": pd.Series(c_number, dtype=object),
+            "channel": pd.Series(c_channel, dtype=object),
+            "type": pd.Series(c_type, dtype=object),
+            "granted_at": pd.to_datetime(pd.Series(c_granted, dtype=object), utc=True),
+            "revoked_at": pd.to_datetime(pd.Series(c_revoked, dtype=object), utc=True),
+        }
+    )
+    return events, consent
+
+
+def candidate_frame(contacts: Sequence[Contact]) -> pd.DataFrame:
+    """Candidates for ``features_as_of`` (valid numbers only, E.164)."""
+    return pd.DataFrame(
+        {
+            "number": pd.Series([c.number.e164 for c in contacts], dtype=object),
+            "channel": pd.Series([c.channel for c in contacts], dtype=object),
+            "at": pd.to_datetime(pd.Series([c.at for c in contacts], dtype=object), utc=True),
+            "purpose": pd.Series([c.purpose for c in contacts], dtype=object),
+            "dial_mode": pd.Series([c.dial_mode for c in contacts], dtype=object),
+            "subject": pd.Series([c.subject for c in contacts], dtype=object),
+            "campaign_id": pd.Series([c.campaign_id for c in contacts], dtype=object),
+        }
+    )
+
+
+def prior_attempts_before(state: NumberState, at: dt.datetime) -> NumberState:
+    """Count attempts already recorded at or after ``at`` as made just before it.
+
+    ``authorize`` records an attempt at its own instant; a second request for the same
+    instant (or an earlier ``at`` that reached the lock later) must still see it, or two
+    dials at one second would both pass a cap. Conservative: it only ever counts more.
+    """
+    if not any(e.kind == "contact" and e.ts >= at for e in state.history):
+        return state
+    just_before = at - dt.timedelta(microseconds=1)
+    history = sorted(
+        (
+            replace(e, ts=just_before) if e.kind == "contact" and e.ts >= at else e
+            for e in state.history
+        ),
+        key=lambda e: e.ts,
+    )
+    return replace(state, history=tuple(history))
+
+
+# ----------------------------------------------------------------------------- scoring
+@dataclass
+class Outcome:
+    """Results of one screening call, in request order, plus what produced them."""
+
+    results: list[ResultOut]
+    summary: Summary
+    model: ModelRef
+    rules_version: str | None
+    audit_rows: list[dict[str, Any]]
+
+
+def _explanations(
+    model: Any, x: np.ndarray, features: pd.DataFrame, rows: np.ndarray, k: int
+) -> dict[int, list[Explanation]]:
+    """Top-``k`` feature contributions per row, from LightGBM ``pred_contrib``.
+
+    The contribution of a feature is its log-odds contribution summed over the two raw
+    boosters (complaint and opt-out), i.e. how much it pushes the combined risk up or down
+    before calibration. Only the rows asked for are explained: ``pred_contrib`` costs far
+    more than a prediction (STYLE.md).
+    """
+    if k <= 0 or len(rows) == 0:
+        return {}
+    names = list(model.feature_names)
+    total = None
+    for target in model.models_:
+        contrib = model.contributions(x[rows], target)[:, : len(names)]
+        total = contrib if total is None else total + contrib
+    assert total is not None
+    values = features.loc[:, names].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    out: dict[int, list[Explanation]] = {}
+    for i, row in enumerate(rows):
+        top = np.argsort(-np.abs(total[i]), kind="stable")[:k]
+        out[int(row)] = [
+            Explanation(
+                feature=names[j],
+                value=None if np.isnan(values[i, j]) else float(values[i, j]),
+                contribution=round(float(total[i, j]), 6),
+            )
+            for j in top
+        ]
+    return out
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """Calibrated probabilities (and asked-for explanations) of a list of contacts."""
+
+    p_complaint: np.ndarray
+    p_opt_out: np.ndarray
+    explanations: dict[int, list[Explanation]]
+
+
+def model_scores(
+    contacts: Sequence[Contact], states: dict[str, NumberState], model: Any, explain: int = 0
+) -> ModelScores:
+    """Online features (``features_as_of`` on the states' history) → calibrated model."""
+    from features.build import features_as_of
+    from training.model import feature_matrix
+
+    events, consent = history_frames(states)
+    features = features_as_of(events, candidate_frame(contacts), consent)
+    x = feature_matrix(features, model.feature_names)
+    predicted = model.predict(x)
+    explained = _explanations(model, x, features, np.arange(len(contacts)), explain)
+    return ModelScores(predicted["complaint_7d"], predicted["opt_out_7d"], explained)
+
+
+def score_contacts(
+    contacts: Sequence[Contact],
+    states: dict[str, NumberState],
+    world: WorldState,
+    rulebook: Any,
+    model: Any,
+    explain: int = 0,
+    scores: ModelScores | None = None,
+) -> tuple[list[Scored], list[tuple[str, ...]]]:
+    """Rules and model for contacts with valid numbers (pure: no I/O).
+
+    ``scores`` reuses probabilities computed before (``authorize`` scores outside its lock
+    and runs only the rules inside). Returns one :class:`Scored` per contact and each
+    contact's candidate time zones.
+    """
+    from serving.rules.engine import evaluate
+
+    if not contacts:
+        return [], []
+    if scores is None:
+        scores = model_scores(contacts, states, model, explain)
+    evaluations = [evaluate(c, states[c.number.e164], world, rulebook) for c in contacts]
+    p_complaint = np.asarray(scores.p_complaint, dtype=np.float64).tolist()
+    p_opt_out = np.asarray(scores.p_opt_out, dtype=np.float64).tolist()
+    scored = [
+        Scored(
+            reasons=list(ev.reasons),
+            next_allowed_at=ev.next_allowed_at,
+            p_complaint=p_complaint[i],
+            p_opt_out=p_opt_out[i],
+            explanations=scores.explanations.get(i, []),
+        )
+        for i, ev in enumerate(evaluations)
+    ]
+    return scored, [tuple(ev.time_zones) for ev in evaluations]
+
+
+def _result(
+    item: ContactIn | None,
+    raw_number: str,
+    record: NumberRecord,
+    scored: Scored,
+    decided: Decided,
+    zones: tuple[str, ...],
+) -> ResultOut:
+    # Built without re-validation: every value comes from validated inputs, the engine and
+    # the model (validation here cost ~30 % of a 1,000-contact request).
+    return ResultOut.model_construct(
+        ref=item.ref if item is not None else None,
+        number=record.e164 if record.valid and record.e164 else raw_number,
+        decision=decided.decision,
+        reasons=[
+            ReasonOut.model_construct(
+                code=r.code,
+                jurisdiction=r.jurisdiction,
+                rule_id=r.rule_id,
+                legal=r.legal,
+                detail=r.detail,
+                until=r.until,
+            )  # fmt: skip
+            for r in decided.reasons
+        ],
+        p_complaint=None if scored.p_complaint is None else round(scored.p_complaint, 6),
+        p_opt_out=None if scored.p_opt_out is None else round(scored.p_opt_out, 6),
+        risk=None if decided.risk is None else round(decided.risk, 6),
+        rank=decided.rank,
+        next_allowed_at=decided.next_allowed_at,
+        region=record.region,
+        subdivision=record.subdivision,
+        time_zones=list(zones or record.time_zones),
+        explanations=scored.explanations,
+    )
+
+
+class Screener:
+    """Screens contacts with the resources it holds; used by the service and the batch."""
+
+    def __init__(
+        self,
+        resources: Resources,
+        *,
+        lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+        audit: bool = True,
+        clock: Any = None,
+    ) -> None:
+        self.resources = resources
+        self.lookback_days = lookback_days
+        self.audit = audit
+        self._clock = clock or (lambda: dt.datetime.now(_UTC))
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    # ------------------------------------------------------------------ screen
+    def screen(
+        self,
+        contacts: Sequence[ContactIn],
+        policy: Policy | None = None,
+        explain: int = 0,
+        *,
+        request_id: str | None = None,
+        endpoint: str = "screen",
+    ) -> Outcome:
+        """Decide every contact (request order). Never raises for a data or system problem."""
+        policy = policy or Policy()
+        now = self.now()
+        records = [normalize(c.number) for c in contacts]
+        planned = [c.to_contact(now, r) for c, r in zip(contacts, records, strict=True)]
+        outcome = self.decide_contacts(planned, policy, explain, items=contacts)
+        if self.audit:
+            self._append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
+        return outcome
+
+    def decide_contacts(
+        self,
+        planned: Sequence[Contact],
+        policy: Policy,
+        explain: int = 0,
+        *,
+        items: Sequence[ContactIn] | None = None,
+        raw_numbers: Sequence[str] | None = None,
+        states: dict[str, NumberState] | None = None,
+        world: WorldState | None = None,
+        scores: ModelScores | None = None,
+    ) -> Outcome:
+        """The pipeline on already-defaulted contacts; ``states``/``world`` skip the store
+        read (``authorize`` reads them inside its lock)."""
+        res = self.resources
+        res.ensure()
+        if raw_numbers is not None:
+            raws = list(raw_numbers)
+        elif items is not None:
+            raws = [item.number for item in items]
+        else:
+            raws = [c.number.raw for c in planned]
+        valid = [i for i, c in enumerate(planned) if c.number.valid and c.number.e164]
+        scored: list[Scored] = [
+            Scored([invalid_number(c.number)], None, None, None) for c in planned
+        ]
+        zones: list[tuple[str, ...]] = [() for _ in planned]
+        problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        if valid and not problems:
+            try:
+                valid_contacts = [planned[i] for i in valid]
+                if states is None or world is None:
+                    at_max = max(c.at for c in valid_contacts)
+                    at_min = min(c.at for c in valid_contacts)
+                    numbers = list(dict.fromkeys(c.number.e164 for c in valid_contacts))
+                    states = res.store.load_states(numbers, at_max, self.lookback_days)
+                    world = res.store.world_state(at_min)
+                got, got_zones = score_contacts(
+                    valid_contacts, states, world, res.rulebook, res.model.model, explain, scores
+                )
+                for i, s, z in zip(valid, got, got_zones, strict=True):
+                    scored[i] = s
+                    zones[i] = z
+            except Exception as exc:  # fail closed on anything, and say so in the log
+                log.error(
+                    "decision pipeline failed (%s: %s); withholding %d contacts",
+                    exc.__class__.__name__,
+                    mask_digits(str(exc))[:300],
+                    len(valid),
+                )
+                problems = [_part_of(exc)]
+        if problems and valid:
+            reason = system_unavailable(", ".join(problems))
+            for i in valid:
+                scored[i] = Scored([reason], None, None, None)
+        decided, summary = decide(scored, policy)
+        results = [
+            _result(
+                items[i] if items is not None else None,
+                raws[i],
+                planned[i].number,
+                scored[i],
+                decided[i],
+                zones[i],
+            )
+            for i in range(len(planned))
+        ]
+        if items is None:  # batch: carry the contact's own ref
+            for r, c in zip(results, planned, strict=True):
+                r.ref = c.ref
+        audit_rows = (
+            []
+            if not self.audit
+            else [
+                {
+                    "number": r.number,
+                    "decision": r.decision,
+                    "reasons": [x.model_dump(mode="json") for x in r.reasons],
+                    "model_version": res.model.version if res.model is not None else None,
+                    "rules_version": res.rules_version,
+                    "at": c.at,
+                    "channel": c.channel,
+                    "purpose": c.purpose,
+                    "campaign_id": c.campaign_id,
+                    "p_complaint": r.p_complaint,
+                    "p_opt_out": r.p_opt_out,
+                    "risk": r.risk,
+                }
+                for r, c in zip(results, planned, strict=True)
+            ]
+        )
+        return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
+
+    def _append_audit(self, outcome: Outcome, request_id: str, endpoint: str) -> None:
+        """Every decision goes to the audit log. If it cannot be written, the decisions
+        cannot be justified later: they turn into ``SYSTEM_UNAVAILABLE`` withholds."""
+        store = self.resources.store
+        rows = [
+            row | {"request_id": request_id, "endpoint": endpoint} for row in outcome.audit_rows
+        ]
+        try:
+            if store is None:
+                raise RuntimeError("store missing")
+            store.append_decisions(rows)
+        except Exception as exc:
+            log.error("audit log write failed (%s); withholding", exc.__class__.__name__)
+            reason = ReasonOut(**system_unavailable("audit log").to_dict())
+            for r in outcome.results:
+                if r.decision != "withhold" or not r.reasons:
+                    r.decision = "withhold"
+                    r.rank = None
+                if all(x.code != "SYSTEM_UNAVAILABLE" for x in r.reasons):
+                    r.reasons.append(reason)
+            counts = {"allow": 0, "review": 0, "withhold": len(outcome.results)}
+            by_reason: dict[str, int] = {}
+            for r in outcome.results:
+                for x in r.reasons:
+                    by_reason[x.code] = by_reason.get(x.code, 0) + 1
+            outcome.summary = Summary(
+                **counts, by_reason=dict(sorted(by_reason.items())), expected_complaints=0.0
+            )
+
+    # ------------------------------------------------------------------ authorize
+    def authorize(
+        self, request: AuthorizeRequest, *, request_id: str | None = None
+    ) -> AuthorizeResponse:
+        """Check one dial and, when allowed, record it as a ``contact`` event — atomically.
+
+        The check runs inside :meth:`Store.number_lock`, which serialises every writer of the
+        number, so concurrent requests can never exceed a cap. Without ``at`` the instant is
+        taken once the lock is held. A replayed ``attempt_id`` that was recorded before is
+        answered ``allow`` again without a second record. The response carries the
+        ``attempt_id`` (generated when not given) so outcomes can be reported against it.
+        """
+        from features.schema import Event
+
+        res = self.resources
+        res.ensure()
+        record = normalize(request.number)
+        policy = request.policy
+        attempt_id = request.attempt_id or f"attempt-{uuid.uuid4().hex}"
+        request_id = request_id or uuid.uuid4().hex
+        problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        if not record.valid or record.e164 is None or problems:
+            contact = request.to_contact(self.now(), record)
+            outcome = self.decide_contacts([contact], policy, request.explain, items=[request])
+        else:
+            try:
+                outcome = self._authorize_locked(request, record, attempt_id, Event)
+            except Exception as exc:
+                log.error(
+                    "authorize failed (%s: %s); withholding",
+                    exc.__class__.__name__,
+                    mask_digits(str(exc))[:300],
+                )
+                contact = request.to_contact(self.now(), record)
+                outcome = Outcome(
+                    [
+                        _result(
+                            request,
+                            request.number,
+                            record,
+                            Scored([system_unavailable(_part_of(exc))], None, None, None),
+                            Decided(
+                                "withhold", [system_unavailable(_part_of(exc))], None, None, None
+                            ),
+                            record.time_zones,
+                        )
+                    ],
+                    Summary(withhold=1, by_reason={"SYSTEM_UNAVAILABLE": 1}),
+                    res.model_ref(),
+                    res.rules_version,
+                    [
+                        {
+                            "number": record.e164,
+                            "decision": "withhold",
+                            "reasons": [system_unavailable(_part_of(exc)).to_dict()],
+                            "model_version": None,
+                            "rules_version": res.rules_version,
+                            "at": contact.at,
+                        }
+                    ],
+                )
+        for row in outcome.audit_rows:
+            row["attempt_id"] = attempt_id
+        if self.audit:
+            self._append_audit(outcome, request_id, "authorize")
+        result = outcome.results[0]
+        return AuthorizeResponse.model_construct(
+            **{name: getattr(result, name) for name in ResultOut.model_fields},
+            attempt_id=attempt_id,
+            model=outcome.model,
+            rules_version=outcome.rules_version,
+        )
+
+    def _authorize_locked(
+        self, request: AuthorizeRequest, record: NumberRecord, attempt_id: str, event_type: Any
+    ) -> Outcome:
+        res = self.resources
+        # Outside the lock: the world state (not per number) and the model score, on a read
+        # a few milliseconds older than the locked one. The score is advisory; every legal
+        # and policy rule (caps above all) runs inside the lock on the fresh state.
+        early = request.to_contact(self.now(), record)
+        world = res.store.world_state(early.at)
+        early_states = res.store.load_states([record.e164], early.at, self.lookback_days)
+        scores = model_scores([early], early_states, res.model.model, request.explain)
+        with res.store.number_lock(record.e164) as tx:
+            contact = request.to_contact(self.now(), record)
+            if _attempt_recorded(tx, attempt_id):
+                return self._replayed(request, record, contact)
+            state = prior_attempts_before(tx.state(contact.at, self.lookback_days), contact.at)
+            outcome = self.decide_contacts(
+                [contact],
+                request.policy,
+                request.explain,
+                items=[request],
+                states={record.e164: state},
+                world=world,
+                scores=scores,
+            )
+            if outcome.results[0].decision == "allow":
+                tx.record_contact(
+                    event_type(
+                        event_id=attempt_id,
+                        number=record.e164,
+                        ts=contact.at,
+                        kind="contact",
+                        channel=contact.channel,
+                        purpose=contact.purpose,
+                        subject=contact.subject,
+                        campaign_id=contact.campaign_id,
+                        dial_mode=contact.dial_mode,
+                    )
+                )
+        return outcome
+
+    def _replayed(
+        self, request: AuthorizeRequest, record: NumberRecord, contact: Contact
+    ) -> Outcome:
+        res = self.resources
+        result = ResultOut(
+            ref=request.ref,
+            number=record.e164 or request.number,
+            decision="allow",
+            reasons=[],
+            region=record.region,
+            subdivision=record.subdivision,
+            time_zones=list(record.time_zones),
+        )
+        row = {
+            "number": record.e164,
+            "decision": "allow",
+            "reasons": [],
+            "model_version": res.model.version if res.model is not None else None,
+            "rules_version": res.rules_version,
+            "at": contact.at,
+            "replay": True,
+        }
+        return Outcome([result], Summary(allow=1), res.model_ref(), res.rules_version, [row])
+
+
+def _attempt_recorded(tx: Any, attempt_id: str) -> bool:
+    """Whether this attempt id is already stored (a replayed ``authorize``), read inside the
+    number's lock. Uses the store's own id check on the locked connection."""
+    store, conn = tx._store, tx._conn  # the lock's own connection: sees committed attempts
+    return bool(store._existing_event_ids(conn, [attempt_id]))
+
+
+def _part_of(exc: BaseException) -> str:
+    """Which part failed, for the fail-closed reason (no internals, no numbers)."""
+    module = type(exc).__module__ or ""
+    if "sqlalchemy" in module or "store" in module or "sqlite" in module:
+        return "store"
+    if "lightgbm" in module or "training" in module or "mlflow" in module:
+        return "model"
+    if "rules" in module:
+        return "rule book"
+    return "decision pipeline"
+
+
+def screen_response(outcome: Outcome) -> ScreenResponse:
+    return ScreenResponse(
+        results=outcome.results,
+        model=outcome.model,
+        rules_version=outcome.rules_version,
+        summary=outcome.summary,
+    )

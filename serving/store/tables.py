@@ -1,0 +1,231 @@
+"""The store's tables (SQLAlchemy Core) and the ordered migration steps run at start-up.
+
+Conventions, chosen for speed and exactness on both SQLite and PostgreSQL:
+
+* every instant is a ``BIGINT`` of **microseconds since the Unix epoch, UTC** — no driver
+  time-zone conversion, exact ordering, and integer comparisons in the hot index range scan;
+* a number is never stored in clear: ``number_hash`` (HMAC-SHA256, 32 bytes) is the lookup
+  key and ``number_enc`` (AES-GCM) the value, readable only with the encryption key;
+* append-only tables carry ``record_key`` (HMAC of the record's content, unique), which makes
+  replaying a record a no-op.
+
+Adding a column or table means appending a :class:`Migration` with explicit DDL; the table
+objects below always describe the latest version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+#: One row per thing that happened to a number (features.schema.Event).
+#: Clustered by (number_hash, ts, event_id): on SQLite a WITHOUT ROWID table stores a
+#: number's events side by side in primary-key order, so loading its history is one short
+#: B-tree range read instead of one random row lookup per event.
+events = Table(
+    "events",
+    metadata,
+    Column("number_hash", LargeBinary(32), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("event_id", String(256), primary_key=True),
+    Column("number_enc", LargeBinary, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("channel", String(8)),
+    Column("purpose", String(16)),
+    Column("subject", String(256)),
+    Column("campaign_id", String(256)),
+    Column("dial_mode", String(16)),
+    Column("outcome", String(16)),
+    Column("duration_s", Float),
+    Column("text_enc", LargeBinary),
+    Column("source", String(16)),
+    Column("p_complaint_true", Float),
+    Column("p_opt_out_true", Float),
+    Column("recorded_at", BigInteger, nullable=False),
+    # Idempotency: replaying an event_id is a no-op.
+    Index("ux_events_event_id", "event_id", unique=True),
+    # Durable kinds (opt-outs, complaints, purchases, contracts) older than the window.
+    Index("ix_events_number_kind_ts", "number_hash", "kind", "ts"),
+    # Retention deletes by age.
+    Index("ix_events_ts", "ts"),
+    sqlite_with_rowid=False,
+)
+
+consent = Table(
+    "consent",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_key", LargeBinary(32), nullable=False, unique=True),
+    Column("consent_id", String(256)),
+    Column("number_hash", LargeBinary(32), nullable=False),
+    Column("number_enc", LargeBinary, nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    Column("evidence_enc", LargeBinary),
+    Column("confirmed_at", BigInteger),
+    Column("outside_hours", Boolean, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_consent_number", "number_hash", "granted_at"),
+)
+
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_key", LargeBinary(32), nullable=False, unique=True),
+    Column("number_hash", LargeBinary(32), nullable=False),
+    Column("number_enc", LargeBinary, nullable=False),
+    Column("max_per_week", Integer),
+    Column("urgent_only", Boolean, nullable=False),
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("channels", String(32)),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_preferences_number", "number_hash", "updated_at"),
+)
+
+#: Internal do-not-call list: adds and removals, append-only. ``number_enc`` is emptied by
+#: an erasure (the hash stays: the person must never be called again).
+dnc = Table(
+    "dnc",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_key", LargeBinary(32), nullable=False, unique=True),
+    Column("number_hash", LargeBinary(32), nullable=False),
+    Column("number_enc", LargeBinary),
+    Column("action", String(8), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+    Column("source", String(256)),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_dnc_number", "number_hash", "added_at"),
+)
+
+#: One row per imported snapshot; ``status`` is loading → active → retired (or failed).
+registry_snapshots = Table(
+    "registry_snapshots",
+    metadata,
+    Column("snapshot_id", Integer, primary_key=True, autoincrement=True),
+    Column("registry", String(32), nullable=False),
+    Column("snapshot_at", BigInteger, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("listed", BigInteger, nullable=False, default=0),
+)
+
+#: The snapshot in force per registry. Swapping a snapshot is one UPDATE of this row.
+registry_current = Table(
+    "registry_current",
+    metadata,
+    Column("registry", String(32), primary_key=True),
+    Column(
+        "snapshot_id",
+        Integer,
+        ForeignKey("registry_snapshots.snapshot_id"),
+        nullable=False,
+    ),
+)
+
+registry_listings = Table(
+    "registry_listings",
+    metadata,
+    Column(
+        "snapshot_id",
+        Integer,
+        ForeignKey("registry_snapshots.snapshot_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number_hash", LargeBinary(32), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+blocked_periods = Table(
+    "blocked_periods",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_key", LargeBinary(32), nullable=False, unique=True),
+    Column("region", String(8), nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+    Column("reason", String(256), nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_blocked_periods_end", "end"),
+)
+
+#: Erasure tombstones: the keyed hash only (ICO guidance: keep a minimal suppression entry).
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("number_hash", LargeBinary(32), primary_key=True),
+    Column("erased_at", BigInteger, nullable=False),
+)
+
+#: Decision audit log: hashed numbers only.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(128)),
+    Column("number_hash", LargeBinary(32), nullable=False),
+    Column("decision", String(10), nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON list of reason objects
+    Column("model_version", String(64)),
+    Column("rules_version", String(64)),
+    Column("at", BigInteger, nullable=False),
+    Column("detail", Text),  # JSON of any further fields (channel, risk, ...)
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_decisions_recorded_at", "recorded_at"),
+    Index("ix_decisions_number", "number_hash"),
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. Steps run in ``version`` order, each in the start-up transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _initial_schema(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1, "initial schema: events, consent, preferences, dnc, registries, audit", _initial_schema
+    ),
+)
+LATEST_VERSION = MIGRATIONS[-1].version

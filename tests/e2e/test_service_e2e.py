@@ -1,0 +1,257 @@
+"""End to end: a real ``contactgate serve`` (BentoML) subprocess on a free loopback port.
+
+Real SQLite store, real rule packs, a really trained model in a temp MLflow store,
+telemetry off, ``BENTOML_HOME`` in a temp dir. Bounded: the server must be ready within
+``START_TIMEOUT_S`` and every request has a timeout.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from tests.e2e.trained_model import champion_store
+
+START_TIMEOUT_S = 120
+AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
+KEYS = {"campaign": "e2e-campaign", "operator": "e2e-operator", "reviewer": "e2e-reviewer"}
+AUTH = {role: {"Authorization": f"Bearer {key}"} for role, key in KEYS.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A ``contactgate serve`` subprocess in its own process group."""
+
+    def __init__(self, tmp: Path, tracking_uri: str, keys: bool = True) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = os.environ | {
+            HMAC_ENV: new_key(),
+            ENCRYPTION_ENV: new_key(),
+            "CONTACTGATE_DB_URL": f"sqlite:///{tmp / 'store.db'}",
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "BENTOML_HOME": str(tmp / "bentoml"),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "BENTOML_DO_NOT_TRACK": "True",
+            "DO_NOT_TRACK": "1",
+        }
+        env.pop("CONTACTGATE_API_KEYS", None)
+        if keys:
+            env["CONTACTGATE_API_KEYS"] = ",".join(f"{r}:{k}" for r, k in KEYS.items())
+        self.log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "serving.cli", "serve", "--port", str(self.port),
+             "--env-file", str(tmp / "no.env")],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+
+    def wait_started(self, ready: bool = True) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_text()[-3000:]}")
+            try:
+                status = self.client.get("/readyz", timeout=5).status_code
+                if status == 200 or (not ready and status == 503):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"server not up in {START_TIMEOUT_S}s: {self.log_text()[-3000:]}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    running = Server(tmp, champion_store().tracking_uri)
+    try:
+        running.wait_started()
+        registry = running.client.post(
+            "/registry_import",
+            json={
+                "registry": "US_NATIONAL_DNC",
+                "snapshot_at": "2026-06-15T00:00:00Z",
+                "numbers": ["+13055550199"],
+            },  # fmt: skip
+            headers=AUTH["operator"],
+        )
+        assert registry.status_code == 200, registry.text
+        yield running
+    finally:
+        running.stop()
+
+
+def _contact(number: str, **extra) -> dict:
+    return {"number": number, "channel": "call", "at": AT} | extra
+
+
+def _codes(result: dict) -> list[str]:
+    return [r["code"] for r in result["reasons"]]
+
+
+def test_infrastructure_endpoints(server) -> None:
+    assert server.client.get("/livez").status_code == 200
+    assert server.client.get("/readyz").status_code == 200
+    assert "/screen" in server.client.get("/docs.json").json()["paths"]
+    assert server.client.get("/metrics").status_code == 200
+
+
+def test_screen(server) -> None:
+    response = server.client.post(
+        "/screen",
+        json={
+            "contacts": [
+                _contact("+13055550170", ref="r1"),
+                _contact("+13055550199"),
+                _contact("x"),
+            ],
+            "explain": 2,
+        },  # fmt: skip
+        headers=AUTH["campaign"],
+    )
+    assert response.status_code == 200, response.text
+    ok, listed, bad = response.json()["results"]
+    assert ok["decision"] == "allow" and ok["ref"] == "r1" and ok["rank"] == 1
+    assert len(ok["explanations"]) == 2
+    assert "REGISTRY_LISTED" in _codes(listed)
+    assert _codes(bad) == ["INVALID_NUMBER"]
+
+
+def test_auth_and_malformed_bodies(server) -> None:
+    assert server.client.post("/screen", json={"contacts": []}).status_code == 401
+    assert (
+        server.client.post("/screen", json={"contacts": []}, headers=AUTH["reviewer"]).status_code
+        == 403
+    )
+    response = server.client.post(
+        "/screen", json={"contacts": [{"number": "+13055550170"}]}, headers=AUTH["campaign"]
+    )
+    assert response.status_code == 400 and "channel" in response.text
+
+
+def test_fifty_concurrent_authorizations_under_a_cap_of_three(server) -> None:
+    """Florida: at most 3 marketing calls per 24 h (Fla. Stat. § 501.059(8)(c))."""
+    body = _contact("+13055550171")
+
+    def call(i: int) -> str:
+        with httpx.Client(base_url=server.url, timeout=90) as client:
+            response = client.post(
+                "/authorize", json=body | {"attempt_id": f"p{i}"}, headers=AUTH["campaign"]
+            )
+            assert response.status_code == 200, response.text
+            return response.json()["decision"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        decisions = list(pool.map(call, range(50)))
+    assert decisions.count("allow") == 3, decisions
+    report = server.client.post(
+        "/subject_report", json={"number": "+13055550171"}, headers=AUTH["reviewer"]
+    ).json()
+    assert len([e for e in report["events"] if e["kind"] == "contact"]) == 3
+    assert len(report["decisions"]) == 50
+
+
+def test_idempotent_replays(server) -> None:
+    event = {"event_id": "e2e-1", "number": "+13055550172", "ts": "2026-06-10T10:00:00Z",
+             "kind": "contact", "channel": "call", "outcome": "answered"}  # fmt: skip
+    first = server.client.post("/record_events", json={"events": [event]}, headers=AUTH["operator"])
+    again = server.client.post("/record_events", json={"events": [event]}, headers=AUTH["operator"])
+    assert first.json()["accepted"] == 1 and again.json()["duplicates"] == 1
+    attempt = _contact("+13055550172", attempt_id="same-attempt")
+    answers = [
+        server.client.post("/authorize", json=attempt, headers=AUTH["campaign"]).json()
+        for _ in range(2)
+    ]
+    assert [a["decision"] for a in answers] == ["allow", "allow"]
+    assert {a["attempt_id"] for a in answers} == {"same-attempt"}
+    report = server.client.post(
+        "/subject_report", json={"number": "+13055550172"}, headers=AUTH["reviewer"]
+    ).json()
+    assert sorted(e["event_id"] for e in report["events"]) == ["e2e-1", "same-attempt"]
+
+
+def test_opt_out_reply_then_screen_is_revoked(server) -> None:
+    number = "+13055550173"
+    reply = {"event_id": "e2e-stop", "number": number, "ts": "2026-06-16T13:59:59Z",
+             "kind": "reply", "text": "stop"}  # fmt: skip
+    response = server.client.post(
+        "/record_events", json={"events": [reply]}, headers=AUTH["operator"]
+    )
+    assert response.json()["actions"] == [{"index": 0, "action": "opt_out"}]
+    result = server.client.post(
+        "/screen", json={"contacts": [_contact(number)]}, headers=AUTH["campaign"]
+    ).json()["results"][0]
+    assert result["decision"] == "withhold" and "CONSENT_REVOKED" in _codes(result)
+
+
+def test_erasure_then_reimport_is_suppressed(server) -> None:
+    number = "+13055550174"
+    consent = {"number": number, "channel": "any", "purpose": "marketing", "type": "written",
+               "granted_at": "2026-01-01T00:00:00Z", "evidence": "web form v3"}  # fmt: skip
+    ok = server.client.post(
+        "/record_consent", json={"records": [consent]}, headers=AUTH["operator"]
+    )
+    assert ok.json()["accepted"] == 1
+    erased = server.client.post("/erase_subject", json={"number": number}, headers=AUTH["operator"])
+    assert erased.status_code == 200 and erased.json()["consent_deleted"] == 1
+    server.client.post("/record_consent", json={"records": [consent]}, headers=AUTH["operator"])
+    result = server.client.post(
+        "/screen", json={"contacts": [_contact(number)]}, headers=AUTH["campaign"]
+    ).json()["results"][0]
+    assert result["decision"] == "withhold" and "SUPPRESSED" in _codes(result)
+    report = server.client.post(
+        "/subject_report", json={"number": number}, headers=AUTH["reviewer"]
+    ).json()
+    assert report["consent"] == [] and report["suppressed"] is True
+
+
+def test_model_missing_fails_closed(tmp_path) -> None:
+    import mlflow
+
+    empty = tmp_path / "mlflow" / "mlflow.db"
+    empty.parent.mkdir()
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{empty}").search_experiments()
+    running = Server(tmp_path, f"sqlite:///{empty}", keys=False)
+    try:
+        running.wait_started(ready=False)
+        assert running.client.get("/readyz").status_code == 503
+        screen = running.client.post("/screen", json={"contacts": [_contact("+13055550175")]})
+        assert screen.status_code == 200
+        assert _codes(screen.json()["results"][0]) == ["SYSTEM_UNAVAILABLE"]
+        auth = running.client.post("/authorize", json=_contact("+13055550175"))
+        assert auth.status_code == 200 and auth.json()["decision"] == "withhold"
+        assert "5550175" not in running.log_text()  # numbers never reach the log
+    finally:
+        running.stop()

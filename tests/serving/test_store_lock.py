@@ -1,0 +1,71 @@
+"""The pre-dial authorisation primitive: concurrent check-and-record never exceeds a cap."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from features.schema import Event
+from serving.store import Store
+
+AT = dt.datetime(2026, 6, 16, 15, 0, tzinfo=dt.UTC)
+NUMBER = "+13052134567"  # RULES.md: Florida, at most 3 calls per 24 h on one subject
+CAP = 3
+THREADS = 50
+
+
+def authorize(store: Store, attempt: int, start: threading.Barrier) -> bool:
+    """Count the last 24 h of contacts inside the lock; record the attempt if under the cap."""
+    start.wait()
+    with store.number_lock(NUMBER) as tx:
+        state = tx.state(AT)
+        recent = [
+            h for h in state.history if h.kind == "contact" and AT - h.ts < dt.timedelta(hours=24)
+        ]
+        if len(recent) >= CAP:
+            return False
+        event = Event(
+            event_id=f"attempt-{attempt}", number=NUMBER, ts=AT, kind="contact", channel="call"
+        )
+        return tx.record_contact(event)
+
+
+def test_fifty_concurrent_authorizations_never_exceed_the_cap(store: Store) -> None:
+    store.record_events(
+        [
+            Event(
+                event_id="old",
+                number=NUMBER,
+                ts=AT - dt.timedelta(hours=25),
+                kind="contact",
+                channel="call",
+            )
+        ]
+    )
+    start = threading.Barrier(THREADS)
+    with ThreadPoolExecutor(THREADS) as pool:
+        allowed = list(pool.map(lambda i: authorize(store, i, start), range(THREADS)))
+    assert sum(allowed) == CAP
+    state = store.load_states([NUMBER], AT)[NUMBER]
+    assert sum(1 for h in state.history if h.ts == AT) == CAP
+
+
+def test_a_replayed_attempt_is_not_recorded_twice(store: Store) -> None:
+    event = Event(event_id="attempt-x", number=NUMBER, ts=AT, kind="contact", channel="call")
+    with store.number_lock(NUMBER) as tx:
+        assert tx.record_contact(event)
+    with store.number_lock(NUMBER) as tx:
+        assert not tx.record_contact(event)
+        assert len(tx.state(AT).history) == 1
+
+
+def test_an_exception_inside_the_lock_rolls_back(store: Store) -> None:
+    event = Event(event_id="attempt-y", number=NUMBER, ts=AT, kind="contact", channel="call")
+    try:
+        with store.number_lock(NUMBER) as tx:
+            tx.record_contact(event)
+            raise RuntimeError("dialer went away")
+    except RuntimeError:
+        pass
+    assert store.load_states([NUMBER], AT)[NUMBER].history == ()

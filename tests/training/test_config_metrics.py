@@ -1,0 +1,51 @@
+"""Training config validation, metrics and calibration on known inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.calibration import Calibrator
+from training.config import load_config
+from training.metrics import capture_at, evaluate, expected_calibration_error
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("seed: 1\nlightgbm:\n  num_leaf: 8\n")
+    with pytest.raises(ValueError, match=r"train.yaml.*num_leaf"):
+        load_config(path)
+    path.write_text("split: {train: 0.7, early_stopping: 0.1, calibration: 0.1, test: 0.2}\n")
+    with pytest.raises(ValueError, match="add up to 1"):
+        load_config(path)
+    path.write_text("seed: '7'\n")  # strict: no silent coercion
+    with pytest.raises(ValueError, match="seed"):
+        load_config(path)
+    path.write_text("seed: 5\nlightgbm: {max_depth: 4}\n")
+    cfg = load_config(path)
+    assert cfg.seed == 5 and cfg.lightgbm.max_depth == 4 and cfg.lightgbm.num_leaves == 31
+
+
+def test_capture_and_ece_on_hand_made_data():
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    s = np.array([0.9, 0.8, 0.1, 0.1, 0.7, 0.1, 0.1, 0.1, 0.1, 0.1])
+    assert capture_at(y, s, 0.10) == 0.5  # the top contact holds one of two positives
+    assert capture_at(y, s, 0.30) == 1.0
+    # a constant prediction equal to the base rate is perfectly calibrated overall
+    assert expected_calibration_error(y, np.full(10, 0.2), bins=1) == pytest.approx(0.0)
+    assert expected_calibration_error(y, np.full(10, 0.5), bins=1) == pytest.approx(0.3)
+
+
+def test_calibration_repairs_a_distorted_score():
+    rng = np.random.default_rng(0)
+    p = rng.beta(0.5, 40, 200_000)
+    y = (rng.random(p.size) < p).astype(int)
+    distorted = np.sqrt(p)  # same ranking, badly calibrated
+    before = evaluate(y, distorted)
+    for method in ("isotonic", "sigmoid"):
+        cal = Calibrator(method).fit(distorted[:100_000], y[:100_000])
+        after = evaluate(y[100_000:], cal.transform(distorted[100_000:]))
+        assert after["ece"] < before["ece"] / 10
+        again = Calibrator.from_dict(cal.to_dict())
+        np.testing.assert_allclose(again.transform(distorted[:50]), cal.transform(distorted[:50]))
+    assert Calibrator("auto").fit(distorted[:2000], y[:2000]).method_ == "sigmoid"  # few positives

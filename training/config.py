@@ -1,0 +1,91 @@
+"""Training configuration: a validated file where an unknown key is an error.
+
+Example ``train.yaml``::
+
+    seed: 7
+    split: {train: 0.6, early_stopping: 0.1, calibration: 0.1, test: 0.2}
+    lightgbm: {learning_rate: 0.08, num_leaves: 31, max_depth: 6}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SplitConfig(_Strict):
+    """Shares of contacts by time: train < early stopping < calibration < out-of-time test."""
+
+    train: float = Field(0.6, gt=0, lt=1)
+    early_stopping: float = Field(0.1, gt=0, lt=1)
+    calibration: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    warmup_days: int = Field(
+        30, ge=0, description="Contacts in the first days have truncated history windows; skip them."
+    )
+
+    @model_validator(mode="after")
+    def _sum(self) -> SplitConfig:
+        total = self.train + self.early_stopping + self.calibration + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split shares must add up to 1, got {total:g}")
+        return self
+
+
+class LightGBMConfig(_Strict):
+    """Booster parameters. Shallow trees keep ``pred_contrib`` explanations cheap (STYLE.md)."""
+
+    learning_rate: float = Field(0.08, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=1024)
+    max_depth: int = Field(6, ge=1, le=16)
+    min_child_samples: int = Field(200, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_bin: int = Field(127, ge=15, le=1023)
+    num_boost_round: int = Field(600, ge=1)
+    early_stopping_rounds: int = Field(40, ge=1)
+    num_threads: int = Field(0, ge=0, description="0 = all cores")
+    monotone_constraints_method: Literal["basic", "intermediate", "advanced"] = "intermediate"
+
+
+class PromotionConfig(_Strict):
+    """How much worse a challenger may be and still count as 'at least as good'."""
+
+    pr_auc_tolerance: float = Field(0.0, ge=0, le=0.1)
+    ece_tolerance: float = Field(0.002, ge=0, le=0.05)
+
+
+class TrainConfig(_Strict):
+    seed: int = 7
+    model_name: str = "contact-risk"
+    experiment: str = "contactgate"
+    horizon: Literal["7D"] = "7D"
+    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    split: SplitConfig = SplitConfig()
+    lightgbm: LightGBMConfig = LightGBMConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    shap_sample: int = Field(2000, ge=100, le=100_000)
+
+
+def load_config(path: str | Path | None) -> TrainConfig:
+    """Read a YAML/JSON config file (None → defaults); errors name the file and key."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"{path}: invalid training config: {problems}") from exc

@@ -1,0 +1,113 @@
+"""Evaluation plots for reviewers: ROC, PR, reliability, lift, importance, SHAP summary.
+
+Each function writes one PNG and returns its path. Scores are compared side by side
+(model, baseline, oracle) so a reviewer sees how close the model is to the best achievable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from training.metrics import lift_curve  # noqa: E402
+
+_COLOURS = {"model": "#1f77b4", "baseline": "#7f7f7f", "oracle": "#2ca02c"}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def roc_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, s in scores.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, label=name, color=_COLOURS.get(name))
+    ax.plot([0, 1], [0, 1], ls=":", color="black", lw=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC — {target} (out-of-time)")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def pr_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, s in scores.items():
+        precision, recall, _ = precision_recall_curve(y, s)
+        ax.plot(recall, precision, label=name, color=_COLOURS.get(name))
+    ax.axhline(np.mean(y), ls=":", color="black", lw=0.8, label="base rate")
+    ax.set(xlabel="recall", ylabel="precision", title=f"Precision–recall — {target}")
+    ax.legend(loc="upper right")
+    return _save(fig, path)
+
+
+def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = 20) -> Path:
+    """Observed rate against mean prediction in equal-mass bins (log axes: rare events)."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    lo = 1.0
+    for name, s in scores.items():
+        order = np.argsort(s, kind="stable")
+        chunks = [c for c in np.array_split(order, bins) if len(c)]
+        mean_p = np.array([s[c].mean() for c in chunks])
+        rate = np.array([y[c].mean() for c in chunks])
+        ax.plot(mean_p, rate, marker="o", ms=3, label=name, color=_COLOURS.get(name))
+        lo = min(lo, mean_p[mean_p > 0].min(initial=1.0))
+    lo = max(lo / 2, 1e-5)
+    ax.plot([lo, 1], [lo, 1], ls=":", color="black", lw=0.8, label="perfect")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=lo)
+    ax.set(xlabel="mean predicted probability", ylabel="observed rate", title=f"Reliability — {target}")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def lift_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, s in scores.items():
+        share, captured = lift_curve(y, s)
+        ax.plot(share, captured, label=name, color=_COLOURS.get(name))
+    ax.plot([0, 1], [0, 1], ls=":", color="black", lw=0.8, label="random")
+    for k in (0.05, 0.10, 0.20):
+        ax.axvline(k, color="#cccccc", lw=0.6)
+    ax.set(xlabel="share of contacts, riskiest first", ylabel="share of positives captured", title=f"Lift — {target}")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def importance_plot(importance: pd.Series, target: str, path: Path, top: int = 20) -> Path:
+    imp = importance.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(imp) + 1.2))
+    ax.barh(imp.index, imp.to_numpy(), color=_COLOURS["model"])
+    ax.set(xlabel="total gain", title=f"Feature importance — {target}")
+    return _save(fig, path)
+
+
+def shap_summary_plot(contrib: np.ndarray, x: np.ndarray, names: list[str], target: str, path: Path, top: int = 15) -> Path:
+    """Beeswarm-style summary from LightGBM ``pred_contrib`` (TreeSHAP values, log-odds)."""
+    values = contrib[:, :-1]
+    order = np.argsort(-np.abs(values).mean(axis=0))[:top][::-1]
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.5))
+    for row, j in enumerate(order):
+        col = x[:, j]
+        finite = np.isfinite(col)
+        colour = np.full(len(col), 0.5)
+        if finite.any():
+            ranks = pd.Series(col[finite]).rank(pct=True).to_numpy()
+            colour[finite] = ranks
+        jitter = rng.uniform(-0.3, 0.3, len(col))
+        ax.scatter(values[:, j], row + jitter, c=colour, cmap="coolwarm", s=4, alpha=0.6, linewidths=0)
+    ax.set_yticks(range(len(order)), [names[j] for j in order])
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set(xlabel="contribution to log-odds (blue = low value, red = high)", title=f"SHAP summary — {target}")
+    return _save(fig, path)

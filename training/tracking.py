@@ -1,0 +1,140 @@
+"""MLflow: where runs and models live, registering bundles, aliases, loading the champion.
+
+Nothing here runs at import; :func:`configure` is called explicitly by the commands that
+need MLflow. The default store is SQLite under ``models/`` with artifacts beside it.
+
+Registry layout: ONE registered model (default ``contact-risk``) whose versions are bundles
+holding both targets (see :mod:`training.model`), so a decision names one model version and
+both probabilities always come from the same training run. New versions get the alias
+``challenger``; ``champion`` moves only through :mod:`training.promote`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from features.paths import MODELS_DIR
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{MODELS_DIR / 'mlflow.db'}"
+
+
+def artifact_root_for(uri: str) -> str | None:
+    """Artifacts beside a SQLite tracking DB (MLflow would otherwise use ./mlruns of the CWD)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        return None
+    db_path = Path(uri.split("sqlite:///", 1)[1])
+    return (db_path.parent / "artifacts").resolve().as_uri()
+
+
+def configure(uri: str | None = None) -> str:
+    """Point MLflow (tracking and registry) at ``uri`` or the default store."""
+    import mlflow
+
+    uri = uri or default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.split("sqlite:///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str) -> str:
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    return mlflow.create_experiment(name, artifact_location=artifact_root_for(mlflow.get_tracking_uri()))
+
+
+try:  # the pyfunc wrapper is only needed where mlflow is importable (always, in practice)
+    import mlflow.pyfunc
+
+    class RiskPyfunc(mlflow.pyfunc.PythonModel):
+        """Generic MLflow entry point: features in, calibrated probabilities out."""
+
+        def load_context(self, context) -> None:  # noqa: ANN001
+            from training.model import RiskModel
+
+            self.model = RiskModel.load(context.artifacts["bundle"])
+
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+            out = self.model.predict(model_input)
+            return pd.DataFrame(
+                {"p_complaint": out["complaint_7d"], "p_opt_out": out["opt_out_7d"], "risk": out["risk"]}
+            )
+
+except ImportError:  # pragma: no cover
+    RiskPyfunc = None  # type: ignore[assignment,misc]
+
+
+def pip_requirements() -> list[str]:
+    """Pinned explicitly: inferring them costs seconds per log_model (STYLE.md)."""
+    import lightgbm
+    import mlflow
+    import numpy
+    import sklearn
+
+    return [
+        f"mlflow=={mlflow.__version__}",
+        f"lightgbm=={lightgbm.__version__}",
+        f"numpy=={numpy.__version__}",
+        f"pandas=={pd.__version__}",
+        f"scikit-learn=={sklearn.__version__}",
+    ]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: object  # training.model.RiskModel
+    name: str
+    version: str
+    alias: str | None
+    run_id: str
+
+
+def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = None) -> tuple[Path, str, str]:
+    """Fetch a registered bundle; return (bundle dir, version, run id)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias(name, alias)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dst) if dst else None
+    )
+    bundle = Path(local) / "artifacts" / "bundle"
+    if not bundle.exists():
+        raise FileNotFoundError(f"models:/{name}@{alias} (version {mv.version}) holds no bundle")
+    return bundle, str(mv.version), mv.run_id
+
+
+def load_model(name: str = "contact-risk", alias: str = CHAMPION) -> LoadedModel:
+    """The registered bundle behind ``models:/name@alias``, with native LightGBM boosters."""
+    from training.model import RiskModel
+
+    bundle, version, run_id = download_bundle(name, alias)
+    return LoadedModel(RiskModel.load(bundle), name, version, alias, run_id)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
