@@ -43,6 +43,19 @@ def _load(name: str):
         raise
 
 
+def _load_env_file() -> None:
+    """Secrets from the project's ``.env`` (written by ``make demo``), for every command.
+
+    Variables already in the environment win, so a deployment's own settings are never
+    overridden; without the file nothing happens and a command that needs a key says so.
+    """
+    from pathlib import Path
+
+    from serving.keys import load_env_file
+
+    load_env_file(Path(__file__).resolve().parent.parent / ".env")
+
+
 def _top_parser() -> argparse.ArgumentParser:
     width = max(len(n) for n in COMMANDS)
     listing = "\n".join(f"  {n:<{width}}  {h}" for n, (_, h) in COMMANDS.items())
@@ -67,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         top.print_usage(sys.stderr)
         print(f"contactgate: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    _load_env_file()
     module = _load(name)
     parser = argparse.ArgumentParser(
         prog=f"contactgate {name}",

@@ -1,6 +1,8 @@
 """Store maintenance: create or migrate the schema, back it up, apply retention.
 
 ``contactgate store init`` creates (or migrates) the store and prints what it holds;
+``contactgate store load FILE --record events`` validates a contract file (events, consent,
+preferences, dnc, blocked_periods) and writes it in batches, as the API's writes would;
 ``contactgate store backup PATH`` writes a consistent copy of a SQLite store;
 ``contactgate store retention`` drops raw contact/reply events older than the rules and
 features need — never DNC records, consent evidence, durable events or tombstones.
@@ -25,6 +27,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     init.add_argument("--db", metavar="URL", help=DB_HELP)
+
+    load = sub.add_parser(
+        "load",
+        help="validate a contract file (CSV/Parquet) and write its rows into the store",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load.add_argument("file", metavar="FILE", type=Path, help="CSV or Parquet file")
+    load.add_argument(
+        "--record",
+        required=True,
+        choices=("events", "consent", "preferences", "dnc", "blocked_periods"),
+        help="the data contract of the file's rows",
+    )
+    load.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="load the valid rows and write the invalid ones to FILE-stem.rejects.csv "
+        "(default: a file with any invalid row is refused whole)",
+    )
+    load.add_argument("--batch-size", type=int, default=5_000, help="rows per transaction")
+    load.add_argument("--no-progress", action="store_true", help="no progress bar")
+    load.add_argument("--db", metavar="URL", help=DB_HELP)
 
     backup = sub.add_parser(
         "backup",
@@ -73,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             for name, count in store.counts().items():
                 table.add_row(name, f"{count:,}")
             console.print(table)
+        elif args.action == "load":
+            _load(store, args, console)
         elif args.action == "backup":
             path = store.backup(args.path)
             console.print(f"backup written: {path} ({path.stat().st_size:,} bytes)")
@@ -90,3 +116,36 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _load(store: object, args: argparse.Namespace, console: object) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.table import Table
+
+    from features.io import load_records, rejects_path, write_rejects
+    from serving.store_load import load_frame
+
+    loaded = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
+    written = write_rejects(loaded, args.file) if args.skip_invalid else None
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, disable=args.no_progress,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"loading {args.record}", total=len(loaded.frame))
+        summary = load_frame(
+            store, loaded.frame, args.record, batch_size=args.batch_size,
+            progress=lambda n: bar.advance(task, n),
+        )  # fmt: skip
+    table = Table(title=f"{args.file.name} → {store.safe_url}")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    table.add_row("valid rows in the file", f"{summary.rows:,}")
+    table.add_row("stored", f"{summary.accepted:,}")
+    table.add_row("already stored (replays)", f"{summary.duplicates:,}")
+    table.add_row("refused by the store", f"{len(summary.store_rejects):,}")
+    table.add_row("invalid rows skipped", f"{loaded.rejected_rows:,}")
+    console.print(table)
+    for position, error in summary.store_rejects[:20]:
+        console.print(f"  loaded row {position}: {error}")
+    if written is not None:
+        console.print(f"invalid rows written to {rejects_path(args.file)}")
