@@ -48,6 +48,7 @@ from serving.api_models import (
 from serving.decision import Decided, Policy, Scored, decide
 from serving.rules.engine import Reason
 from serving.state import Contact, NumberState, WorldState
+from serving.store.database import AttemptIdConflict
 
 log = logging.getLogger("contactgate.screening")
 
@@ -265,6 +266,39 @@ def prior_attempts_before(state: NumberState, at: dt.datetime) -> NumberState:
         ),
         key=lambda e: e.ts,
     )
+    return replace(state, history=tuple(history))
+
+
+#: How far after an authorize's ``at`` recorded events are still looked at: the longest cap
+#: window of any pack (FR: 4 per rolling 30 days) plus a margin.
+LATER_ATTEMPTS_WINDOW = dt.timedelta(days=31)
+#: Later events that only ever restrict (never exempt): they bind an earlier ``at`` too.
+RESTRICTIVE_KINDS = frozenset({"contact", "opt_out", "complaint", "refusal"})
+
+
+def with_later_restrictions(state: NumberState, later: NumberState, at: dt.datetime) -> NumberState:
+    """Add to ``state`` (as of ``at``) the attempts and restrictive events recorded after it.
+
+    An ``authorize`` for an earlier instant than attempts already recorded (a dialer's
+    clock, a queued request) must not slip under a cap that those attempts fill: any
+    rolling window containing the new attempt may hold them. Exemptions recorded later
+    (purchases, consent) are not taken back in time. :func:`prior_attempts_before` then
+    counts the later attempts as made just before ``at`` — conservative, never fewer.
+    """
+    extra = tuple(e for e in later.history if e.ts > at and e.kind in RESTRICTIVE_KINDS)
+    if not extra:
+        return state
+    history = tuple(sorted((*state.history, *extra), key=lambda e: e.ts))
+    return replace(state, history=history)
+
+
+def without_attempt(state: NumberState, ts: dt.datetime) -> NumberState:
+    """``state`` less one recorded contact at ``ts`` (the attempt being replayed)."""
+    history = list(state.history)
+    for i, e in enumerate(history):
+        if e.kind == "contact" and e.ts == ts:
+            del history[i]
+            break
     return replace(state, history=tuple(history))
 
 
@@ -580,9 +614,11 @@ class Screener:
 
         The check runs inside :meth:`Store.number_lock`, which serialises every writer of the
         number, so concurrent requests can never exceed a cap. Without ``at`` the instant is
-        taken once the lock is held. A replayed ``attempt_id`` that was recorded before is
-        answered ``allow`` again without a second record. The response carries the
+        taken once the lock is held. The response carries the
         ``attempt_id`` (generated when not given) so outcomes can be reported against it.
+        A replayed ``attempt_id`` of this number is decided afresh (without counting the
+        attempt itself) and never recorded twice; the id of any other event raises
+        :class:`serving.store.AttemptIdConflict`.
         """
         from features.schema import Event
 
@@ -599,6 +635,8 @@ class Screener:
         else:
             try:
                 outcome = self._authorize_locked(request, record, attempt_id, Event)
+            except AttemptIdConflict:
+                raise  # the caller's mistake, answered as such (4xx naming attempt_id)
             except Exception as exc:
                 log.error(
                     "authorize failed (%s: %s); withholding",
@@ -658,9 +696,15 @@ class Screener:
         scores = model_scores([early], early_states, res.model.model, request.explain)
         with res.store.number_lock(record.e164) as tx:
             contact = request.to_contact(self.now(), record)
-            if _attempt_recorded(tx, attempt_id):
-                return self._replayed(request, record, contact)
-            state = prior_attempts_before(tx.state(contact.at, self.lookback_days), contact.at)
+            replayed_at = tx.recorded_attempt(attempt_id)  # AttemptIdConflict: not ours
+            state = tx.state(contact.at, self.lookback_days)
+            later = tx.state(contact.at + LATER_ATTEMPTS_WINDOW, self.lookback_days)
+            state = with_later_restrictions(state, later, contact.at)
+            if replayed_at is not None:
+                # A replay is decided afresh (an opt-out may have arrived since) without
+                # counting the attempt itself; it is never recorded twice.
+                state = without_attempt(state, replayed_at)
+            state = prior_attempts_before(state, contact.at)
             outcome = self.decide_contacts(
                 [contact],
                 request.policy,
@@ -670,7 +714,10 @@ class Screener:
                 world=world,
                 scores=scores,
             )
-            if outcome.results[0].decision == "allow":
+            if replayed_at is not None:
+                for row in outcome.audit_rows:
+                    row["replay"] = True
+            elif outcome.results[0].decision == "allow":
                 tx.record_contact(
                     event_type(
                         event_id=attempt_id,
@@ -685,37 +732,6 @@ class Screener:
                     )
                 )
         return outcome
-
-    def _replayed(
-        self, request: AuthorizeRequest, record: NumberRecord, contact: Contact
-    ) -> Outcome:
-        res = self.resources
-        result = ResultOut(
-            ref=request.ref,
-            number=record.e164 or request.number,
-            decision="allow",
-            reasons=[],
-            region=record.region,
-            subdivision=record.subdivision,
-            time_zones=list(record.time_zones),
-        )
-        row = {
-            "number": record.e164,
-            "decision": "allow",
-            "reasons": [],
-            "model_version": res.model.version if res.model is not None else None,
-            "rules_version": res.rules_version,
-            "at": contact.at,
-            "replay": True,
-        }
-        return Outcome([result], Summary(allow=1), res.model_ref(), res.rules_version, [row])
-
-
-def _attempt_recorded(tx: Any, attempt_id: str) -> bool:
-    """Whether this attempt id is already stored (a replayed ``authorize``), read inside the
-    number's lock. Uses the store's own id check on the locked connection."""
-    store, conn = tx._store, tx._conn  # the lock's own connection: sees committed attempts
-    return bool(store._existing_event_ids(conn, [attempt_id]))
 
 
 def _part_of(exc: BaseException) -> str:

@@ -290,7 +290,12 @@ class ContactGate:
     @bentoml.api(route="/authorize", input_spec=AuthorizeRequest)
     def authorize(self, **fields: Any) -> AuthorizeResponse:
         """Check one dial and, when allowed, record it — in one transaction per number."""
-        return self.screener.authorize(AuthorizeRequest.model_validate(fields))
+        from serving.store import AttemptIdConflict
+
+        try:
+            return self.screener.authorize(AuthorizeRequest.model_validate(fields))
+        except AttemptIdConflict as exc:
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
 
     # ------------------------------------------------------------------ writes
     def _store(self) -> Any:

@@ -314,7 +314,10 @@ class _Facts:
             if entry.added_at > at:
                 continue
             if entry.action == "add":
-                active[entry.scope] = entry.category
+                # a later add never weakens an earlier one: do_not_contact (everything)
+                # outranks not_interested (marketing only) until a removal clears the scope
+                if active.get(entry.scope) != "do_not_contact":
+                    active[entry.scope] = entry.category
                 last_add = entry.added_at if last_add is None else max(last_add, entry.added_at)
             elif entry.scope == "all":
                 active.clear()

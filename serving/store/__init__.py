@@ -7,6 +7,7 @@ schema and its migrations.
 from serving.store.database import (
     DURABLE_KINDS,
     MIN_RETENTION_DAYS,
+    AttemptIdConflict,
     ImportAborted,
     ImportResult,
     NumberTransaction,
@@ -21,6 +22,7 @@ from serving.store.database import (
 
 __all__ = [
     "DURABLE_KINDS",
+    "AttemptIdConflict",
     "MIN_RETENTION_DAYS",
     "ImportAborted",
     "ImportResult",

@@ -67,10 +67,12 @@ DB_URL_ENV = "CONTACTGATE_DB_URL"
 #: Event kinds that matter for ever, however old: an opt-out never expires (TCPA
 #: revocation, RULES.md "US federal"), complaints feed ``complaints_ever``, purchases,
 #: inquiries and contracts carry EBR/implied-consent exemptions of up to 2 years (CASL) or
-#: for as long as a contract is in force (Bloctel). They are loaded whatever the lookback
-#: and :meth:`Store.retention` never drops them.
+#: for as long as a contract is in force (Bloctel). Inbound replies too: a "STOP" reply
+#: is an opt-out (and "START" undoes one), however long ago it came. They are loaded
+#: whatever the lookback and :meth:`Store.retention` never drops them.
 DURABLE_KINDS: tuple[str, ...] = (
     "opt_out",
+    "reply",
     "opt_in",
     "complaint",
     "refusal",
@@ -79,6 +81,8 @@ DURABLE_KINDS: tuple[str, ...] = (
     "contract_start",
     "contract_end",
 )
+#: What a consent's ``evidence`` reads as in a decision's state: documented, not decrypted.
+EVIDENCE_HELD = "(documented; encrypted at rest)"
 #: Raw events younger than this are never dropped by retention: rule packs look back at
 #: most 60 days (FR refusal cooling-off), features 90 days, and ``load_states`` 400 days.
 MIN_RETENTION_DAYS = 400
@@ -118,6 +122,11 @@ def default_url() -> str:
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached; callers fail closed (``SYSTEM_UNAVAILABLE``)."""
+
+
+class AttemptIdConflict(ValueError):
+    """An ``authorize`` attempt id that is already the id of another number's event (or of
+    an event that is not a contact): never treated as a replay."""
 
 
 class SchemaTooNew(RuntimeError):
@@ -1018,7 +1027,9 @@ class Store:
                         revoked_at=from_us(revoked)
                         if revoked is not None and revoked <= at_us
                         else None,
-                        evidence=None,  # not needed to decide; see subject_report
+                        # the rules need to know THAT consent is documented (UWG §7a), not
+                        # what the evidence says: it stays encrypted (see subject_report)
+                        evidence=EVIDENCE_HELD if row["evidence_enc"] is not None else None,
                         confirmed_at=from_us(row["confirmed_at"])
                         if row["confirmed_at"] is not None and row["confirmed_at"] <= at_us
                         else None,
@@ -1469,6 +1480,25 @@ class NumberTransaction:
     def state(self, at: dt.datetime, lookback_days: int = 400) -> NumberState:
         """The number's state as of ``at``, read inside the lock (fresh)."""
         return self._store._load_states(self._conn, [self.e164], at, lookback_days)[self.e164]
+
+    def recorded_attempt(self, event_id: str) -> dt.datetime | None:
+        """When the attempt ``event_id`` was recorded for this number (None: not stored).
+
+        Raises :class:`AttemptIdConflict` when the id belongs to another number or to an
+        event that is not a contact: only a true replay of this number's attempt may be
+        answered as one.
+        """
+        e = t.events
+        row = self._conn.execute(
+            select(e.c.number_hash, e.c.kind, e.c.ts).where(e.c.event_id == event_id)
+        ).first()
+        if row is None:
+            return None
+        if bytes(row.number_hash) != bytes(self.number_hash) or row.kind != "contact":
+            raise AttemptIdConflict(
+                "attempt_id: already the id of another event; send a new attempt_id"
+            )
+        return from_us(row.ts)
 
     def record_contact(self, event: Event) -> bool:
         """Insert the attempt in this transaction; False if its ``event_id`` already exists

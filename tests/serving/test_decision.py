@@ -302,6 +302,42 @@ def test_authorize_replay_is_idempotent(screener, sqlite_store) -> None:
     assert len(sqlite_store.history_frame([FL], AT + dt.timedelta(seconds=1))) == 1
 
 
+def test_a_replay_is_decided_afresh_after_an_opt_out(screener, sqlite_store) -> None:
+    assert _authorize(screener, "r1").decision == "allow"
+    sqlite_store.record_events(
+        [{"event_id": "oo", "number": FL, "ts": AT + dt.timedelta(seconds=1), "kind": "opt_out"}]
+    )
+    again = _authorize(screener, "r1", at=AT + dt.timedelta(seconds=2))
+    assert again.decision == "withhold"
+    assert "CONSENT_REVOKED" in [r.code for r in again.reasons]
+    assert len(sqlite_store.history_frame([FL], AT + dt.timedelta(seconds=3))) == 2  # no re-record
+
+
+def test_an_attempt_id_of_another_number_is_refused_not_replayed(screener, sqlite_store) -> None:
+    from serving.store import AttemptIdConflict
+
+    sqlite_store.dnc_add([{"number": FL, "added_at": AT - dt.timedelta(days=1)}])
+    sqlite_store.record_events(
+        [{"event_id": "theirs", "number": FL_2, "ts": AT - dt.timedelta(days=2),
+          "kind": "contact", "channel": "call"}]
+    )  # fmt: skip
+    with pytest.raises(AttemptIdConflict, match="attempt_id"):
+        _authorize(screener, "theirs")
+    assert _authorize(screener, "mine").decision == "withhold"  # INTERNAL_DNC as ever
+
+
+def test_back_dated_attempts_cannot_slip_under_a_cap(screener, sqlite_store) -> None:
+    """FL: at most 3 calls per rolling 24 h. Three attempts recorded at T and T + 2 h fill
+    every window that holds T - 30 min, so an attempt for T - 30 min must be withheld."""
+    times = [AT, AT + dt.timedelta(hours=1), AT + dt.timedelta(hours=2)]
+    assert [_authorize(screener, f"t{i}", at=t).decision for i, t in enumerate(times)] == [
+        "allow"
+    ] * 3
+    early = _authorize(screener, "early", at=AT - dt.timedelta(minutes=30))
+    assert early.decision == "withhold"
+    assert "FREQUENCY_CAP" in [r.code for r in early.reasons]
+
+
 def test_concurrent_authorize_never_exceeds_the_cap(screener, sqlite_store) -> None:
     results: list[str] = []
     lock = threading.Lock()

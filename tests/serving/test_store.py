@@ -470,10 +470,10 @@ def test_retention_drops_old_raw_events_only(store: Store) -> None:
     with pytest.raises(ValueError, match="below 400"):
         store.retention(30, AT)
     counts = store.retention(MIN_RETENTION_DAYS, AT)
-    assert counts["events_deleted"] == 2
+    assert counts["events_deleted"] == 1  # the old contact; replies are kept (a STOP binds)
     assert (counts["consent_kept"], counts["dnc_kept"], counts["tombstones_kept"]) == (1, 1, 1)
     kinds = sorted(h.kind for h in store.load_states([NY], AT)[NY].history)
-    assert kinds == ["contact", "opt_out", "purchase"]
+    assert kinds == ["contact", "opt_out", "purchase", "reply"]
     assert store.subject_report(NY)["consent"][0]["evidence"] == "paper"
 
 
@@ -494,3 +494,40 @@ def test_load_states_finds_a_number_written_in_another_format(store: Store) -> N
     store.record_events([contact("f1", "+1 (212) 234-5678", AT)])
     states = store.load_states(["+1 212-234-5678", NY], AT)
     assert len(states["+1 212-234-5678"].history) == 1 and len(states[NY].history) == 1
+
+
+def test_a_stop_reply_binds_through_the_store_however_old(store: Store) -> None:
+    """An opt-out reply older than the 400-day lookback still revokes (RULES.md US federal:
+    revocation by any reasonable means; nothing says it expires)."""
+    from tests.serving.test_rules_support import check, pairs
+
+    granted = AT - dt.timedelta(days=900)
+    store.record_consent([Consent(number=NY, channel="sms", type="written", granted_at=granted,
+                                  evidence="web form v3")])  # fmt: skip
+    store.record_events(
+        [Event(event_id="stop", number=NY, ts=AT - dt.timedelta(days=700), kind="reply", text="Stop.")]
+    )
+    store.retention(MIN_RETENTION_DAYS, AT)
+    at = AT.replace(hour=15)
+    state = store.load_states([NY], at)[NY]
+    assert ("CONSENT_REVOKED", "US") in pairs(check(NY, at, "sms", state))
+
+
+def test_documented_consent_counts_in_germany_through_the_store(store: Store) -> None:
+    """UWG §7a needs documented consent: the state the store builds says THAT evidence is
+    held (without decrypting it), so a documented German consent allows."""
+    from tests.serving.test_rules_support import check, pairs
+
+    de, de_bare = "+4915112345678", "+4915112345679"
+    granted = AT - dt.timedelta(days=30)
+    store.record_consent(
+        [
+            Consent(number=de, channel="any", type="express", granted_at=granted,
+                    evidence="double opt-in 2026-05, wording v2"),
+            Consent(number=de_bare, channel="any", type="express", granted_at=granted),
+        ]
+    )  # fmt: skip
+    at = AT.replace(hour=10)
+    states = store.load_states([de, de_bare], at)
+    assert "NO_CONSENT" not in {code for code, _ in pairs(check(de, at, "call", states[de]))}
+    assert ("NO_CONSENT", "DE") in pairs(check(de_bare, at, "call", states[de_bare]))
