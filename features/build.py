@@ -28,8 +28,10 @@ Decisions a reader should know:
   sharing a second with that answered call do not count: the value does not depend on the
   order of simultaneous events.
 * A contact with no purpose is marketing (the Event contract's default). Subjects compare
-  as given; a missing subject is a subject of its own. Contacts without a campaign id do
-  not count towards ``distinct_campaigns_30d``.
+  as given; a missing subject is the contact's campaign id, else ``"default"`` (API.md's
+  default, which the rules apply too). Contacts without a campaign id do not count towards
+  ``distinct_campaigns_30d``. An SMS has no dial mode (always automated): its
+  ``dial_mode`` is the missing code whatever the row says.
 * Consent: the latest grant for the contact's channel (or ``any``), any purpose, granted
   strictly before ``t`` and not revoked strictly before ``t``.
 * Labels: a complaint (or opt-out, incl. an opt-out reply) at ``s`` with
@@ -572,7 +574,11 @@ def _compute(
     del order
 
     say("same-subject windows")
-    subject_codes, _ = pd.factorize(_column(frame, "subject"), use_na_sentinel=False)
+    subject = _column(frame, "subject")
+    if subject.isna().any():
+        # API.md's default, the same the rules use: no subject = the campaign, else "default"
+        subject = subject.fillna(_column(frame, "campaign_id")).fillna("default")
+    subject_codes, _ = pd.factorize(subject, use_na_sentinel=False)
     rows = np.flatnonzero(is_contact)  # history contacts and query pseudo-contacts
     subject_group = numbers.key_code[rows] * (int(subject_codes.max(initial=0)) + 1)
     subject_group += subject_codes[rows]
@@ -627,7 +633,12 @@ def _compute(
     marketing = FEATURES_BY_NAME["purpose"].vocabulary.index("marketing")  # type: ignore[union-attr]
     own_purpose[own_purpose == missing_code("purpose")] = marketing
     columns["purpose"] = own_purpose
-    columns["dial_mode"] = _encode_rows("dial_mode", _column(frame, "dial_mode"), query_rows)
+    own_dial = _encode_rows("dial_mode", _column(frame, "dial_mode"), query_rows)
+    # an SMS is always sent by an automated platform: whatever a row says, its dial mode is
+    # "not applicable" (the missing code), in training frames and at serving alike
+    sms = encode_categorical("channel", pd.Series(["sms"], dtype=object))[0]
+    own_dial[columns["channel"] == sms] = missing_code("dial_mode")
+    columns["dial_mode"] = own_dial
     columns["local_hour"] = hour[query_rows]
     columns["weekday"] = weekday[query_rows]
     columns["region"] = numbers.region_code[query_rows]

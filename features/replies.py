@@ -4,7 +4,8 @@ Why this module is deliberately eager to say ``opt_out``: a missed opt-out is a 
 breach (TCPA revocation "by any reasonable means", 47 CFR 64.1200(a)(10) as amended by
 FCC 24-24; CASL; MIIT rules on refusal), while a false opt-out only loses one marketing
 target. So besides the per-se keywords we match plain-language revocations in the five
-languages we serve, and any keyword as the whole message or its first word.
+languages we serve, and any per-se keyword as a word anywhere in the message ("I said
+STOP"), ahead of any help or opt-in word in it.
 
 Normalisation (RULES.md): Unicode NFKC (full-width ``ＳＴＯＰ`` → ``STOP``), casefold,
 accents stripped (``ARRÊT`` → ``arret``), punctuation and symbols (emoji included) turned
@@ -39,20 +40,26 @@ OPT_OUT_WORDS: frozenset[str] = frozenset(
         "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout",
         "remove", "arret", "arreter", "arretez", "alto", "parar", "baja", "stopp",
         "abmelden", "abbestellen", "desabonner", "desinscrire", "td", "退订", "取消", "拒收",
-        "退出", "unsub",
+        "退出", "unsub", "cancelar", "cancela", "停止",
     }
 )  # fmt: skip
+#: Per-se words that are an opt-out ANYWHERE in the message as a word of their own: "ok
+#: stop", "I said STOP", "Yes, stop", "HELP STOP", "Please remove". An opt-out wins over
+#: help and opt-in words in the same message (a false opt-out costs one target; a missed
+#: one is a breach).
+ANYWHERE_OPT_OUT_WORDS: frozenset[str] = OPT_OUT_WORDS - {"td"}
 #: Short words that are opt-outs only in some regions (sender's region, ISO 3166-1).
+#: RULES.md: "T, R, N, 0, NO where the sender's region uses them (CN, AU)".
 REGIONAL_OPT_OUT_WORDS: dict[str, frozenset[str]] = {
-    "CN": frozenset({"t", "r", "n", "0"}),
-    "AU": frozenset({"no", "n"}),
+    "CN": frozenset({"t", "r", "n", "0", "no"}),
+    "AU": frozenset({"t", "r", "n", "0", "no"}),
 }
 #: Region-specific words applied when the region is unknown (fail towards opting out).
 UNKNOWN_REGION_OPT_OUT_WORDS: frozenset[str] = frozenset().union(*REGIONAL_OPT_OUT_WORDS.values())
 HELP_WORDS: frozenset[str] = frozenset({"help", "info", "ayuda", "aide", "hilfe", "帮助"})
 OPT_IN_WORDS: frozenset[str] = frozenset({"start", "yes", "unstop"})
 #: Chinese keywords are not space-delimited: also match them at the start of the message.
-_CJK_OPT_OUT_PREFIXES: tuple[str, ...] = ("退订", "取消", "拒收", "退出")
+_CJK_OPT_OUT_PREFIXES: tuple[str, ...] = ("退订", "取消", "拒收", "退出", "停止", "不要")
 
 #: Plain-language revocations, searched anywhere in the normalised message. Broad on
 #: purpose (FCC 24-24: "any reasonable means"); each is a phrase people actually send.
@@ -154,6 +161,7 @@ def _classify_normalised(normalised: str, region_key: str | None) -> ReplyLabel:
         first in opt_out_words
         or whole in opt_out_words
         or first_two in OPT_OUT_WORDS
+        or not ANYWHERE_OPT_OUT_WORDS.isdisjoint(words)
         or normalised.startswith(_CJK_OPT_OUT_PREFIXES)
         or _REVOCATION_RE.search(normalised)
     ):

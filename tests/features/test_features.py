@@ -157,6 +157,14 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _subject(row: dict) -> str:
+    """API.md's default subject: the row's own, else its campaign id, else "default"."""
+    for key in ("subject", "campaign_id"):
+        if not _missing(row.get(key)):
+            return row[key]
+    return "default"
+
+
 _RECORDS_CACHE: dict[int, tuple[pd.DataFrame, list[dict[str, object]]]] = {}
 
 
@@ -193,11 +201,8 @@ def naive_features(
         out[f"call_contacts_{days}d"] = sum(r["channel"] == "call" for r in inside)
         out[f"sms_contacts_{days}d"] = sum(r["channel"] == "sms" for r in inside)
         out[f"marketing_contacts_{days}d"] = sum(r["purpose"] != "service" for r in inside)
-        own_subject = contact.get("subject")
-        out[f"same_subject_contacts_{days}d"] = sum(
-            (_missing(r["subject"]) and _missing(own_subject)) or r["subject"] == own_subject
-            for r in inside
-        )
+        own_subject = _subject(contact)
+        out[f"same_subject_contacts_{days}d"] = sum(_subject(r) == own_subject for r in inside)
     out["hours_since_last_contact"] = (
         (t - max(r["ts"] for r in contacts)) / HOUR if contacts else math.nan
     )
@@ -245,7 +250,9 @@ def naive_features(
     out["channel"] = _code("channel", contact["channel"])
     purpose = contact.get("purpose")
     out["purpose"] = _code("purpose", "marketing" if _missing(purpose) else purpose)
-    out["dial_mode"] = _code("dial_mode", contact.get("dial_mode"))
+    # an SMS is always automated: no dial mode, whatever the row says
+    sms = contact["channel"] == "sms"
+    out["dial_mode"] = _code("dial_mode", None if sms else contact.get("dial_mode"))
     local = t.to_pydatetime().astimezone(zone)
     out["local_hour"] = local.hour
     out["weekday"] = local.weekday()
@@ -393,7 +400,8 @@ def test_candidates_do_not_see_each_other_and_defaults_apply() -> None:
     assert served["contacts_90d"].tolist() == [1, 1]  # the first candidate is no history
     assert served["hours_since_last_contact"].tolist() == [24.0, 48.0]
     assert served["purpose"].tolist() == [_code("purpose", "marketing")] * 2
-    assert served["dial_mode"].tolist() == [_code("dial_mode", "manual")] * 2
+    # the SMS candidate has no dial mode (always automated); the call defaults to manual
+    assert served["dial_mode"].tolist() == [_code("dial_mode", None), _code("dial_mode", "manual")]
 
 
 def test_training_frame_shape_dtypes_and_oracle() -> None:

@@ -127,6 +127,22 @@ REPLIES: list[tuple[str, str | None, str]] = [
     # --- Unknown sender region: region-specific words applied (fail towards opt-out)
     ("NO", None, "opt_out"),
     ("T", "GB", "other"),
+    # --- a stop word anywhere wins over help / opt-in words in the same message
+    ("ok stop", "US", "opt_out"),
+    ("I said STOP", "US", "opt_out"),
+    ("Thanks. STOP", "US", "opt_out"),
+    ("Yes, stop", "US", "opt_out"),
+    ("HELP STOP", "US", "opt_out"),
+    ("Please remove", "US", "opt_out"),
+    ("CANCELAR", "US", "opt_out"),
+    ("停止", "CN", "opt_out"),
+    ("不要", "CN", "opt_out"),
+    ("NO", "CN", "opt_out"),
+    ("T", "AU", "opt_out"),
+    ("R", "AU", "opt_out"),
+    ("0", "AU", "opt_out"),
+    ("Yes please", "US", "opt_in"),
+    ("Help me with my bill", "US", "help"),
 ]
 
 
