@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.phone import NumberRecord, normalize
 from features.schema import (
@@ -29,6 +29,11 @@ from serving.state import Contact
 
 MAX_CONTACTS_PER_REQUEST = 10_000
 MAX_RECORDS_PER_REQUEST = 10_000
+#: The instants a contact can be decided at: the features are computed on nanosecond
+#: timestamps (pandas: 1677-09-21 to 2262-04-11), so ``at`` stays inside that span, with a
+#: margin. Outside it the pipeline could only fail and withhold ``SYSTEM_UNAVAILABLE``.
+EARLIEST_AT = dt.datetime(1678, 1, 1, tzinfo=dt.UTC)
+LATEST_AT = dt.datetime(2262, 1, 1, tzinfo=dt.UTC)
 
 
 class _Body(BaseModel):
@@ -41,7 +46,10 @@ class _Body(BaseModel):
 class ContactIn(_Body):
     """A planned contact. Only ``number`` and ``channel`` are required."""
 
-    number: str = Field(min_length=1, max_length=64)
+    #: Any text: what cannot be parsed (empty, too long, letters) is a per-item
+    #: ``INVALID_NUMBER`` withhold, never a failed request (API.md). The bound only keeps
+    #: one item from carrying a megabyte.
+    number: str = Field(max_length=1024)
     channel: Channel
     purpose: Purpose = "marketing"
     dial_mode: DialMode | None = None
@@ -51,6 +59,15 @@ class ContactIn(_Body):
     address_region: RegionCode | None = None
     live_agent_guaranteed: bool = False
     ref: str | None = Field(None, max_length=256)
+
+    @field_validator("at")
+    @classmethod
+    def _at_in_range(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and not EARLIEST_AT <= value < LATEST_AT:
+            raise ValueError(
+                f"must be from {EARLIEST_AT:%Y-%m-%d} to before {LATEST_AT:%Y-%m-%d} (UTC)"
+            )
+        return value
 
     def to_contact(self, now: dt.datetime, record: NumberRecord | None = None) -> Contact:
         """Apply the API defaults: marketing, manual, subject = campaign_id or "default",

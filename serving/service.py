@@ -304,11 +304,27 @@ class ContactGate:
             raise bentoml.exceptions.ServiceUnavailable("store unavailable")
         return self.resources.store
 
+    def _call_store(self, method: str, *args: Any) -> Any:
+        """One store operation; a database failure is a 503 (retry: writes are idempotent),
+        never a 500 — and never an acknowledgement of something not stored."""
+        from serving.store import ImportAborted
+
+        store = self._store()
+        try:
+            return getattr(store, method)(*args)
+        except (ValueError, ImportAborted):
+            raise  # the request's own problem, answered as a 4xx by the caller
+        except Exception as exc:
+            log.error("store %s failed: %s", method, exc.__class__.__name__)
+            raise bentoml.exceptions.ServiceUnavailable(
+                "store unavailable: nothing was acknowledged; retry (writes are idempotent)"
+            ) from exc
+
     @bentoml.api(route="/record_events", input_spec=EventsRequest)
     def record_events(self, events: list[dict]) -> dict:
         """Store events (idempotent on ``event_id``); an opt-out reply acts at once: the
         rules read stored replies through the keyword classifier on the very next check."""
-        result = self._store().record_events(events).as_dict()
+        result = self._call_store("record_events", events).as_dict()
         rejected = {r["index"] for r in result["rejected"]}
         actions = []
         for index, event in enumerate(events):
@@ -325,23 +341,23 @@ class ContactGate:
 
     @bentoml.api(route="/record_consent", input_spec=RecordsRequest)
     def record_consent(self, records: list[dict]) -> dict:
-        return self._store().record_consent(records).as_dict()
+        return self._call_store("record_consent", records).as_dict()
 
     @bentoml.api(route="/record_preferences", input_spec=RecordsRequest)
     def record_preferences(self, records: list[dict]) -> dict:
-        return self._store().record_preferences(records).as_dict()
+        return self._call_store("record_preferences", records).as_dict()
 
     @bentoml.api(route="/dnc_add", input_spec=RecordsRequest)
     def dnc_add(self, records: list[dict]) -> dict:
-        return self._store().dnc_add(records).as_dict()
+        return self._call_store("dnc_add", records).as_dict()
 
     @bentoml.api(route="/dnc_remove", input_spec=RecordsRequest)
     def dnc_remove(self, records: list[dict]) -> dict:
-        return self._store().dnc_remove(records).as_dict()
+        return self._call_store("dnc_remove", records).as_dict()
 
     @bentoml.api(route="/block_period", input_spec=RecordsRequest)
     def block_period(self, records: list[dict]) -> dict:
-        return self._store().block_period(records).as_dict()
+        return self._call_store("block_period", records).as_dict()
 
     @bentoml.api(route="/registry_import", input_spec=RegistryImportRequest)
     def registry_import(
@@ -352,7 +368,7 @@ class ContactGate:
         from serving.store import ImportAborted
 
         try:
-            result = self._store().import_registry(registry, snapshot_at, numbers, replace)
+            result = self._call_store("import_registry", registry, snapshot_at, numbers, replace)
         except (ImportAborted, ValueError) as exc:
             return _bad_request("numbers", mask_digits(str(exc)))
         return _json(result.as_dict())
@@ -362,7 +378,7 @@ class ContactGate:
     def subject_report(self, number: str) -> Any:
         """Everything held on a person (GDPR art. 15)."""
         try:
-            return _json(self._store().subject_report(number))
+            return _json(self._call_store("subject_report", number))
         except ValueError as exc:
             return _bad_request("number", str(exc).removeprefix("number: "))
 
@@ -370,7 +386,7 @@ class ContactGate:
     def erase_subject(self, number: str) -> Any:
         """Erase a person (GDPR art. 17), keeping only the keyed-hash tombstone."""
         try:
-            return _json(self._store().erase_subject(number))
+            return _json(self._call_store("erase_subject", number))
         except ValueError as exc:
             return _bad_request("number", str(exc).removeprefix("number: "))
 

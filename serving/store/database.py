@@ -89,6 +89,8 @@ MIN_RETENTION_DAYS = 400
 #: SQLite allows 32,766 bound variables; PostgreSQL has no small limit. One IN-list chunk.
 IN_CHUNK = 2000
 REGISTRY_BATCH = 50_000
+#: How far a registry snapshot's instant may lie ahead of this machine's clock.
+MAX_SNAPSHOT_CLOCK_SKEW = dt.timedelta(minutes=10)
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -400,13 +402,15 @@ class Store:
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless a round trip to the database succeeds.
 
-        Used for fail-closed behaviour and ``/readyz``.
+        Used for fail-closed behaviour and ``/readyz``. Reads the schema version table, not
+        just ``SELECT 1``: a connection can answer while the database behind it is gone or
+        corrupt.
         """
         if self._closed:
             raise StoreUnavailable("store is closed")
         try:
             with self._engine.connect() as conn:
-                conn.execute(text("SELECT 1")).scalar_one()
+                conn.execute(select(func.max(t.schema_version.c.version))).scalar_one()
         except SQLAlchemyError as exc:
             raise StoreUnavailable(
                 f"store {self.safe_url} unreachable: {exc.__class__.__name__}"
@@ -762,12 +766,32 @@ class Store:
                 f"registry {registry!r} is unknown; choose from {', '.join(REGISTRIES)}"
             )
         snap_us = to_us(snapshot_at)
+        if snapshot_at > dt.datetime.now(dt.UTC) + MAX_SNAPSHOT_CLOCK_SKEW:
+            # a snapshot from the future would keep REGISTRY_STALE from ever firing
+            raise ImportAborted(
+                f"snapshot_at {snapshot_at.isoformat()} is in the future; the previous "
+                "snapshot stays in force"
+            )
         with self._read() as conn:
             current = conn.execute(
                 select(t.registry_current.c.snapshot_id).where(
                     t.registry_current.c.registry == registry
                 )
             ).scalar()
+            current_at = (
+                None
+                if current is None
+                else conn.execute(
+                    select(t.registry_snapshots.c.snapshot_at).where(
+                        t.registry_snapshots.c.snapshot_id == current
+                    )
+                ).scalar()
+            )
+        if replace and current_at is not None and snap_us < current_at:
+            raise ImportAborted(
+                f"snapshot_at {snapshot_at.isoformat()} is older than the {registry} snapshot "
+                f"in force ({from_us(current_at).isoformat()}); the newer one stays in force"
+            )
         if not replace and current is not None:
             return self._import_delta(
                 registry, snapshot_at, int(current), numbers, default_region, on_reject

@@ -255,3 +255,31 @@ def test_model_missing_fails_closed(tmp_path) -> None:
         assert "5550175" not in running.log_text()  # numbers never reach the log
     finally:
         running.stop()
+
+
+def test_store_failure_fails_closed_over_http(tmp_path) -> None:
+    """The store breaks under a running server (its file overwritten in place): decisions
+    withhold SYSTEM_UNAVAILABLE with HTTP 200, writes answer 503 (nothing acknowledged),
+    ``/readyz`` 503."""
+    running = Server(tmp_path, champion_store().tracking_uri, keys=False)
+    try:
+        running.wait_started()
+        event = {"event_id": "before", "number": "+13055550176", "ts": AT, "kind": "opt_in"}
+        assert running.client.post("/record_events", json={"events": [event]}).status_code == 200
+        for suffix in ("", "-wal", "-shm"):
+            path = tmp_path / f"store.db{suffix}"
+            if path.exists():
+                size = max(path.stat().st_size, 4096)
+                with path.open("r+b") as fh:  # same inode: open connections see it too
+                    fh.write(b"this is not a database " * (size // 23 + 1))
+        screen = running.client.post("/screen", json={"contacts": [_contact("+13055550176")]})
+        assert screen.status_code == 200
+        assert _codes(screen.json()["results"][0]) == ["SYSTEM_UNAVAILABLE"]
+        auth = running.client.post("/authorize", json=_contact("+13055550176"))
+        assert auth.status_code == 200 and auth.json()["decision"] == "withhold"
+        event["event_id"] = "after"
+        write = running.client.post("/record_events", json={"events": [event]})
+        assert write.status_code == 503, write.text
+        assert running.client.get("/readyz").status_code == 503
+    finally:
+        running.stop()

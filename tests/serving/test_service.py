@@ -6,7 +6,9 @@ Only the environment (the outside world) is set per test: keys, URLs, BENTOML_HO
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,16 +40,25 @@ def _environment(tmp_path, tracking_uri: str, keys: bool = True) -> dict[str, st
     return env
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[TestClient]:
+@functools.cache
+def asgi_app() -> Any:
+    """``ContactGate.to_asgi()``, built once per process: building a second app registers
+    BentoML's metrics twice (``DuplicateTimeseries``). A module that needs the service runs
+    its own lifespan on it (``with TestClient(asgi_app())``), which makes a fresh service
+    instance from that module's environment: its own store, keys and model."""
     from serving.service import ContactGate
 
+    return ContactGate.to_asgi()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Iterator[TestClient]:
     tmp = tmp_path_factory.mktemp("service")
     with pytest.MonkeyPatch.context() as mp:
         for name, value in _environment(tmp, champion_store().tracking_uri).items():
             mp.setenv(name, value)
         mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
-        with TestClient(ContactGate.to_asgi()) as test_client:
+        with TestClient(asgi_app()) as test_client:
             yield test_client
 
 
@@ -125,6 +136,17 @@ def test_screen_contract_shape(client) -> None:
     assert second["number"] == "123" and second["reasons"][0]["code"] == "INVALID_NUMBER"
     assert data["model"]["alias"] == "champion" and data["model"]["version"]
     assert data["summary"]["withhold"] + data["summary"]["allow"] + data["summary"]["review"] == 2
+
+
+def test_unparseable_numbers_are_per_item_withholds(client) -> None:
+    """Empty, absurdly long or letters: INVALID_NUMBER for that item, 200 for the request."""
+    odd = ["", "x" * 300, "call me maybe"]
+    response = client.post("/screen", json=_screen_body(FL, *odd), headers=AUTH["campaign"])
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["number"] for r in results[1:]] == odd
+    assert all(r["reasons"][0]["code"] == "INVALID_NUMBER" for r in results[1:])
+    assert results[0]["reasons"] == [] or results[0]["reasons"][0]["code"] != "INVALID_NUMBER"
 
 
 def test_writes_then_decisions(client) -> None:

@@ -531,3 +531,14 @@ def test_documented_consent_counts_in_germany_through_the_store(store: Store) ->
     states = store.load_states([de, de_bare], at)
     assert "NO_CONSENT" not in {code for code, _ in pairs(check(de, at, "call", states[de]))}
     assert ("NO_CONSENT", "DE") in pairs(check(de_bare, at, "call", states[de_bare]))
+
+
+def test_registry_snapshots_cannot_come_from_the_future_or_roll_back(store: Store) -> None:
+    """Either would keep REGISTRY_STALE from firing on a stale list (RULES.md convention 8)."""
+    store.import_registry("US_NATIONAL_DNC", AT, [NY])
+    with pytest.raises(ImportAborted, match="in the future"):
+        store.import_registry("US_NATIONAL_DNC", dt.datetime.now(dt.UTC) + dt.timedelta(days=2), [FL])
+    with pytest.raises(ImportAborted, match="older than"):
+        store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=1), [FL])
+    assert store.world_state(AT).registry_snapshots["US_NATIONAL_DNC"] == AT
+    assert store.load_states([NY], AT)[NY].registries == frozenset({"US_NATIONAL_DNC"})
