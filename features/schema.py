@@ -60,7 +60,13 @@ EVENT_KIND_REQUIRES: dict[str, tuple[str, ...]] = {
 
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:00:00-05:00: a valid ISO-8601 text whose UTC instant is past
+        # year 9999. A ValueError makes it a validation error naming the field (pydantic
+        # lets an OverflowError escape, which the service would answer with a 500).
+        raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
