@@ -30,9 +30,7 @@ from features.schema import EVENT_KIND_REQUIRES, FILE_RECORDS, Record
 ColumnKind = Literal["str", "enum", "instant", "float", "int", "bool", "localtime", "region"]
 
 #: ISO-8601 instant with an explicit offset or Z (a date alone or a naive time is refused).
-_INSTANT_RE = (
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
-)
+_INSTANT_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _MAX_MESSAGES = 20
 
 
@@ -113,7 +111,9 @@ def columns_for(model: type[Record]) -> tuple[Column, ...]:
 
 def arrow_schema(model: type[Record]) -> pa.Schema:
     """The pyarrow schema files of this record type are written with."""
-    return pa.schema([pa.field(c.name, c.arrow_type, nullable=not c.required) for c in columns_for(model)])
+    return pa.schema(
+        [pa.field(c.name, c.arrow_type, nullable=not c.required) for c in columns_for(model)]
+    )
 
 
 EVENT_COLUMNS = columns_for(FILE_RECORDS["events"])
@@ -184,7 +184,11 @@ def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series,
     if col.kind == "instant" and pd.api.types.is_datetime64_dtype(raw.dtype):
         bad = raw.notna()
         return raw.dt.tz_localize("UTC"), bad, "has no time zone (naive timestamp)"
-    if col.kind in ("float", "int") and pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+    if (
+        col.kind in ("float", "int")
+        and pd.api.types.is_numeric_dtype(raw.dtype)
+        and not pd.api.types.is_bool_dtype(raw.dtype)
+    ):
         values = raw.astype("float64")
         bad = pd.Series(False, index=raw.index)
         reason = ""
@@ -219,7 +223,9 @@ def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series,
         truthy = low.isin(["true", "1", "yes", "y", "t"])
         falsy = low.isin(["false", "0", "no", "n", "f"])
         bad = present & ~(truthy | falsy)
-        values = pd.Series(pd.NA, index=raw.index, dtype="boolean").mask(truthy, True).mask(falsy, False)
+        values = (
+            pd.Series(pd.NA, index=raw.index, dtype="boolean").mask(truthy, True).mask(falsy, False)
+        )
         return values, bad, "is not true/false"
     # float / int from text
     values = pd.to_numeric(text, errors="coerce")
@@ -234,7 +240,9 @@ def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series,
     return _range(col, values.astype("float64"), bad, reason)
 
 
-def _range(col: Column, values: pd.Series, bad: pd.Series, reason: str) -> tuple[pd.Series, pd.Series, str]:
+def _range(
+    col: Column, values: pd.Series, bad: pd.Series, reason: str
+) -> tuple[pd.Series, pd.Series, str]:
     extra = pd.Series(False, index=values.index)
     if col.ge is not None:
         extra |= values < col.ge
@@ -279,13 +287,20 @@ def validate_frame(df: pd.DataFrame, model: type[Record]) -> tuple[pd.DataFrame,
         if bad.any():
             idx = np.flatnonzero(bad.to_numpy())
             text = raw.iloc[idx].astype("str").to_numpy()
-            errors.extend(RowError(int(rownum[i]), col.name, str(v), reason) for i, v in zip(idx, text, strict=True))
+            errors.extend(
+                RowError(int(rownum[i]), col.name, str(v), reason)
+                for i, v in zip(idx, text, strict=True)
+            )
         missing = values.isna() & ~bad
         if col.required and missing.any():
             idx = np.flatnonzero(missing.to_numpy())
             errors.extend(RowError(int(rownum[i]), col.name, "", "is required") for i in idx)
         if col.default is not None:
-            values = values.fillna(col.default) if col.kind != "bool" else values.fillna(bool(col.default))
+            values = (
+                values.fillna(col.default)
+                if col.kind != "bool"
+                else values.fillna(bool(col.default))
+            )
         out[col.name] = values
     typed = pd.DataFrame(out, index=df.index)
     errors.extend(_cross_field_errors(typed, model, rownum))
@@ -293,7 +308,9 @@ def validate_frame(df: pd.DataFrame, model: type[Record]) -> tuple[pd.DataFrame,
     return typed, errors
 
 
-def _cross_field_errors(df: pd.DataFrame, model: type[Record], rownum: np.ndarray) -> list[RowError]:
+def _cross_field_errors(
+    df: pd.DataFrame, model: type[Record], rownum: np.ndarray
+) -> list[RowError]:
     """The model validators of :mod:`features.schema`, vectorised."""
     errs: list[RowError] = []
 
@@ -307,11 +324,19 @@ def _cross_field_errors(df: pd.DataFrame, model: type[Record], rownum: np.ndarra
             for f in needed:
                 add((df["kind"] == kind) & df[f].isna(), f, f"is required for a {kind} event")
     elif name == "Consent":
-        add(df["revoked_at"].notna() & (df["revoked_at"] < df["granted_at"]), "revoked_at", "is before granted_at")
+        add(
+            df["revoked_at"].notna() & (df["revoked_at"] < df["granted_at"]),
+            "revoked_at",
+            "is before granted_at",
+        )
     elif name == "BlockedPeriod":
         add(df["end"] <= df["start"], "end", "must be after start")
     elif name == "Preference":
-        add(df["quiet_start"].isna() != df["quiet_end"].isna(), "quiet_end", "quiet_start and quiet_end go together")
+        add(
+            df["quiet_start"].isna() != df["quiet_end"].isna(),
+            "quiet_end",
+            "quiet_start and quiet_end go together",
+        )
         ch = df["channels"]
         ok = ch.str.fullmatch(r"(call|sms)(\|(call|sms))*").fillna(False).astype(bool)
         add(ch.notna() & ~ok, "channels", "lists an unknown channel; use call|sms")
@@ -334,7 +359,9 @@ def read_raw(path: Path) -> pd.DataFrame:
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
-        return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""], engine="pyarrow")
+        return pd.read_csv(
+            path, dtype="str", keep_default_na=False, na_values=[""], engine="pyarrow"
+        )
     raise ValueError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
@@ -416,7 +443,11 @@ def write_records(df: pd.DataFrame, path: str | Path, record: str) -> Path:
         out = df[[c.name for c in cols]].copy()
         for c in cols:
             if c.kind == "instant":
-                out[c.name] = out[c.name].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(".000000Z", "Z", regex=False)
+                out[c.name] = (
+                    out[c.name]
+                    .dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                    .str.replace(".000000Z", "Z", regex=False)
+                )
         out.to_csv(path, index=False)
     else:
         table = to_arrow(df, cols)
@@ -437,4 +468,6 @@ def to_arrow(df: pd.DataFrame, cols: tuple[Column, ...] | list[Column]) -> pa.Ta
         else:
             arr = pa.array(values, type=c.arrow_type, from_pandas=True)
         arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(c.name, c.arrow_type) for c in cols]))
+    return pa.Table.from_arrays(
+        arrays, schema=pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
+    )

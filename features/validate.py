@@ -14,9 +14,13 @@ from features.schema import FILE_RECORDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("record", choices=sorted(FILE_RECORDS), help="which contract the file follows")
+    parser.add_argument(
+        "record", choices=sorted(FILE_RECORDS), help="which contract the file follows"
+    )
     parser.add_argument("file", type=Path, help="CSV or Parquet file")
-    parser.add_argument("-o", "--out", type=Path, help="write the valid, typed rows here (.parquet or .csv)")
+    parser.add_argument(
+        "-o", "--out", type=Path, help="write the valid, typed rows here (.parquet or .csv)"
+    )
     parser.add_argument(
         "--skip-invalid",
         action="store_true",

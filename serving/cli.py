@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     name = argv[0]
     if name not in COMMANDS:
         top.print_usage(sys.stderr)
-        print(f"contactgate: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
+        print(
+            f"contactgate: unknown command {name!r}; choose from {', '.join(COMMANDS)}",
+            file=sys.stderr,
+        )
         return 2
     _load_env_file()
     module = _load(name)

@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=GENERATED_DIR / "demo", help="output folder")
     parser.add_argument("--config", type=Path, default=None, help="training config YAML")
     parser.add_argument("--db-url", default=None, help="store URL (default: SQLite under data/)")
-    parser.add_argument("--tracking-uri", default=None, help="MLflow URI (default: models/mlflow.db)")
+    parser.add_argument(
+        "--tracking-uri", default=None, help="MLflow URI (default: models/mlflow.db)"
+    )
 
 
 def _step(console: Any, k: int, text: str) -> float:
@@ -83,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     tracking.configure(args.tracking_uri)
     decision = promote(cfg.model_name, cfg.promotion)
     if decision.promoted:
-        console.print(f"champion is now {cfg.model_name} v{decision.challenger} ({decision.reason})")
+        console.print(
+            f"champion is now {cfg.model_name} v{decision.challenger} ({decision.reason})"
+        )
     else:
         console.print(f"champion stays v{decision.champion_before}: {decision.reason}")
 
@@ -144,7 +148,9 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
         in_region = [n for n, r in zip(ordered, regions, strict=True) if r == region]
         listed = [n for n in in_region if rng.random() < 0.08]
         result = store.import_registry(registry, snapshot_at, listed, True)
-        console.print(f"{registry}: snapshot of {snapshot_at:%Y-%m-%d} lists {result.listed:,} numbers")
+        console.print(
+            f"{registry}: snapshot of {snapshot_at:%Y-%m-%d} lists {result.listed:,} numbers"
+        )
 
 
 def _campaign(numbers: Any, size: int, at: Any, rng: Any) -> Any:

@@ -67,5 +67,7 @@ class NumberState:
 class WorldState:
     """State that is not per number: registry snapshot ages, operator blocked periods."""
 
-    registry_snapshots: dict[str, dt.datetime] = field(default_factory=dict)  # registry → snapshot_at
+    registry_snapshots: dict[str, dt.datetime] = field(
+        default_factory=dict
+    )  # registry → snapshot_at
     blocked_periods: tuple[BlockedPeriod, ...] = ()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -79,10 +78,14 @@ def _writer(store: Any, record: str) -> Callable[[Sequence[dict[str, Any]]], Any
             return total
 
         return write_dnc
-    raise ValueError(f"record type {record!r}: use events, consent, preferences, dnc or blocked_periods")
+    raise ValueError(
+        f"record type {record!r}: use events, consent, preferences, dnc or blocked_periods"
+    )
 
 
-def _runs(rows: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[Any, list]]:
+def _runs(
+    rows: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], Any]
+) -> Iterator[tuple[Any, list]]:
     run: list[dict[str, Any]] = []
     current: Any = None
     for row in rows:
@@ -130,4 +133,3 @@ def load_frame(
         if progress is not None:
             progress(len(part))
     return summary
-

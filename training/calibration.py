@@ -67,5 +67,11 @@ class Calibrator:
 
     @classmethod
     def from_dict(cls, data: dict) -> Calibrator:
-        return cls(method=data["method"], method_=data["method"], x_=list(data["x"]),
-                   y_=list(data["y"]), a_=float(data["a"]), b_=float(data["b"]))
+        return cls(
+            method=data["method"],
+            method_=data["method"],
+            x_=list(data["x"]),
+            y_=list(data["y"]),
+            a_=float(data["a"]),
+            b_=float(data["b"]),
+        )

@@ -90,7 +90,10 @@ class RiskModel:
         x_tr, x_es, x_cal = (feature_matrix(f, names) for f in (train, early_stopping, calibration))
         for target in targets:
             d_tr = lgb.Dataset(
-                x_tr, train[target].to_numpy(), feature_name=names, categorical_feature=cats,
+                x_tr,
+                train[target].to_numpy(),
+                feature_name=names,
+                categorical_feature=cats,
                 free_raw_data=False,
             )
             d_es = lgb.Dataset(x_es, early_stopping[target].to_numpy(), reference=d_tr)
@@ -136,7 +139,9 @@ class RiskModel:
         for target, m in self.models_.items():
             booster = m.booster
             if m.best_iteration and m.best_iteration < booster.current_iteration():
-                booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=m.best_iteration))
+                booster = lgb.Booster(
+                    model_str=booster.model_to_string(num_iteration=m.best_iteration)
+                )
             mlflow.lightgbm.save_model(
                 booster, path / target, pip_requirements=[f"lightgbm=={lgb.__version__}"]
             )

@@ -6,7 +6,16 @@ import math
 
 from features.definitions import FEATURES
 
-_SHOWN = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "capture_top5", "capture_top10", "capture_top20")
+_SHOWN = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "ece",
+    "capture_top5",
+    "capture_top10",
+    "capture_top20",
+)
 
 
 def _fmt(v: float) -> str:
@@ -66,9 +75,15 @@ def render(
             base_v = by_scorer.get("baseline", {}).get(m)
             oracle_v = by_scorer.get("oracle", {}).get(m)
             ratio = model_v / oracle_v if oracle_v and m in ("roc_auc", "pr_auc") else None
-            lines.append(f"| {m} | {_fmt(model_v)} | {_fmt(base_v)} | {_fmt(oracle_v)} | {_fmt(ratio) if ratio else ''} |")
+            lines.append(
+                f"| {m} | {_fmt(model_v)} | {_fmt(base_v)} | {_fmt(oracle_v)} | {_fmt(ratio) if ratio else ''} |"
+            )
         rate = by_scorer["model"].get("base_rate")
-        lines += ["", f"Base rate {_fmt(rate)}; mean prediction {_fmt(by_scorer['model'].get('mean_prediction'))}.", ""]
+        lines += [
+            "",
+            f"Base rate {_fmt(rate)}; mean prediction {_fmt(by_scorer['model'].get('mean_prediction'))}.",
+            "",
+        ]
     mono = [f for f in FEATURES if f.name in feature_names and f.monotone > 0]
     lines += [
         "## Monotone features",

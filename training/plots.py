@@ -35,7 +35,11 @@ def roc_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Pa
         fpr, tpr, _ = roc_curve(y, s)
         ax.plot(fpr, tpr, label=name, color=_COLOURS.get(name))
     ax.plot([0, 1], [0, 1], ls=":", color="black", lw=0.8)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC — {target} (out-of-time)")
+    ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title=f"ROC — {target} (out-of-time)",
+    )
     ax.legend(loc="lower right")
     return _save(fig, path)
 
@@ -51,7 +55,9 @@ def pr_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Pat
     return _save(fig, path)
 
 
-def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = 20) -> Path:
+def reliability_plot(
+    y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = 20
+) -> Path:
     """Observed rate against mean prediction in equal-mass bins (log axes: rare events)."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     lo = 1.0
@@ -66,7 +72,9 @@ def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, 
     ax.plot([lo, 1], [lo, 1], ls=":", color="black", lw=0.8, label="perfect")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=lo)
-    ax.set(xlabel="mean predicted probability", ylabel="observed rate", title=f"Reliability — {target}")
+    ax.set(
+        xlabel="mean predicted probability", ylabel="observed rate", title=f"Reliability — {target}"
+    )
     ax.legend(loc="upper left")
     return _save(fig, path)
 
@@ -79,7 +87,11 @@ def lift_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: P
     ax.plot([0, 1], [0, 1], ls=":", color="black", lw=0.8, label="random")
     for k in (0.05, 0.10, 0.20):
         ax.axvline(k, color="#cccccc", lw=0.6)
-    ax.set(xlabel="share of contacts, riskiest first", ylabel="share of positives captured", title=f"Lift — {target}")
+    ax.set(
+        xlabel="share of contacts, riskiest first",
+        ylabel="share of positives captured",
+        title=f"Lift — {target}",
+    )
     ax.legend(loc="lower right")
     return _save(fig, path)
 
@@ -92,7 +104,9 @@ def importance_plot(importance: pd.Series, target: str, path: Path, top: int = 2
     return _save(fig, path)
 
 
-def shap_summary_plot(contrib: np.ndarray, x: np.ndarray, names: list[str], target: str, path: Path, top: int = 15) -> Path:
+def shap_summary_plot(
+    contrib: np.ndarray, x: np.ndarray, names: list[str], target: str, path: Path, top: int = 15
+) -> Path:
     """Beeswarm-style summary from LightGBM ``pred_contrib`` (TreeSHAP values, log-odds)."""
     values = contrib[:, :-1]
     order = np.argsort(-np.abs(values).mean(axis=0))[:top][::-1]
@@ -106,8 +120,13 @@ def shap_summary_plot(contrib: np.ndarray, x: np.ndarray, names: list[str], targ
             ranks = pd.Series(col[finite]).rank(pct=True).to_numpy()
             colour[finite] = ranks
         jitter = rng.uniform(-0.3, 0.3, len(col))
-        ax.scatter(values[:, j], row + jitter, c=colour, cmap="coolwarm", s=4, alpha=0.6, linewidths=0)
+        ax.scatter(
+            values[:, j], row + jitter, c=colour, cmap="coolwarm", s=4, alpha=0.6, linewidths=0
+        )
     ax.set_yticks(range(len(order)), [names[j] for j in order])
     ax.axvline(0, color="black", lw=0.6)
-    ax.set(xlabel="contribution to log-odds (blue = low value, red = high)", title=f"SHAP summary — {target}")
+    ax.set(
+        xlabel="contribution to log-odds (blue = low value, red = high)",
+        title=f"SHAP summary — {target}",
+    )
     return _save(fig, path)

@@ -57,7 +57,9 @@ def ensure_experiment(name: str) -> str:
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    return mlflow.create_experiment(name, artifact_location=artifact_root_for(mlflow.get_tracking_uri()))
+    return mlflow.create_experiment(
+        name, artifact_location=artifact_root_for(mlflow.get_tracking_uri())
+    )
 
 
 try:  # the pyfunc wrapper is only needed where mlflow is importable (always, in practice)
@@ -74,7 +76,11 @@ try:  # the pyfunc wrapper is only needed where mlflow is importable (always, in
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
             out = self.model.predict(model_input)
             return pd.DataFrame(
-                {"p_complaint": out["complaint_7d"], "p_opt_out": out["opt_out_7d"], "risk": out["risk"]}
+                {
+                    "p_complaint": out["complaint_7d"],
+                    "p_opt_out": out["opt_out_7d"],
+                    "risk": out["risk"],
+                }
             )
 
 except ImportError:  # pragma: no cover
@@ -106,7 +112,9 @@ class LoadedModel:
     run_id: str
 
 
-def download_bundle(name: str, alias: str = CHAMPION, dst: str | Path | None = None) -> tuple[Path, str, str]:
+def download_bundle(
+    name: str, alias: str = CHAMPION, dst: str | Path | None = None
+) -> tuple[Path, str, str]:
     """Fetch a registered bundle; return (bundle dir, version, run id)."""
     import mlflow
     from mlflow import MlflowClient

@@ -66,7 +66,9 @@ def load_training_data(events_path: Path, progress: bool = True) -> TrainingData
     if events_path.is_dir():
         ev_file = _find(events_path, "events")
         if ev_file is None:
-            raise FileNotFoundError(f"{events_path}: no events.parquet or events.csv in this folder")
+            raise FileNotFoundError(
+                f"{events_path}: no events.parquet or events.csv in this folder"
+            )
         cons_file = _find(events_path, "consent")
         if cons_file is not None:
             consent = load_records(cons_file, "consent").frame
@@ -84,7 +86,9 @@ def load_training_data(events_path: Path, progress: bool = True) -> TrainingData
     )
 
 
-def time_split(frame: pd.DataFrame, cfg: TrainConfig, data_end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+def time_split(
+    frame: pd.DataFrame, cfg: TrainConfig, data_end: pd.Timestamp
+) -> dict[str, pd.DataFrame]:
     """Split by contact instant. Drops the warm-up (truncated history windows) and contacts whose
     7-day label window is not yet fully observed at the end of the data."""
     start = frame["ts"].min() + pd.Timedelta(days=cfg.split.warmup_days)
@@ -132,11 +136,18 @@ class TrainResult:
 def git_commit() -> str:
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         return (sha or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -154,7 +165,9 @@ def _flatten(prefix: str, data: dict) -> dict[str, object]:
     return out
 
 
-def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None, console=None) -> TrainResult:
+def train(
+    data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None, console=None
+) -> TrainResult:
     """Train, evaluate, log and register. Returns the new version (alias ``challenger``)."""
     import mlflow
     from mlflow.models import infer_signature
@@ -167,15 +180,19 @@ def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None,
     t0 = time.perf_counter()
     parts = time_split(data.frame, cfg, data.end)
     split_info = {
-        n: {"start": str(p["ts"].min()), "end": str(p["ts"].max()), "rows": len(p)} for n, p in parts.items()
+        n: {"start": str(p["ts"].min()), "end": str(p["ts"].max()), "rows": len(p)}
+        for n, p in parts.items()
     }
-    say(f"split: " + ", ".join(f"{n} {s['rows']:,}" for n, s in split_info.items()))
+    say("split: " + ", ".join(f"{n} {s['rows']:,}" for n, s in split_info.items()))
 
     model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
     model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
     timings["fit_s"] = time.perf_counter() - t0
-    say(f"trained in {timings['fit_s']:.1f}s (best iterations: "
-        + ", ".join(f"{t} {m.best_iteration}" for t, m in model.models_.items()) + ")")
+    say(
+        f"trained in {timings['fit_s']:.1f}s (best iterations: "
+        + ", ".join(f"{t} {m.best_iteration}" for t, m in model.models_.items())
+        + ")"
+    )
 
     test = parts["test"]
     x_test = feature_matrix(test, FEATURE_NAMES)
@@ -194,27 +211,36 @@ def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None,
     configure_uri = tracking.configure(tracking_uri)
     experiment_id = tracking.ensure_experiment(cfg.experiment)
     commit = git_commit()
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{data.digest[:8]}") as run, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{data.digest[:8]}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         tmpdir = Path(tmp)
-        mlflow.set_tags({
-            "git_commit": commit,
-            "data_digest": data.digest,
-            "data_source": data.source,
-            "seed": str(cfg.seed),
-            "contactgate.stage": "train",
-            "simulated": str("oracle" in scores_by_target[TARGETS[0]]),
-        })
+        mlflow.set_tags(
+            {
+                "git_commit": commit,
+                "data_digest": data.digest,
+                "data_source": data.source,
+                "seed": str(cfg.seed),
+                "contactgate.stage": "train",
+                "simulated": str("oracle" in scores_by_target[TARGETS[0]]),
+            }
+        )
         mlflow.log_params(_flatten("", cfg.model_dump()))
-        mlflow.log_params({
-            "data.events": data.events,
-            "data.contacts": len(data.frame),
-            "data.start": str(data.start),
-            "data.end": str(data.end),
-            **{f"split.{n}.rows": s["rows"] for n, s in split_info.items()},
-            **{f"{t}.calibration_method": m.calibrator.method_ for t, m in model.models_.items()},
-            **{f"{t}.best_iteration": m.best_iteration for t, m in model.models_.items()},
-        })
+        mlflow.log_params(
+            {
+                "data.events": data.events,
+                "data.contacts": len(data.frame),
+                "data.start": str(data.start),
+                "data.end": str(data.end),
+                **{f"split.{n}.rows": s["rows"] for n, s in split_info.items()},
+                **{
+                    f"{t}.calibration_method": m.calibrator.method_
+                    for t, m in model.models_.items()
+                },
+                **{f"{t}.best_iteration": m.best_iteration for t, m in model.models_.items()},
+            }
+        )
         # data lineage: the features only — numbers never leave the store
         lineage_cols = [*FEATURE_NAMES, *TARGETS]
         for name in ("train", "test"):
@@ -235,14 +261,18 @@ def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None,
                         flat[f"{target}.{scorer}.{k}"] = v
             if "oracle" in by_scorer:
                 for k in ("roc_auc", "pr_auc"):
-                    flat[f"{target}.model_vs_oracle.{k}"] = by_scorer["model"][k] / by_scorer["oracle"][k]
+                    flat[f"{target}.model_vs_oracle.{k}"] = (
+                        by_scorer["model"][k] / by_scorer["oracle"][k]
+                    )
         mlflow.log_metrics(flat)
         mlflow.log_metrics({f"timing.{k}": v for k, v in timings.items()})
 
         # plots
         t1 = time.perf_counter()
         plot_dir = tmpdir / "plots"
-        sample = np.random.default_rng(cfg.seed).choice(len(test), min(cfg.shap_sample, len(test)), replace=False)
+        sample = np.random.default_rng(cfg.seed).choice(
+            len(test), min(cfg.shap_sample, len(test)), replace=False
+        )
         for target in TARGETS:
             y = test[target].to_numpy(int)
             sc = scores_by_target[target]
@@ -250,27 +280,49 @@ def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None,
             plots.pr_plot(y, sc, target, plot_dir / f"{target}_pr.png")
             plots.reliability_plot(y, sc, target, plot_dir / f"{target}_reliability.png")
             plots.lift_plot(y, sc, target, plot_dir / f"{target}_lift.png")
-            plots.importance_plot(model.importance(target), target, plot_dir / f"{target}_importance.png")
+            plots.importance_plot(
+                model.importance(target), target, plot_dir / f"{target}_importance.png"
+            )
             xs = x_test[np.sort(sample)]
-            plots.shap_summary_plot(model.contributions(xs, target), xs, list(FEATURE_NAMES), target,
-                                    plot_dir / f"{target}_shap_summary.png")
+            plots.shap_summary_plot(
+                model.contributions(xs, target),
+                xs,
+                list(FEATURE_NAMES),
+                target,
+                plot_dir / f"{target}_shap_summary.png",
+            )
         mlflow.log_artifacts(str(plot_dir), artifact_path="plots")
         timings["plots_s"] = time.perf_counter() - t1
 
         card = model_card.render(
-            model_name=cfg.model_name, run_id=run.info.run_id,
-            data={"source": Path(data.source).name, "events": data.events, "contacts": len(data.frame),
-                  "digest": data.digest, "start": data.start, "end": data.end},
-            split=split_info, metrics=metrics,
+            model_name=cfg.model_name,
+            run_id=run.info.run_id,
+            data={
+                "source": Path(data.source).name,
+                "events": data.events,
+                "contacts": len(data.frame),
+                "digest": data.digest,
+                "start": data.start,
+                "end": data.end,
+            },
+            split=split_info,
+            metrics=metrics,
             calibration={t: m.calibrator.method_ for t, m in model.models_.items()},
-            feature_names=list(FEATURE_NAMES), git_commit=commit, seed=cfg.seed,
+            feature_names=list(FEATURE_NAMES),
+            git_commit=commit,
+            seed=cfg.seed,
         )
         mlflow.log_text(card, "model_card.md")
         mlflow.log_dict(metrics, "evaluation/metrics.json")
         mlflow.log_dict(split_info, "evaluation/split.json")
         # the out-of-time slice (features, labels, oracle; no numbers) for champion/challenger
-        keep = ["event_id", "ts", *FEATURE_NAMES, *TARGETS,
-                *[c for c in ORACLE_COLUMNS.values() if c in test.columns]]
+        keep = [
+            "event_id",
+            "ts",
+            *FEATURE_NAMES,
+            *TARGETS,
+            *[c for c in ORACLE_COLUMNS.values() if c in test.columns],
+        ]
         test_path = tmpdir / "test_frame.parquet"
         test[keep].to_parquet(test_path, index=False)
         mlflow.log_artifact(str(test_path), artifact_path="evaluation")
@@ -279,8 +331,13 @@ def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None,
         t2 = time.perf_counter()
         bundle_dir = model.save(tmpdir / "bundle")
         example = test[list(FEATURE_NAMES)].head(5).astype("float64")
-        out_example = pd.DataFrame({"p_complaint": predicted["complaint_7d"][:5],
-                                    "p_opt_out": predicted["opt_out_7d"][:5], "risk": predicted["risk"][:5]})
+        out_example = pd.DataFrame(
+            {
+                "p_complaint": predicted["complaint_7d"][:5],
+                "p_opt_out": predicted["opt_out_7d"][:5],
+                "risk": predicted["risk"][:5],
+            }
+        )
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=tracking.RiskPyfunc(),
@@ -297,7 +354,9 @@ def train(data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None,
         client.set_model_version_tag(cfg.model_name, version, "git_commit", commit)
         timings["log_model_s"] = time.perf_counter() - t2
         mlflow.log_metrics({f"timing.{k}": v for k, v in timings.items()})
-        say(f"logged run {run.info.run_id} to {configure_uri}; registered {cfg.model_name} v{version} @challenger")
+        say(
+            f"logged run {run.info.run_id} to {configure_uri}; registered {cfg.model_name} v{version} @challenger"
+        )
     return TrainResult(run.info.run_id, cfg.model_name, version, metrics, timings)
 
 
@@ -317,7 +376,11 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
             for scorer in ("model", "baseline", "oracle"):
                 v = by.get(scorer, {}).get(m)
                 row.append("–" if v is None else f"{v:.4f}")
-            ratio = by["model"][m] / by["oracle"][m] if "oracle" in by and m in ("roc_auc", "pr_auc") else None
+            ratio = (
+                by["model"][m] / by["oracle"][m]
+                if "oracle" in by and m in ("roc_auc", "pr_auc")
+                else None
+            )
             row.append(f"{ratio:.3f}" if ratio else "")
             table.add_row(*row)
     return table
@@ -326,11 +389,22 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--events", type=Path, help="events file (CSV/Parquet) or a folder with events.* and consent.*")
-    src.add_argument("--simulate", type=int, metavar="N", help="simulate N numbers and train on them")
+    src.add_argument(
+        "--events",
+        type=Path,
+        help="events file (CSV/Parquet) or a folder with events.* and consent.*",
+    )
+    src.add_argument(
+        "--simulate", type=int, metavar="N", help="simulate N numbers and train on them"
+    )
     parser.add_argument("--days", type=int, default=180, help="with --simulate: days of history")
-    parser.add_argument("--config", type=Path, help="training config YAML (unknown keys are errors)")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or models/mlflow.db)")
+    parser.add_argument(
+        "--config", type=Path, help="training config YAML (unknown keys are errors)"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or models/mlflow.db)",
+    )
     parser.add_argument("--seed", type=int, help="override the config seed")
 
 
@@ -353,10 +427,16 @@ def run(args: argparse.Namespace) -> int:
         source = args.events
     console.print(f"building the training frame from {source}")
     data = load_training_data(source)
-    console.print(f"{data.events:,} events → {len(data.frame):,} contacts in {time.perf_counter() - t0:.1f}s")
+    console.print(
+        f"{data.events:,} events → {len(data.frame):,} contacts in {time.perf_counter() - t0:.1f}s"
+    )
     result = train(data, cfg, args.tracking_uri, console)
     console.print(metrics_table(result.metrics))
-    console.print(f"total {time.perf_counter() - t0:.1f}s. Next: contactgate promote  (then 'make ui' to inspect)")
+    console.print(
+        f"total {time.perf_counter() - t0:.1f}s. Next: contactgate promote  (then 'make ui' to inspect)"
+    )
     (GENERATED_DIR / "last_train.json").parent.mkdir(parents=True, exist_ok=True)
-    (GENERATED_DIR / "last_train.json").write_text(json.dumps({"run_id": result.run_id, "version": result.version}))
+    (GENERATED_DIR / "last_train.json").write_text(
+        json.dumps({"run_id": result.run_id, "version": result.version})
+    )
     return 0

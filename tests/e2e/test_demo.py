@@ -36,9 +36,10 @@ def test_demo_trains_promotes_and_screens_a_campaign(
     allowed = decisions[decisions["decision"] == "allow"]
     assert len(allowed) > 0 and decisions["decision"].eq("withhold").any()
     assert sorted(allowed["rank"].astype(int)) == list(range(1, len(allowed) + 1))
-    assert allowed["risk"].is_monotonic_increasing or allowed.sort_values("rank")[
-        "risk"
-    ].is_monotonic_increasing  # rank 1 = safest
+    assert (
+        allowed["risk"].is_monotonic_increasing
+        or allowed.sort_values("rank")["risk"].is_monotonic_increasing
+    )  # rank 1 = safest
     assert decisions.loc[~bad, "p_complaint"].between(0, 1).all()
     assert decisions.loc[bad, "p_complaint"].isna().all()  # nothing to score
 

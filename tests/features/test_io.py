@@ -62,8 +62,16 @@ def test_bad_row_names_file_row_and_field(tmp_path):
     [
         ("b1,+12122345678,2026-06-16T12:00:00,contact,call,answered,", "ts", "offset"),
         ("b1,+12122345678,2026-06-16,contact,call,answered,", "ts", "ISO-8601"),
-        ("b1,+12122345678,2026-06-16T12:00:00Z,contact,fax,answered,", "channel", "one of call, sms"),
-        ("b1,+12122345678,2026-06-16T12:00:00Z,contact,,answered,", "channel", "required for a contact"),
+        (
+            "b1,+12122345678,2026-06-16T12:00:00Z,contact,fax,answered,",
+            "channel",
+            "one of call, sms",
+        ),
+        (
+            "b1,+12122345678,2026-06-16T12:00:00Z,contact,,answered,",
+            "channel",
+            "required for a contact",
+        ),
         ("b1,+12122345678,2026-06-16T12:00:00Z,reply,,,", "text", "required for a reply"),
         ("b1,+12122345678,2026-06-16T12:00:00Z,teleport,,,", "kind", "one of contact"),
         ("b1,,2026-06-16T12:00:00Z,complaint,,,", "number", "required"),
@@ -92,9 +100,18 @@ def test_skip_invalid_keeps_valid_rows_and_writes_rejects_beside_output(tmp_path
 
 def test_unknown_and_missing_columns_are_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown column"):
-        load_events(write(tmp_path, "a.csv", ["e1,+1,2026-06-16T12:00:00Z,opt_out,x"], "event_id,number,ts,kind,colour\n"))
+        load_events(
+            write(
+                tmp_path,
+                "a.csv",
+                ["e1,+1,2026-06-16T12:00:00Z,opt_out,x"],
+                "event_id,number,ts,kind,colour\n",
+            )
+        )
     with pytest.raises(ValueError, match="missing required column"):
-        load_events(write(tmp_path, "b.csv", ["e1,+1,2026-06-16T12:00:00Z"], "event_id,number,ts\n"))
+        load_events(
+            write(tmp_path, "b.csv", ["e1,+1,2026-06-16T12:00:00Z"], "event_id,number,ts\n")
+        )
 
 
 def test_parquet_round_trip_and_naive_timestamps(tmp_path):
@@ -132,7 +149,9 @@ def test_other_contracts_validate(tmp_path):
     assert ok["outside_hours"].tolist() == [True] and ok["channel"].tolist() == ["any"]
 
     blocked = tmp_path / "blocked.csv"
-    blocked.write_text("region,start,end,reason\nUS-LA,2026-08-01T00:00:00Z,2026-07-01T00:00:00Z,storm\nusa,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,x\n")
+    blocked.write_text(
+        "region,start,end,reason\nUS-LA,2026-08-01T00:00:00Z,2026-07-01T00:00:00Z,storm\nusa,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,x\n"
+    )
     with pytest.raises(InvalidFileError) as exc:
         load_records(blocked, "blocked_periods")
     assert {(e.row, e.field) for e in exc.value.errors} == {(1, "end"), (2, "region")}
@@ -148,11 +167,18 @@ def test_pydantic_models_enforce_the_same_rules():
     with pytest.raises(ValidationError, match="extra"):
         Event(**base, kind="opt_out", colour="red")
     with pytest.raises(ValidationError, match="revoked_at is before"):
-        Consent(number="+1", type="written", granted_at="2026-01-02T00:00:00Z", revoked_at="2026-01-01T00:00:00Z")
+        Consent(
+            number="+1",
+            type="written",
+            granted_at="2026-01-02T00:00:00Z",
+            revoked_at="2026-01-01T00:00:00Z",
+        )
     with pytest.raises(ValidationError, match="quiet_start and quiet_end"):
         Preference(number="+1", quiet_start="21:00", updated_at="2026-01-01T00:00:00Z")
     with pytest.raises(ValidationError, match="end must be after start"):
-        BlockedPeriod(region="US-LA", start="2026-01-02T00:00:00Z", end="2026-01-01T00:00:00Z", reason="x")
+        BlockedPeriod(
+            region="US-LA", start="2026-01-02T00:00:00Z", end="2026-01-01T00:00:00Z", reason="x"
+        )
 
 
 def test_validate_command_reports_rows(tmp_path, capsys):

@@ -505,7 +505,15 @@ def test_a_stop_reply_binds_through_the_store_however_old(store: Store) -> None:
     store.record_consent([Consent(number=NY, channel="sms", type="written", granted_at=granted,
                                   evidence="web form v3")])  # fmt: skip
     store.record_events(
-        [Event(event_id="stop", number=NY, ts=AT - dt.timedelta(days=700), kind="reply", text="Stop.")]
+        [
+            Event(
+                event_id="stop",
+                number=NY,
+                ts=AT - dt.timedelta(days=700),
+                kind="reply",
+                text="Stop.",
+            )
+        ]
     )
     store.retention(MIN_RETENTION_DAYS, AT)
     at = AT.replace(hour=15)
@@ -537,7 +545,9 @@ def test_registry_snapshots_cannot_come_from_the_future_or_roll_back(store: Stor
     """Either would keep REGISTRY_STALE from firing on a stale list (RULES.md convention 8)."""
     store.import_registry("US_NATIONAL_DNC", AT, [NY])
     with pytest.raises(ImportAborted, match="in the future"):
-        store.import_registry("US_NATIONAL_DNC", dt.datetime.now(dt.UTC) + dt.timedelta(days=2), [FL])
+        store.import_registry(
+            "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) + dt.timedelta(days=2), [FL]
+        )
     with pytest.raises(ImportAborted, match="older than"):
         store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=1), [FL])
     assert store.world_state(AT).registry_snapshots["US_NATIONAL_DNC"] == AT

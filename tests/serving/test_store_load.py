@@ -41,7 +41,17 @@ def test_events_load_in_batches_and_replays_are_duplicates(
 ) -> None:
     rows = [_event(f"e{i}", NY if i % 2 else LA, days_ago=1 + i) for i in range(7)]
     path = _write_csv(tmp_path / "events.csv", rows)
-    args = ["store", "load", str(path), "--record", "events", "--batch-size", "3", "--db", sqlite_url]
+    args = [
+        "store",
+        "load",
+        str(path),
+        "--record",
+        "events",
+        "--batch-size",
+        "3",
+        "--db",
+        sqlite_url,
+    ]
     assert main([*args, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "stored" in out
@@ -82,7 +92,10 @@ def test_dnc_additions_and_removals_keep_their_order(
 
     rows = [dnc(NY, "add", 10), dnc(NY, "remove", 5), dnc(LA, "add", 4)]
     path = _write_csv(tmp_path / "dnc.csv", rows)
-    assert main(["store", "load", str(path), "--record", "dnc", "--no-progress", "--db", sqlite_url]) == 0
+    assert (
+        main(["store", "load", str(path), "--record", "dnc", "--no-progress", "--db", sqlite_url])
+        == 0
+    )
     with Store.open(sqlite_url) as store:
         states = store.load_states([NY, LA], AT)
         assert [d.action for d in states[NY].dnc] == ["add", "remove"]

@@ -35,7 +35,11 @@ def small_config():
     from training.config import TrainConfig
 
     return TrainConfig.model_validate(
-        {"seed": 3, "shap_sample": 300, "lightgbm": {"num_boost_round": 200, "min_child_samples": 50}}
+        {
+            "seed": 3,
+            "shap_sample": 300,
+            "lightgbm": {"num_boost_round": 200, "min_child_samples": 50},
+        }
     )
 
 

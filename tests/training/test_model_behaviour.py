@@ -61,7 +61,11 @@ def test_model_clearly_beats_the_contact_count_baseline(fitted, split):
         y = test[target].to_numpy(int)
         model = evaluate(y, pred[target])
         base = evaluate(y, baseline_scores(split, target))
-        assert model["roc_auc"] > base["roc_auc"] + 0.03, (target, model["roc_auc"], base["roc_auc"])
+        assert model["roc_auc"] > base["roc_auc"] + 0.03, (
+            target,
+            model["roc_auc"],
+            base["roc_auc"],
+        )
         assert model["pr_auc"] > base["pr_auc"], target
         assert model["ece"] < 0.02, target
 

@@ -37,7 +37,11 @@ def test_train_register_promote_cycle(training_data, small_config, mlflow_uri):
 
     # a much weaker challenger is refused …
     weak = small_config.model_copy(
-        update={"lightgbm": small_config.lightgbm.model_copy(update={"num_boost_round": 1, "learning_rate": 0.001})}
+        update={
+            "lightgbm": small_config.lightgbm.model_copy(
+                update={"num_boost_round": 1, "learning_rate": 0.001}
+            )
+        }
     )
     second = train(training_data, weak, mlflow_uri)
     decision = promote(small_config.model_name, small_config.promotion)
@@ -53,13 +57,20 @@ def test_train_register_promote_cycle(training_data, small_config, mlflow_uri):
 
 
 @pytest.mark.slow
-def test_run_has_metrics_plots_card_and_no_numbers(training_data, small_config, mlflow_uri, tmp_path):
+def test_run_has_metrics_plots_card_and_no_numbers(
+    training_data, small_config, mlflow_uri, tmp_path
+):
     result = train(training_data, small_config, mlflow_uri)
     configure(mlflow_uri)
     client = mlflow.MlflowClient()
     run = client.get_run(result.run_id)
-    for key in ("complaint_7d.model.roc_auc", "opt_out_7d.baseline.pr_auc", "complaint_7d.oracle.ece",
-                "opt_out_7d.model.capture_top10", "complaint_7d.model_vs_oracle.roc_auc"):
+    for key in (
+        "complaint_7d.model.roc_auc",
+        "opt_out_7d.baseline.pr_auc",
+        "complaint_7d.oracle.ece",
+        "opt_out_7d.model.capture_top10",
+        "complaint_7d.model_vs_oracle.roc_auc",
+    ):
         assert key in run.data.metrics, key
     assert run.data.tags["git_commit"] and run.data.tags["data_digest"]
     arts = {a.path for a in client.list_artifacts(result.run_id, "plots")}
