@@ -57,6 +57,9 @@ def main() -> int:
     parser.add_argument("--authorize-seconds", type=float, default=10.0)
     parser.add_argument("--batch-rows", type=int, default=100_000, help="0 skips the batch")
     parser.add_argument("--tracking-uri", default=None, help="MLflow store with a champion")
+    parser.add_argument(
+        "--batch-no-audit", action="store_true", help="batch without the audit log (default: on)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     args = parser.parse_args()
 
@@ -236,7 +239,8 @@ def main() -> int:
         t0 = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-c", _MEASURED_CLI, "screen", str(campaign), "-o",
-             str(tmp / "decisions.csv"), "--no-progress", "--no-audit"],
+             str(tmp / "decisions.csv"), "--no-progress",
+             *(["--no-audit"] if args.batch_no_audit else [])],
             env=port_env, cwd=ROOT, capture_output=True, text=True, timeout=1800,
         )  # fmt: skip
         wall = time.perf_counter() - t0
@@ -245,7 +249,8 @@ def main() -> int:
         status = "ok" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr[-300:]}"
         rows.append(
             (
-                f"batch screen {args.batch_rows:,} rows ({status})",
+                f"batch screen {args.batch_rows:,} rows, audit "
+                f"{'off' if args.batch_no_audit else 'on'} ({status})",
                 f"{wall:.1f} s",
                 f"{args.batch_rows / wall:,.0f} rows/s, peak RSS {peak_mb:,.0f} MB",
                 "1 M rows ≤ 5 min, ≤ 2 GB",

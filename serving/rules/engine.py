@@ -1243,14 +1243,21 @@ def evaluate(
     packs = rulebook.packs_for(facts)
     applicable = list(rulebook.rules_for(packs, contact))
     if not facts.zones:
+        # RULES.md convention 3: no known zone → UNKNOWN_TIMEZONE for every marketing contact
+        # (a window we cannot check, or one a later rule or preference would need), and for
+        # any other contact that a local-time rule governs
         local_rules = [rule for rule in applicable if rule.needs_local_time]
-        if local_rules:
+        if local_rules or contact.purpose == "marketing":
             reasons.append(
                 _policy_reason(
                     "UNKNOWN_TIMEZONE",
                     "unknown-timezone",
                     f"{number.line_type} number with no known time zone; "
-                    f"{len(local_rules)} local-time rule(s) cannot be checked",
+                    + (
+                        f"{len(local_rules)} local-time rule(s) cannot be checked"
+                        if local_rules
+                        else "its local time (and any quiet hours) cannot be known"
+                    ),
                 )
             )
             applicable = [rule for rule in applicable if not rule.needs_local_time]

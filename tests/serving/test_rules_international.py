@@ -391,3 +391,12 @@ def test_crown_dependencies_have_no_rule_pack(number: str, region: str) -> None:
 def test_toll_free_outside_us_is_unknown_timezone() -> None:
     result = check("+33800123456", local(PARIS, "2026-06-16 11:00"))
     assert ("UNKNOWN_TIMEZONE", "POLICY") in pairs(result)
+
+
+def test_toll_free_without_statutory_hours_is_still_unknown_timezone() -> None:
+    """GB sets no calling hours, but RULES.md convention 3 withholds a marketing contact to a
+    number whose local time cannot be known (a person's quiet hours could not be honoured)."""
+    result = check("+448001234567", "2026-06-16T12:00:00Z")
+    assert ("UNKNOWN_TIMEZONE", "POLICY") in pairs(result)
+    service = check("+448001234567", "2026-06-16T12:00:00Z", purpose="service")
+    assert ("UNKNOWN_TIMEZONE", "POLICY") not in pairs(service)
