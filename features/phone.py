@@ -230,8 +230,26 @@ def normalize(raw: str, default_region: str | None = None) -> NumberRecord:
     subdivision = None
     if num.country_code == 1 and region in ("US", "CA"):
         subdivision = area_code_subdivisions().get(str(num.national_number)[:3])
+    zones = with_zone_corrections(e164, zones)
     non_geo = line_type in NON_GEOGRAPHIC_TYPES or not zones or region == "001"
     return NumberRecord(raw, e164, True, None, region, subdivision, line_type, zones, non_geo)
+
+
+#: Where libphonenumber's time-zone data is known to be wrong, by E.164 prefix: zones ADDED in
+#: front of its own (the rules check every candidate zone, so adding one is conservative; the
+#: features read the first). +1 689 is an overlay of Orlando's 407/321 (Eastern time), but
+#: libphonenumber 9.0 lists it in America/Chicago only — a Florida 20:00 cut-off would be
+#: checked an hour late.
+ZONE_CORRECTIONS: dict[str, tuple[str, ...]] = {"+1689": ("America/New_York",)}
+
+
+def with_zone_corrections(e164: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
+    """``zones`` of the number with :data:`ZONE_CORRECTIONS` applied."""
+    if e164:
+        for prefix, extra in ZONE_CORRECTIONS.items():
+            if e164.startswith(prefix):
+                return tuple(dict.fromkeys((*extra, *zones)))
+    return zones
 
 
 _PARSE_REASONS = {
@@ -326,6 +344,18 @@ def normalize_many(
         }
     )
     frame.insert(0, "raw", pd.Series(values, dtype=object, copy=False))
+    for prefix in ZONE_CORRECTIONS:
+        # as normalize does: valid numbers only
+        hit = frame["e164"].str.startswith(prefix, na=False).to_numpy(dtype=bool) & frame[
+            "valid"
+        ].to_numpy(dtype=bool)
+        if hit.any():
+            rows = frame.index[hit]
+            corrected = [
+                with_zone_corrections(e, z)
+                for e, z in zip(frame.loc[rows, "e164"], frame.loc[rows, "time_zones"], strict=True)
+            ]
+            frame.loc[rows, "time_zones"] = pd.Series(corrected, index=rows, dtype=object)
     return frame
 
 

@@ -391,3 +391,11 @@ def test_puerto_rico_is_covered_by_the_federal_pack() -> None:
     listed = NumberState(registries=LISTED)
     at = local("America/Puerto_Rico", "2026-06-16 12:00")
     assert pairs(check(number, at, state=listed)) == {("REGISTRY_LISTED", "US")}
+
+
+def test_orlando_overlay_689_is_checked_in_eastern_time() -> None:
+    """libphonenumber 9.0 puts +1 689 (an Orlando overlay) in Chicago only; the correction
+    table adds New York, so 20:30 EDT is after Florida's 20:00 cut-off."""
+    result = check("+16892345678", "2026-06-17T00:30:00Z")  # Tue 20:30 EDT, 19:30 CDT
+    assert ("QUIET_HOURS", "US-FL") in pairs(result)
+    assert check("+16892345678", "2026-06-16T23:59:00Z").reasons == []  # 19:59 EDT
