@@ -28,7 +28,9 @@ class SplitConfig(_Strict):
     calibration: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
     warmup_days: int = Field(
-        30, ge=0, description="Contacts in the first days have truncated history windows; skip them."
+        30,
+        ge=0,
+        description="Contacts in the first days have truncated history windows; skip them.",
     )
 
     @model_validator(mode="after")

@@ -28,6 +28,10 @@ def feature_matrix(frame: pd.DataFrame, names: list[str] | tuple[str, ...]) -> n
     return frame.loc[:, list(names)].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+#: Up to this many rows a prediction runs on one thread (see :meth:`TargetModel.raw`).
+SINGLE_THREAD_ROWS = 5_000
+
+
 @dataclass
 class TargetModel:
     """One target: booster + calibrator + what early stopping chose."""
@@ -38,7 +42,10 @@ class TargetModel:
     best_iteration: int
 
     def raw(self, x: np.ndarray) -> np.ndarray:
-        return self.booster.predict(x, num_iteration=self.best_iteration)
+        # Small batches (a dial, a screen request) pay more to start OpenMP threads than the
+        # trees cost: one thread up to a few thousand rows, all cores beyond.
+        threads = 1 if len(x) <= SINGLE_THREAD_ROWS else 0
+        return self.booster.predict(x, num_iteration=self.best_iteration, num_threads=threads)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.calibrator.transform(self.raw(x))

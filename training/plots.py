@@ -56,24 +56,48 @@ def pr_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Pat
 
 
 def reliability_plot(
-    y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = 20
+    y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = 12
 ) -> Path:
-    """Observed rate against mean prediction in equal-mass bins (log axes: rare events)."""
+    """Observed rate against mean prediction in equal-mass bins, with 95 % Wilson intervals.
+
+    Log–log axes because the events are rare; a bin with no event is drawn as a hollow
+    triangle at the bottom edge (its rate is below what the bin can show), not as a zero
+    that a log axis cannot place.
+    """
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    lo = 1.0
+    points: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for name, s in scores.items():
         order = np.argsort(s, kind="stable")
         chunks = [c for c in np.array_split(order, bins) if len(c)]
         mean_p = np.array([s[c].mean() for c in chunks])
+        n = np.array([len(c) for c in chunks], dtype=float)
         rate = np.array([y[c].mean() for c in chunks])
-        ax.plot(mean_p, rate, marker="o", ms=3, label=name, color=_COLOURS.get(name))
-        lo = min(lo, mean_p[mean_p > 0].min(initial=1.0))
-    lo = max(lo / 2, 1e-5)
-    ax.plot([lo, 1], [lo, 1], ls=":", color="black", lw=0.8, label="perfect")
+        z = 1.96  # Wilson score interval
+        centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+        points.append((name, mean_p, rate, np.maximum(centre - half, 0), centre + half))
+    positive = [v for _, m, r, _, _ in points for v in (*m[m > 0], *r[r > 0])]
+    lo = max(min(positive, default=1e-4) / 2, 1e-6)
+    hi = min(max(max(positive, default=0.5) * 2, lo * 10), 1.0)
+    for name, mean_p, rate, low, high in points:
+        colour = _COLOURS.get(name)
+        seen = rate > 0
+        ax.errorbar(
+            mean_p[seen], rate[seen], yerr=[rate[seen] - np.maximum(low[seen], lo), high[seen] - rate[seen]],
+            marker="o", ms=3, lw=1, capsize=2, label=name, color=colour,
+        )  # fmt: skip
+        if (~seen).any():
+            ax.scatter(mean_p[~seen], np.full((~seen).sum(), lo), marker="v", s=18,
+                       facecolors="none", edgecolors=colour)  # fmt: skip
+    ax.plot([lo, hi], [lo, hi], ls=":", color="black", lw=0.8, label="perfect")
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=lo)
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo / 1.3, hi)
     ax.set(
-        xlabel="mean predicted probability", ylabel="observed rate", title=f"Reliability — {target}"
+        xlabel="mean predicted probability (bin)",
+        ylabel="observed rate (bin), 95 % interval",
+        title=f"Reliability — {target} ({bins} equal-mass bins)",
     )
     ax.legend(loc="upper left")
     return _save(fig, path)

@@ -265,7 +265,6 @@ def train(
                         by_scorer["model"][k] / by_scorer["oracle"][k]
                     )
         mlflow.log_metrics(flat)
-        mlflow.log_metrics({f"timing.{k}": v for k, v in timings.items()})
 
         # plots
         t1 = time.perf_counter()
@@ -315,9 +314,9 @@ def train(
         mlflow.log_text(card, "model_card.md")
         mlflow.log_dict(metrics, "evaluation/metrics.json")
         mlflow.log_dict(split_info, "evaluation/split.json")
-        # the out-of-time slice (features, labels, oracle; no numbers) for champion/challenger
+        # the out-of-time slice for champion/challenger: features, labels, oracle. No numbers
+        # and no event ids either (an operator's ids may embed a number).
         keep = [
-            "event_id",
             "ts",
             *FEATURE_NAMES,
             *TARGETS,
