@@ -200,6 +200,26 @@ class _Coded:
         return lookup[self.codes]  # code -1 (missing) → the appended missing code
 
 
+def _subject_codes(subject: pd.Series, campaign: pd.Series) -> np.ndarray:
+    """Integer codes of each row's subject with API.md's default (the one the rules use too):
+    no subject = the campaign id, else ``"default"``. Equal texts get equal codes whichever
+    column they came from. Factorises the two columns once each instead of filling strings
+    (a fill costs ~6× a factorisation on a serving-sized history)."""
+    s_codes, s_uniques = pd.factorize(subject)
+    if (s_codes >= 0).all():
+        return s_codes
+    c_codes, c_uniques = pd.factorize(campaign)
+    vocabulary = pd.Index(s_uniques).append(pd.Index(c_uniques)).append(pd.Index(["default"]))
+    vocabulary = vocabulary.unique()
+    default = vocabulary.get_loc("default")
+    # a missing code (-1) picks the slot appended at the end of each map
+    c_map = np.append(vocabulary.get_indexer(pd.Index(c_uniques)), default)
+    from_campaign = c_map[np.where(c_codes >= 0, c_codes, len(c_map) - 1)]
+    s_map = np.append(vocabulary.get_indexer(pd.Index(s_uniques)), -1)
+    own = s_map[np.where(s_codes >= 0, s_codes, len(s_map) - 1)]
+    return np.where(s_codes >= 0, own, from_campaign)
+
+
 def _encode_rows(feature: str, series: pd.Series, rows: np.ndarray) -> np.ndarray:
     """Fixed-vocabulary codes of ``series[rows]``: pick the rows first when they are few
     (serving: a thousand candidates in a long history), else encode all and pick."""
@@ -574,11 +594,7 @@ def _compute(
     del order
 
     say("same-subject windows")
-    subject = _column(frame, "subject")
-    if subject.isna().any():
-        # API.md's default, the same the rules use: no subject = the campaign, else "default"
-        subject = subject.fillna(_column(frame, "campaign_id")).fillna("default")
-    subject_codes, _ = pd.factorize(subject, use_na_sentinel=False)
+    subject_codes = _subject_codes(_column(frame, "subject"), _column(frame, "campaign_id"))
     rows = np.flatnonzero(is_contact)  # history contacts and query pseudo-contacts
     subject_group = numbers.key_code[rows] * (int(subject_codes.max(initial=0)) + 1)
     subject_group += subject_codes[rows]
