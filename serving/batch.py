@@ -46,6 +46,10 @@ OUTPUT_COLUMNS = (
 DEFAULT_CHUNK = 20_000
 
 
+#: Rows per write of the second pass (decisions file and audit log).
+SECOND_PASS_BATCH = 50_000
+
+
 class BadRow(ValueError):
     """A row breaks the contact contract; the message names file, row and field."""
 
@@ -321,8 +325,11 @@ def _second_pass(
         if not as_parquet:
             output.write_text(",".join(OUTPUT_COLUMNS) + "\n")
         return {"allow": 0, "review": 0, "withhold": 0, "by_reason": {}}
+    # Decisions go to a temporary sibling, renamed over ``output`` only once every audit
+    # row is written: a failure half-way leaves no decisions file with unaudited allows.
+    final, output = output, output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        for batch in pq.ParquetFile(temp).iter_batches(batch_size=50_000):
+        for batch in pq.ParquetFile(temp).iter_batches(batch_size=SECOND_PASS_BATCH):
             frame = batch.to_pandas()
             decisions = frame["decision"].tolist()
             codes = frame["reason_codes"].tolist()
@@ -377,9 +384,14 @@ def _second_pass(
             else:
                 frame.to_csv(output, mode="w" if first else "a", header=first, index=False)
             first = False
+        if writer is not None:
+            writer.close()
+            writer = None
+        output.replace(final)
     finally:
         if writer is not None:
             writer.close()
+        output.unlink(missing_ok=True)
     return {
         "allow": counts.get("allow", 0),
         "review": counts.get("review", 0),
