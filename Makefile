@@ -10,6 +10,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := True
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# OpenMP (LightGBM) threads wait passively: spinning ones slow a shared machine 10-20x.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: help install demo test lint format bench ui serve clean
 

@@ -16,6 +16,8 @@ import sys
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# OpenMP (LightGBM) waits passively: spinning threads make a shared machine 10-20x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: name → (module, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
