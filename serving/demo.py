@@ -24,16 +24,6 @@ from typing import Any
 
 from features.paths import GENERATED_DIR
 
-#: Registries and the regions whose numbers they list (RULES.md).
-REGISTRY_REGIONS: dict[str, str] = {
-    "US_NATIONAL_DNC": "US",
-    "CA_DNCL": "CA",
-    "GB_TPS": "GB",
-    "GB_CTPS": "GB",
-    "FR_BLOCTEL": "FR",
-    "AU_DNCR": "AU",
-}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--numbers", type=int, default=40_000, help="simulated numbers")
@@ -144,7 +134,9 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
     ordered = sorted(numbers)
     regions = normalize_many(ordered)["region"].tolist()
     snapshot_at = at - dt.timedelta(days=3)
-    for registry, region in REGISTRY_REGIONS.items():
+    from serving.registry_import import REGISTRY_REGION
+
+    for registry, region in REGISTRY_REGION.items():
         in_region = [n for n, r in zip(ordered, regions, strict=True) if r == region]
         listed = [n for n in in_region if rng.random() < 0.08]
         result = store.import_registry(registry, snapshot_at, listed, True)
