@@ -32,8 +32,9 @@ Decisions a reader should know:
   default, which the rules apply too). Contacts without a campaign id do not count towards
   ``distinct_campaigns_30d``. An SMS has no dial mode (always automated): its
   ``dial_mode`` is the missing code whatever the row says.
-* Consent: the latest grant for the contact's channel (or ``any``), any purpose, granted
-  strictly before ``t`` and not revoked strictly before ``t``.
+* Consent: the latest grant for the contact's channel (or ``any``) and purpose (a service
+  consent is no marketing consent, as the rules read it), granted strictly before ``t`` and
+  not revoked strictly before ``t``.
 * Labels: a complaint (or opt-out, incl. an opt-out reply) at ``s`` with
   ``t <= s < t + horizon`` and ``s`` earlier than the next contact to the number after ``t``
   (a contact at ``s`` starts its own window, so an event is attributed to one contact time).
@@ -473,9 +474,11 @@ def _same_subject_kernel(code, subject, ts, flags, windows, out_pos, counts):
 
 @numba.njit(cache=True, nogil=True)
 def _consent_kernel(
-    q_code, q_ts, q_channel, c_start, c_end, c_granted, c_revoked, c_channel, c_type, days, types
-):
-    """Latest consent per query: granted < t, not revoked < t, channel matches (2 = any)."""
+    q_code, q_ts, q_channel, q_purpose, c_start, c_end, c_granted, c_revoked, c_channel,
+    c_purpose, c_type, days, types,
+):  # fmt: skip
+    """Latest consent per query: granted < t, not revoked < t, channel matches (2 = any),
+    purpose matches (0 marketing, 1 service)."""
     for q in range(len(q_code)):
         k = q_code[q]
         t = q_ts[q]
@@ -486,6 +489,8 @@ def _consent_kernel(
             if c_revoked[j] < t:
                 continue
             if c_channel[j] != 2 and c_channel[j] != q_channel[q]:
+                continue
+            if c_purpose[j] != q_purpose[q]:
                 continue
             if best < 0 or c_granted[j] >= c_granted[best]:
                 best = j
@@ -613,8 +618,10 @@ def _compute(
 
     say("consent")
     q_channel = np.where(is_call[query_rows], 0, np.where(is_sms[query_rows], 1, -1))
+    purpose = _column(frame, "purpose")
+    q_purpose = _equals(purpose.iloc[query_rows], "service").astype(np.int64)  # else marketing
     days, consent_type = _consent_features(
-        consent, numbers, numbers.key_code[query_rows], ts[query_rows], q_channel
+        consent, numbers, numbers.key_code[query_rows], ts[query_rows], q_channel, q_purpose
     )
 
     columns: dict[str, np.ndarray] = {}
@@ -672,6 +679,7 @@ def _consent_features(
     q_code: np.ndarray,
     q_ts: np.ndarray,
     q_channel: np.ndarray,
+    q_purpose: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_q = len(q_code)
     days = np.full(n_q, np.nan, dtype=np.float64)
@@ -692,6 +700,7 @@ def _consent_features(
         revoked[has_revoked] = _instants_ns(revoked_series[has_revoked], "consent revoked_at")
     scope = _column(c, "channel").fillna("any")
     c_channel = np.where(_equals(scope, "call"), 0, np.where(_equals(scope, "sms"), 1, 2))
+    c_purpose = _equals(_column(c, "purpose"), "service").astype(np.int64)  # default marketing
     c_type = encode_categorical("consent_type", _column(c, "type").reset_index(drop=True))
     order = np.lexsort((granted, code))
     code_sorted = code[order]
@@ -702,11 +711,13 @@ def _consent_features(
         q_code,
         q_ts,
         q_channel.astype(np.int64),
+        q_purpose,
         starts,
         ends,
         granted[order],
         revoked[order],
         c_channel[order].astype(np.int64),
+        c_purpose[order],
         c_type[order],
         days,
         types,

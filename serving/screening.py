@@ -198,6 +198,7 @@ def history_frames(states: dict[str, NumberState]) -> tuple[pd.DataFrame, pd.Dat
     c_number: list[str] = []
     c_channel: list[str] = []
     c_type: list[str] = []
+    c_purpose: list[str] = []
     c_granted: list[dt.datetime] = []
     c_revoked: list[dt.datetime | None] = []
     for number, state in states.items():
@@ -209,6 +210,7 @@ def history_frames(states: dict[str, NumberState]) -> tuple[pd.DataFrame, pd.Dat
             c_number.append(number)
             c_channel.append(consent.channel)
             c_type.append(consent.type)
+            c_purpose.append(consent.purpose)
             c_granted.append(consent.granted_at)
             c_revoked.append(consent.revoked_at)
     events = pd.DataFrame(
@@ -227,6 +229,7 @@ def history_frames(states: dict[str, NumberState]) -> tuple[pd.DataFrame, pd.Dat
             "number": pd.Series(c_number, dtype=object),
             "channel": pd.Series(c_channel, dtype=object),
             "type": pd.Series(c_type, dtype=object),
+            "purpose": pd.Series(c_purpose, dtype=object),
             "granted_at": pd.to_datetime(pd.Series(c_granted, dtype=object), utc=True),
             "revoked_at": pd.to_datetime(pd.Series(c_revoked, dtype=object), utc=True),
         }

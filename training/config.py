@@ -42,17 +42,24 @@ class SplitConfig(_Strict):
 
 
 class LightGBMConfig(_Strict):
-    """Booster parameters. Shallow trees keep ``pred_contrib`` explanations cheap (STYLE.md)."""
+    """Booster parameters. Shallow trees keep ``pred_contrib`` explanations cheap (STYLE.md).
 
-    learning_rate: float = Field(0.08, gt=0, le=1)
+    Depth 2 by default: complaint and opt-out risk is close to additive in log-odds and
+    positives are rare, so deeper trees overfit after a few dozen rounds. Measured on 2.37 M
+    simulated contacts (out-of-time test): depth 2 / lr 0.1 / patience 100 + sigmoid gave
+    complaint PR-AUC 0.0184 vs 0.0151 for depth 6 / lr 0.08 / patience 40 + isotonic, ROC
+    0.792 vs 0.787; opt-out PR-AUC 0.0520 vs 0.0495.
+    """
+
+    learning_rate: float = Field(0.1, gt=0, le=1)
     num_leaves: int = Field(31, ge=2, le=1024)
-    max_depth: int = Field(6, ge=1, le=16)
+    max_depth: int = Field(2, ge=1, le=16)
     min_child_samples: int = Field(200, ge=1)
     feature_fraction: float = Field(0.9, gt=0, le=1)
     lambda_l2: float = Field(1.0, ge=0)
     max_bin: int = Field(127, ge=15, le=1023)
-    num_boost_round: int = Field(600, ge=1)
-    early_stopping_rounds: int = Field(40, ge=1)
+    num_boost_round: int = Field(1000, ge=1)
+    early_stopping_rounds: int = Field(100, ge=1)
     num_threads: int = Field(0, ge=0, description="0 = all cores")
     monotone_constraints_method: Literal["basic", "intermediate", "advanced"] = "intermediate"
 
@@ -69,7 +76,9 @@ class TrainConfig(_Strict):
     model_name: str = "contact-risk"
     experiment: str = "contactgate"
     horizon: Literal["7D"] = "7D"
-    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    #: Sigmoid (Platt) keeps the booster's ranking: isotonic steps tie most of the riskiest
+    #: contacts (64 distinct complaint scores; the top 1 % share 10), which cost ~10 % PR-AUC.
+    calibration: Literal["auto", "isotonic", "sigmoid"] = "sigmoid"
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     promotion: PromotionConfig = PromotionConfig()

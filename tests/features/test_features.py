@@ -122,7 +122,7 @@ def consent_frames(draw: st.DrawFn) -> pd.DataFrame:
             {
                 "number": draw(st.sampled_from(NUMBERS)),
                 "channel": draw(st.sampled_from(["call", "sms", "any"])),
-                "purpose": "marketing",
+                "purpose": draw(st.sampled_from(["marketing", "service"])),
                 "type": draw(st.sampled_from(CONSENT_TYPES)),
                 "granted_at": granted,
                 "revoked_at": revoked,
@@ -240,6 +240,9 @@ def naive_features(
     if consent is not None:
         for c in consent.to_dict("records"):
             if _key(c["number"]) != key or c["channel"] not in (contact["channel"], "any"):
+                continue
+            own_purpose = "service" if contact.get("purpose") == "service" else "marketing"
+            if c["purpose"] != own_purpose:
                 continue
             if not c["granted_at"] < t or (not pd.isna(c["revoked_at"]) and c["revoked_at"] < t):
                 continue

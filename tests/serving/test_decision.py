@@ -152,6 +152,13 @@ def test_online_features_equal_a_direct_history_read(screener, sqlite_store, loa
     ] + [{"event_id": "c1", "number": FL, "ts": AT - dt.timedelta(days=3), "kind": "complaint",
           "source": "customer"}]  # fmt: skip
     assert sqlite_store.record_events(events).accepted == 7
+    # a service consent is no marketing consent, on both paths alike
+    sqlite_store.record_consent(
+        [{"number": FL, "channel": "any", "purpose": "service", "type": "express",
+          "granted_at": AT - dt.timedelta(days=40)},
+         {"number": FL_2, "channel": "sms", "purpose": "marketing", "type": "written",
+          "granted_at": AT - dt.timedelta(days=10)}]
+    )  # fmt: skip
     out = screener.screen([_contact(FL), _contact(FL_2, channel="sms")])
     history = sqlite_store.history_frame([FL, FL_2], AT)
     consent = sqlite_store.consent_frame([FL, FL_2])
@@ -160,9 +167,21 @@ def test_online_features_equal_a_direct_history_read(screener, sqlite_store, loa
     )
     feats = features_as_of(history, cands, consent)
     assert feats.loc[0, "contacts_7d"] == 6 and feats.loc[0, "complaints_90d"] == 1
+    assert pd.isna(feats.loc[0, "days_since_consent"])  # the service consent does not count
+    assert feats.loc[1, "days_since_consent"] == pytest.approx(10.0)
     expected = loaded_model.model.predict(feature_matrix(feats, loaded_model.model.feature_names))
     got = [r.p_complaint for r in out.results]
     assert got == pytest.approx(list(expected["complaint_7d"]), abs=1e-6)
+    # and feature by feature: the explanations carry the values the service scored
+    from features.definitions import FEATURE_NAMES
+
+    explained = screener.screen([_contact(FL), _contact(FL_2, channel="sms")], None,
+                                len(FEATURE_NAMES))  # fmt: skip
+    for row, result in enumerate(explained.results):
+        values = {e.feature: e.value for e in result.explanations}
+        for name in ("days_since_consent", "consent_type", "contacts_7d", "dial_mode"):
+            a, b = values[name], feats.loc[row, name]
+            assert (a is None and pd.isna(b)) or a == pytest.approx(float(b)), (row, name, a, b)
 
 
 def test_explanations_name_features_with_their_values(screener, sqlite_store) -> None:

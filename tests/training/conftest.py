@@ -38,7 +38,16 @@ def small_config():
         {
             "seed": 3,
             "shap_sample": 300,
-            "lightgbm": {"num_boost_round": 200, "min_child_samples": 50},
+            # depth 6 here: on this small simulation a depth-2 complaint model stops after
+            # ~15 rounds without a split on complaint history, and the directional tests
+            # need a model that has learnt it (the default's depth 2 does on full data)
+            "lightgbm": {
+                "num_boost_round": 200,
+                "min_child_samples": 50,
+                "max_depth": 6,
+                "learning_rate": 0.08,
+                "early_stopping_rounds": 40,
+            },
         }
     )
 
