@@ -727,8 +727,21 @@ class _CoolingOffRule(_Rule):
         self.within = parse_duration(spec.within)[1] if spec.within else None
         self.duration = parse_duration(spec.duration)[1]
         self.duration_text = spec.duration
+        # "60 days" in law are calendar days in the recipient's time (FR D.223-9): across a
+        # DST change they are not 60 × 24 h; the pause ends at the later of the two
+        whole_days = self.duration == dt.timedelta(days=self.duration.days)
+        self.calendar_days = self.duration.days if spec.duration.endswith("d") and whole_days else 0
         self.exempt_live_agent = spec.exempt_live_agent
         self.what = ", ".join([*spec.after_kinds, *spec.after_outcomes])
+
+    def _pause_end(self, trigger: dt.datetime, zones: Sequence[ZoneInfo]) -> dt.datetime:
+        end = trigger + self.duration
+        if self.calendar_days:
+            for zone in zones:
+                wall = trigger.astimezone(zone).replace(tzinfo=None)
+                wall += dt.timedelta(days=self.calendar_days)
+                end = max(end, wall.replace(tzinfo=zone).astimezone(_UTC))
+        return end
 
     def applies(self, contact: Contact) -> bool:
         if self.exempt_live_agent and contact.live_agent_guaranteed:
@@ -736,7 +749,9 @@ class _CoolingOffRule(_Rule):
         return super().applies(contact)
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
-        horizon = instant - self.duration - (self.within or dt.timedelta(0))
+        # a calendar-day pause can outlast duration by a DST shift: look a little further back
+        margin = dt.timedelta(hours=3) if self.calendar_days else dt.timedelta(0)
+        horizon = instant - self.duration - (self.within or dt.timedelta(0)) - margin
         triggers: list[dt.datetime] = []
         if self.after_outcomes:
             start = bisect.bisect_left(facts.contact_times, horizon)
@@ -758,7 +773,7 @@ class _CoolingOffRule(_Rule):
                 and triggers[index] - triggers[index - need + 1] > self.within
             ):
                 continue
-            end = triggers[index] + self.duration
+            end = self._pause_end(triggers[index], facts.zones)
             if pause_end is None or end > pause_end:
                 pause_end = end
         if pause_end is None or instant >= pause_end:

@@ -223,6 +223,19 @@ def test_france_refusal_60_days() -> None:
     assert check(FR_NUMBER, end, state=state).allowed
 
 
+def test_france_refusal_pause_is_60_calendar_days_across_the_clock_change() -> None:
+    """Refusal Thu 1 Oct 2026 11:00 CEST; 60 calendar days end Mon 30 Nov 11:00 CET, an hour
+    after 60 × 24 h (the clocks went back on 25 Oct): 10:30 CET is still inside."""
+    refusal = local(PARIS, "2026-10-01 11:00")
+    consent = Consent(number=FR_NUMBER, channel="call", type="express",
+                      granted_at=local(PARIS, "2026-09-01 10:00"))  # fmt: skip
+    state = NumberState(history=(event("refusal", refusal.isoformat()),), consents=(consent,))
+    inside = check(FR_NUMBER, local(PARIS, "2026-11-30 10:30"), state=state)
+    assert pairs(inside) == {("COOLING_OFF", "FR")}
+    assert inside.reasons[0].until == local(PARIS, "2026-11-30 11:00")
+    assert check(FR_NUMBER, local(PARIS, "2026-11-30 11:00"), state=state).allowed
+
+
 def test_bloctel_and_contract_in_force() -> None:
     at = local(PARIS, "2026-06-16 11:00")
     listed = frozenset({"FR_BLOCTEL"})
