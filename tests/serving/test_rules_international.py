@@ -413,3 +413,31 @@ def test_toll_free_without_statutory_hours_is_still_unknown_timezone() -> None:
     assert ("UNKNOWN_TIMEZONE", "POLICY") in pairs(result)
     service = check("+448001234567", "2026-06-16T12:00:00Z", purpose="service")
     assert ("UNKNOWN_TIMEZONE", "POLICY") not in pairs(service)
+
+
+@pytest.mark.parametrize(
+    ("number", "zone", "day", "opens", "closes", "jurisdiction"),
+    [
+        ("+14162345678", "America/Toronto", "2026-06-20", "10:00", "18:00", "CA"),  # Saturday
+        ("+14162345678", "America/Toronto", "2026-06-21", "10:00", "18:00", "CA"),  # Sunday
+        ("+14162345678", "America/Toronto", "2026-06-16", "09:00", "21:30", "CA"),  # Tuesday
+        ("+61291234567", "Australia/Sydney", "2026-06-20", "09:00", "17:00", "AU"),  # Saturday
+        ("+61291234567", "Australia/Sydney", "2026-06-16", "09:00", "20:00", "AU"),  # Tuesday
+    ],
+)
+def test_weekday_and_weekend_windows_at_their_boundary_minutes(
+    number: str, zone: str, day: str, opens: str, closes: str, jurisdiction: str
+) -> None:
+    """CRTC: weekdays 09:00-21:30, weekends 10:00-18:00; AU: weekdays 09:00-20:00,
+    Saturday 09:00-17:00 (RULES.md). Half-open windows in the recipient's local time."""
+
+    def before(hhmm: str) -> str:
+        h, m = map(int, hhmm.split(":"))
+        return f"{(h * 60 + m - 1) // 60:02d}:{(h * 60 + m - 1) % 60:02d}"
+
+    assert ("QUIET_HOURS", jurisdiction) in pairs(
+        check(number, local(zone, f"{day} {before(opens)}"))
+    )
+    assert check(number, local(zone, f"{day} {opens}")).allowed
+    assert check(number, local(zone, f"{day} {before(closes)}")).allowed
+    assert ("QUIET_HOURS", jurisdiction) in pairs(check(number, local(zone, f"{day} {closes}")))

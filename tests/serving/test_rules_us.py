@@ -399,3 +399,32 @@ def test_orlando_overlay_689_is_checked_in_eastern_time() -> None:
     result = check("+16892345678", "2026-06-17T00:30:00Z")  # Tue 20:30 EDT, 19:30 CDT
     assert ("QUIET_HOURS", "US-FL") in pairs(result)
     assert check("+16892345678", "2026-06-16T23:59:00Z").reasons == []  # 19:59 EDT
+
+
+#: Every state pack's weekday window (RULES.md table), as (opens, closes) local.
+STATE_WINDOWS = {
+    "FL": ("08:00", "20:00"), "OK": ("08:00", "20:00"), "MD": ("08:00", "20:00"),
+    "LA": ("08:00", "20:00"), "AL": ("08:00", "20:00"), "MS": ("08:00", "20:00"),
+    "TX": ("09:00", "21:00"), "UT": ("08:00", "21:00"), "KY": ("10:00", "21:00"),
+    "MA": ("08:00", "20:00"), "WA": ("08:00", "20:00"), "CT": ("09:00", "20:00"),
+}  # fmt: skip
+
+
+def _minute_before(hhmm: str) -> str:
+    hours, minutes = map(int, hhmm.split(":"))
+    total = hours * 60 + minutes - 1
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+@pytest.mark.parametrize("state", sorted(STATE_WINDOWS))
+def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
+    """A Tuesday (no day or holiday ban anywhere): one minute before opening and the minute
+    of closing withhold with the state's own reason; the opening minute and the last minute
+    before closing are allowed (half-open windows, RULES.md convention 1)."""
+    number, zone = NUMBERS[state]
+    opens, closes = STATE_WINDOWS[state]
+    day = "2026-06-16"
+    assert _q(state) in pairs(check(number, local(zone, f"{day} {_minute_before(opens)}")))
+    assert check(number, local(zone, f"{day} {opens}")).allowed
+    assert check(number, local(zone, f"{day} {_minute_before(closes)}")).allowed
+    assert _q(state) in pairs(check(number, local(zone, f"{day} {closes}")))
