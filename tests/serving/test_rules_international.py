@@ -441,3 +441,24 @@ def test_weekday_and_weekend_windows_at_their_boundary_minutes(
     assert check(number, local(zone, f"{day} {opens}")).allowed
     assert check(number, local(zone, f"{day} {before(closes)}")).allowed
     assert ("QUIET_HOURS", jurisdiction) in pairs(check(number, local(zone, f"{day} {closes}")))
+
+
+@pytest.mark.parametrize(
+    ("number", "zone", "registry", "days", "jurisdiction"),
+    [
+        (CA_NUMBER, TORONTO, "CA_DNCL", 31, "CA"),
+        (FR_NUMBER, PARIS, "FR_BLOCTEL", 30, "FR"),
+        (AU_FIXED, SYDNEY, "AU_DNCR", 30, "AU"),
+        (GB_MOBILE, LONDON, "GB_CTPS", 28, "GB"),
+    ],
+)
+def test_registry_snapshot_at_exactly_its_maximum_age(
+    number: str, zone: str, registry: str, days: int, jurisdiction: str
+) -> None:
+    """RULES.md convention 8: a snapshot exactly at the re-scrub limit still governs; one
+    second older withholds everything it governs with REGISTRY_STALE."""
+    at = local(zone, "2026-06-16 12:00")
+    exactly = fresh_world(at, snapshots={registry: at - dt.timedelta(days=days)})
+    assert check(number, at, world=exactly).allowed
+    older = fresh_world(at, snapshots={registry: at - dt.timedelta(days=days, seconds=1)})
+    assert pairs(check(number, at, world=older)) == {("REGISTRY_STALE", jurisdiction)}
