@@ -53,8 +53,10 @@ def _state(at: dt.datetime, contacts: list, others: list, listed: set[str]) -> N
     )
 
 
-def _withheld(number: str, at: dt.datetime, channel: str, state: NumberState) -> bool:
-    planned = contact(number, at, channel, subject="a")
+def _withheld(
+    number: str, at: dt.datetime, channel: str, state: NumberState, purpose: str = "marketing"
+) -> bool:
+    planned = contact(number, at, channel, subject="a", purpose=purpose)
     return not evaluate(planned, state, fresh_world(at), rulebook()).allowed
 
 
@@ -68,16 +70,45 @@ scenario = st.tuples(
 )
 
 
-@PROPERTY_SETTINGS
-@given(scenario, st.sampled_from(["all", "call", "sms"]), past)
-def test_adding_a_dnc_entry_never_allows(case: tuple, scope: str, minutes: int) -> None:
+dnc_entries = st.lists(
+    st.tuples(
+        past,
+        st.sampled_from(["add", "remove"]),
+        st.sampled_from(["all", "call", "sms"]),
+        st.sampled_from(["do_not_contact", "not_interested"]),
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenario,
+    dnc_entries,
+    st.tuples(past, st.sampled_from(["all", "call", "sms"]),
+              st.sampled_from(["do_not_contact", "not_interested"])),
+    st.sampled_from(["marketing", "service"]),
+)  # fmt: skip
+def test_adding_a_dnc_entry_never_allows(
+    case: tuple, existing: list, added: tuple, purpose: str
+) -> None:
+    """On top of any earlier adds and removals, of any scope and category (a later
+    ``not_interested`` must not soften an earlier ``do_not_contact``)."""
     number, at, channel, contacts, others, listed = case
+
+    def entry(minutes: int, action: str, scope: str, category: str) -> DncEntry:
+        return DncEntry(number=number, action=action, scope=scope, category=category,
+                        added_at=at - dt.timedelta(minutes=minutes))  # fmt: skip
+
+    before = sorted((entry(*e) for e in existing), key=lambda d: d.added_at)
     state = _state(at, contacts, others, listed)
-    if not _withheld(number, at, channel, state):
+    state = NumberState(history=state.history, registries=state.registries, dnc=tuple(before))
+    if not _withheld(number, at, channel, state, purpose):
         return
-    entry = DncEntry(number=number, scope=scope, added_at=at - dt.timedelta(minutes=minutes))
-    more = NumberState(history=state.history, registries=state.registries, dnc=(entry,))
-    assert _withheld(number, at, channel, more)
+    minutes, scope, category = added
+    after = sorted([*before, entry(minutes, "add", scope, category)], key=lambda d: d.added_at)
+    more = NumberState(history=state.history, registries=state.registries, dnc=tuple(after))
+    assert _withheld(number, at, channel, more, purpose)
 
 
 @PROPERTY_SETTINGS
