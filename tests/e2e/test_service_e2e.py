@@ -237,6 +237,45 @@ def test_erasure_then_reimport_is_suppressed(server) -> None:
     assert report["consent"] == [] and report["suppressed"] is True
 
 
+def test_dnc_preferences_and_blocked_periods_over_http(server) -> None:
+    """The remaining operator writes, each followed by the decision it must change."""
+
+    def decide(number: str, **extra) -> dict:
+        response = server.client.post(
+            "/screen", json={"contacts": [_contact(number, **extra)]}, headers=AUTH["campaign"]
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["results"][0]
+
+    def write(path: str, records: list[dict]) -> dict:
+        response = server.client.post(path, json={"records": records}, headers=AUTH["operator"])
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    dnc_number, pref_number, la_number = "+13055550177", "+13055550178", "+12255550179"
+    assert decide(dnc_number)["decision"] == "allow"
+    entry = {"number": dnc_number, "scope": "all", "added_at": "2026-06-10T00:00:00Z"}
+    assert write("/dnc_add", [entry])["accepted"] == 1
+    assert "INTERNAL_DNC" in _codes(decide(dnc_number))
+    removal = entry | {"added_at": "2026-06-12T00:00:00Z"}
+    assert write("/dnc_remove", [removal])["accepted"] == 1
+    assert decide(dnc_number)["decision"] == "allow"
+
+    preference = {"number": pref_number, "channels": "sms", "updated_at": "2026-06-01T00:00:00Z"}
+    assert write("/record_preferences", [preference])["accepted"] == 1
+    assert "PREFERENCE" in _codes(decide(pref_number))  # asked for texts only
+
+    at = "2026-06-16T15:00:00Z"  # Tue 10:00 in Louisiana
+    assert decide(la_number, at=at)["decision"] == "allow"
+    emergency = {"region": "US-LA", "start": "2026-06-16T00:00:00Z",
+                 "end": "2026-06-18T00:00:00Z", "reason": "declared state of emergency"}  # fmt: skip
+    assert write("/block_period", [emergency])["accepted"] == 1
+    blocked = decide(la_number, at=at)
+    assert blocked["decision"] == "withhold" and "BLOCKED_PERIOD" in _codes(blocked)
+    bad = write("/block_period", [emergency | {"end": "2026-06-15T00:00:00Z"}])
+    assert bad["accepted"] == 0 and bad["rejected"][0]["index"] == 0  # per item, named
+
+
 def test_model_missing_fails_closed(tmp_path) -> None:
     import mlflow
 
