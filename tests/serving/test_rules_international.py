@@ -462,3 +462,28 @@ def test_registry_snapshot_at_exactly_its_maximum_age(
     assert check(number, at, world=exactly).allowed
     older = fresh_world(at, snapshots={registry: at - dt.timedelta(days=days, seconds=1)})
     assert pairs(check(number, at, world=older)) == {("REGISTRY_STALE", jurisdiction)}
+
+
+@pytest.mark.parametrize(
+    ("number", "zone", "opens_at", "jurisdiction", "utc_opening"),
+    [
+        # Toronto springs forward on Sun 8 Mar 2026: the weekend window opens 10:00 EDT
+        (CA_NUMBER, TORONTO, "2026-03-08 10:00", "CA", "2026-03-08T14:00:00Z"),
+        # Paris falls back on Sun 25 Oct 2026: Monday's window opens 10:00 CET
+        (FR_NUMBER, PARIS, "2026-10-26 10:00", "FR", "2026-10-26T09:00:00Z"),
+        # Sydney springs forward on Sun 4 Oct 2026: Monday opens 09:00 AEDT
+        (AU_FIXED, SYDNEY, "2026-10-05 09:00", "AU", "2026-10-04T22:00:00Z"),
+    ],
+)
+def test_windows_follow_the_clock_change(
+    number: str, zone: str, opens_at: str, jurisdiction: str, utc_opening: str
+) -> None:
+    """Windows are local wall-clock time on and after a DST change, not a fixed UTC offset."""
+    opening = local(zone, opens_at)
+    assert opening == utc(utc_opening)
+    state = NumberState()
+    if jurisdiction == "FR":  # after 2026-08-11 a French call needs consent
+        state = NumberState(consents=(consent(FR_NUMBER, "express", channel="call"),))
+    before = check(number, opening - dt.timedelta(minutes=1), state=state)
+    assert ("QUIET_HOURS", jurisdiction) in pairs(before)
+    assert check(number, opening, state=state).allowed

@@ -428,3 +428,34 @@ def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
     assert check(number, local(zone, f"{day} {opens}")).allowed
     assert check(number, local(zone, f"{day} {_minute_before(closes)}")).allowed
     assert _q(state) in pairs(check(number, local(zone, f"{day} {closes}")))
+
+
+@pytest.mark.parametrize(("state", "channel"), [("OK", "call"), ("MD", "call"), ("MD", "sms")])
+def test_oklahoma_and_maryland_cap_boundary_24h_plus_one_second(state: str, channel: str) -> None:
+    """Three same-subject attempts in the rolling 24 h withhold the fourth; once the oldest is
+    24 h + 1 s old it no longer counts (windows end at the proposed attempt, RULES.md)."""
+    number, zone = NUMBERS[state]
+    at = local(zone, "2026-06-16 12:00")
+
+    def history(oldest: dt.timedelta) -> NumberState:
+        times = [at - oldest, at - dt.timedelta(hours=2), at - dt.timedelta(hours=1)]
+        return NumberState(history=calls(*(t.isoformat() for t in times), subject="auto",
+                                         channel=channel))  # fmt: skip
+
+    fired = pairs(check(number, at, state=history(dt.timedelta(hours=24)), subject="auto"))
+    assert ("FREQUENCY_CAP", f"US-{state}") in fired
+    expired = check(number, at, state=history(dt.timedelta(hours=24, seconds=1)), subject="auto")
+    assert ("FREQUENCY_CAP", f"US-{state}") not in pairs(expired)
+
+
+@pytest.mark.parametrize(
+    ("state", "day", "why"),
+    [
+        ("AL", "2026-07-03 12:00", "Independence Day (Sat 4 July) observed on Friday"),
+        ("UT", "2026-07-03 12:00", "Independence Day (Sat 4 July) observed on Friday"),
+        ("AL", "2027-12-24 12:00", "Christmas (Sat 25 Dec 2027) observed on Friday"),
+    ],
+)
+def test_observed_state_holidays(state: str, day: str, why: str) -> None:
+    number, zone = NUMBERS[state]
+    assert ("HOLIDAY", f"US-{state}") in pairs(check(number, local(zone, day))), why
