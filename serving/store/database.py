@@ -1557,6 +1557,30 @@ def _typed_frame(frame: pd.DataFrame, model: type) -> pd.DataFrame:
     return out
 
 
+def _enable_wal(cur: Any) -> None:
+    """Put the database in WAL mode (persistent in the file, so usually already on).
+
+    Switching a brand-new file needs an exclusive lock, and SQLite may answer "database is
+    locked" at once, without the busy handler, while another process or thread opens the
+    same new file (service workers starting together): retry for up to the busy timeout.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -1576,7 +1600,7 @@ def _create_engine(url: str) -> Engine:
             # Take transaction control from the driver so BEGIN IMMEDIATE is possible.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cur)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             cur.execute("PRAGMA synchronous=FULL")  # durable before acknowledged
