@@ -167,8 +167,11 @@ def screen_file(
     skip_invalid: bool = False,
     audit: bool = True,
     progress: Any = None,
+    write_batch: int = SECOND_PASS_BATCH,
 ) -> dict[str, Any]:
-    """Screen ``path`` into ``output`` in two streaming passes; return the summary."""
+    """Screen ``path`` into ``output`` in two streaming passes; return the summary.
+
+    ``write_batch``: rows per write of the second pass (decisions file and audit log)."""
     import numpy as np
     import pandas as pd
     from pydantic import ValidationError
@@ -263,7 +266,7 @@ def screen_file(
             np.concatenate(allowed_pc) if allowed_pc else np.zeros(0),
             policy,
         )
-        summary = _second_pass(temp, output, rank_of, budget_of, screener, audit, meta)
+        summary = _second_pass(temp, output, rank_of, budget_of, screener, audit, meta, write_batch)
     finally:
         if writer is not None:
             writer.close()
@@ -310,6 +313,7 @@ def _second_pass(
     screener: Any,
     audit: bool,
     meta: dict[str, Any],
+    write_batch: int = SECOND_PASS_BATCH,
 ) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
@@ -329,7 +333,7 @@ def _second_pass(
     # row is written: a failure half-way leaves no decisions file with unaudited allows.
     final, output = output, output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        for batch in pq.ParquetFile(temp).iter_batches(batch_size=SECOND_PASS_BATCH):
+        for batch in pq.ParquetFile(temp).iter_batches(batch_size=write_batch):
             frame = batch.to_pandas()
             decisions = frame["decision"].tolist()
             codes = frame["reason_codes"].tolist()

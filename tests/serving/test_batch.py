@@ -149,19 +149,15 @@ def test_policy_file_errors_name_the_key(tmp_path) -> None:
         load_policy(path)
 
 
-def test_an_audit_failure_leaves_no_decisions_file(
-    tmp_path, screener, sqlite_url, monkeypatch
-) -> None:
+def test_an_audit_failure_leaves_no_decisions_file(tmp_path, screener, sqlite_url) -> None:
     """Allowed decisions without their audit rows must never reach the dialer: when the
     audit write fails half-way (here the database itself refuses the 11th audit row, after
     a first batch of 10 was written) the run stops and no decisions file is left behind."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving import batch
     from serving.batch import screen_file
 
-    monkeypatch.setattr(batch, "SECOND_PASS_BATCH", 10)
     _campaign(tmp_path / "campaign.csv", rows=40)
     out = tmp_path / "decisions.csv"
     engine = create_engine(sqlite_url)
@@ -173,6 +169,6 @@ def test_an_audit_failure_leaves_no_decisions_file(
         )
     engine.dispose()
     with pytest.raises(SQLAlchemyError):
-        screen_file(tmp_path / "campaign.csv", out, screener, Policy(), audit=True)
+        screen_file(tmp_path / "campaign.csv", out, screener, Policy(), audit=True, write_batch=10)
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name or ".pass1" in p.name]
