@@ -317,6 +317,8 @@ def _second_pass(
 ) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
+    from serving.decision import budget_reason
+
     counts: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     request_id = f"batch-{uuid.uuid4().hex}"
@@ -343,11 +345,9 @@ def _second_pass(
                 if decisions[i] != "allow":
                     continue
                 if row in budget_of:
-                    reason = {"code": "BUDGET_EXHAUSTED", "jurisdiction": "POLICY",
-                              "rule_id": "POLICY/budget", "legal": False,
-                              "detail": budget_of[row], "until": None}  # fmt: skip
+                    reason = budget_reason(budget_of[row]).to_dict()
                     decisions[i] = "withhold"
-                    codes[i] = "BUDGET_EXHAUSTED"
+                    codes[i] = reason["code"]
                     reasons[i] = json.dumps([reason])
                 else:
                     ranks[i] = rank_of.get(row, -1)

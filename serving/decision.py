@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serving.rules.engine import Reason
+from serving.rules.engine import Reason, policy_reason
 
 
 class Policy(BaseModel):
@@ -63,25 +63,13 @@ class Decided:
 
 
 def _risk_reason(risk: float, threshold: float) -> Reason:
-    return Reason(
-        code="RISK_ABOVE_THRESHOLD",
-        jurisdiction="POLICY",
-        rule_id="POLICY/risk",
-        legal=False,
-        detail=f"risk {risk:.3f} above withhold threshold {threshold:.3f}",
-        until=None,
+    return policy_reason(
+        "RISK_ABOVE_THRESHOLD", "risk", f"risk {risk:.3f} above withhold threshold {threshold:.3f}"
     )
 
 
-def _budget_reason(detail: str) -> Reason:
-    return Reason(
-        code="BUDGET_EXHAUSTED",
-        jurisdiction="POLICY",
-        rule_id="POLICY/budget",
-        legal=False,
-        detail=detail,
-        until=None,
-    )
+def budget_reason(detail: str) -> Reason:
+    return policy_reason("BUDGET_EXHAUSTED", "budget", detail)
 
 
 def decide(items: list[Scored], policy: Policy) -> tuple[list[Decided], dict]:
@@ -112,7 +100,7 @@ def decide(items: list[Scored], policy: Policy) -> tuple[list[Decided], dict]:
         p_c = items[i].p_complaint or 0.0
         if policy.max_contacts is not None and kept >= policy.max_contacts:
             out[i].decision = "withhold"
-            out[i].reasons.append(_budget_reason(f"max_contacts {policy.max_contacts} reached"))
+            out[i].reasons.append(budget_reason(f"max_contacts {policy.max_contacts} reached"))
             continue
         if (
             policy.max_expected_complaints is not None
@@ -120,7 +108,7 @@ def decide(items: list[Scored], policy: Policy) -> tuple[list[Decided], dict]:
         ):
             out[i].decision = "withhold"
             out[i].reasons.append(
-                _budget_reason(
+                budget_reason(
                     f"expected complaints would exceed {policy.max_expected_complaints:g}"
                 )
             )

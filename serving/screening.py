@@ -46,7 +46,7 @@ from serving.api_models import (
     Summary,
 )
 from serving.decision import Decided, Policy, Scored, decide
-from serving.rules.engine import Reason
+from serving.rules.engine import Reason, policy_reason
 from serving.state import Contact, NumberState, WorldState
 from serving.store.database import AttemptIdConflict
 
@@ -73,24 +73,16 @@ def mask_digits(text: str) -> str:
 
 def system_unavailable(what: str) -> Reason:
     """The fail-closed reason: ``what`` names the missing part, never internals or numbers."""
-    return Reason(
-        code="SYSTEM_UNAVAILABLE",
-        jurisdiction="POLICY",
-        rule_id="POLICY/fail-closed",
-        legal=False,
-        detail=f"{what} unavailable; withheld (fail closed)",
-        until=None,
+    return policy_reason(
+        "SYSTEM_UNAVAILABLE", "fail-closed", f"{what} unavailable; withheld (fail closed)"
     )
 
 
 def invalid_number(record: NumberRecord) -> Reason:
-    return Reason(
-        code="INVALID_NUMBER",
-        jurisdiction="POLICY",
-        rule_id="POLICY/invalid-number",
-        legal=False,
-        detail=f"invalid number: {record.invalid_reason or 'not valid'}",
-        until=None,
+    return policy_reason(
+        "INVALID_NUMBER",
+        "invalid-number",
+        f"invalid number: {record.invalid_reason or 'not valid'}",
     )
 
 

@@ -1212,7 +1212,8 @@ def load_rulebook(path: Path | None = None) -> RuleBook:
 
 
 # ============================================================================ evaluate
-def _policy_reason(code: str, rule: str, detail: str) -> Reason:
+def policy_reason(code: str, rule: str, detail: str) -> Reason:
+    """A company-policy reason (``jurisdiction: POLICY``, ``legal: false``, no ``until``)."""
     return Reason(code, "POLICY", f"POLICY/{rule}", False, detail)
 
 
@@ -1242,18 +1243,18 @@ def evaluate(
     number = contact.number
     if not number.valid:
         detail = f"invalid number: {number.invalid_reason or 'not valid'}"
-        return Evaluation([_policy_reason("INVALID_NUMBER", "invalid-number", detail)], None)
+        return Evaluation([policy_reason("INVALID_NUMBER", "invalid-number", detail)], None)
     facts = _Facts(contact, state, world)
     reasons: list[Reason] = []
     if state.suppressed:
         reasons.append(
-            _policy_reason(
+            policy_reason(
                 "SUPPRESSED", "erasure-suppression", "erased subject (keyed-hash tombstone)"
             )
         )
     if not number.region or number.region == "001":
         reasons.append(
-            _policy_reason("NO_RULE_PACK", "unknown-region", "number has no geographic region")
+            policy_reason("NO_RULE_PACK", "unknown-region", "number has no geographic region")
         )
     packs = rulebook.packs_for(facts)
     applicable = list(rulebook.rules_for(packs, contact))
@@ -1264,7 +1265,7 @@ def evaluate(
         local_rules = [rule for rule in applicable if rule.needs_local_time]
         if local_rules or contact.purpose == "marketing":
             reasons.append(
-                _policy_reason(
+                policy_reason(
                     "UNKNOWN_TIMEZONE",
                     "unknown-timezone",
                     f"{number.line_type} number with no known time zone; "

@@ -15,6 +15,7 @@ from tests.serving.test_rules_support import (
     event,
     fresh_world,
     local,
+    minute_before,
     pairs,
     utc,
 )
@@ -431,15 +432,11 @@ def test_weekday_and_weekend_windows_at_their_boundary_minutes(
     """CRTC: weekdays 09:00-21:30, weekends 10:00-18:00; AU: weekdays 09:00-20:00,
     Saturday 09:00-17:00 (RULES.md). Half-open windows in the recipient's local time."""
 
-    def before(hhmm: str) -> str:
-        h, m = map(int, hhmm.split(":"))
-        return f"{(h * 60 + m - 1) // 60:02d}:{(h * 60 + m - 1) % 60:02d}"
-
     assert ("QUIET_HOURS", jurisdiction) in pairs(
-        check(number, local(zone, f"{day} {before(opens)}"))
+        check(number, local(zone, f"{day} {minute_before(opens)}"))
     )
     assert check(number, local(zone, f"{day} {opens}")).allowed
-    assert check(number, local(zone, f"{day} {before(closes)}")).allowed
+    assert check(number, local(zone, f"{day} {minute_before(closes)}")).allowed
     assert ("QUIET_HOURS", jurisdiction) in pairs(check(number, local(zone, f"{day} {closes}")))
 
 

@@ -86,3 +86,10 @@ def local(zone: str, wall_clock: str) -> dt.datetime:
 
     naive = dt.datetime.fromisoformat(wall_clock)
     return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+
+
+def minute_before(hhmm: str) -> str:
+    """``"08:00"`` → ``"07:59"``: the last minute before a window boundary."""
+    hours, minutes = map(int, hhmm.split(":"))
+    total = hours * 60 + minutes - 1
+    return f"{total // 60:02d}:{total % 60:02d}"

@@ -16,6 +16,7 @@ from tests.serving.test_rules_support import (
     event,
     fresh_world,
     local,
+    minute_before,
     pairs,
     utc,
 )
@@ -410,12 +411,6 @@ STATE_WINDOWS = {
 }  # fmt: skip
 
 
-def _minute_before(hhmm: str) -> str:
-    hours, minutes = map(int, hhmm.split(":"))
-    total = hours * 60 + minutes - 1
-    return f"{total // 60:02d}:{total % 60:02d}"
-
-
 @pytest.mark.parametrize("state", sorted(STATE_WINDOWS))
 def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
     """A Tuesday (no day or holiday ban anywhere): one minute before opening and the minute
@@ -424,9 +419,9 @@ def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
     number, zone = NUMBERS[state]
     opens, closes = STATE_WINDOWS[state]
     day = "2026-06-16"
-    assert _q(state) in pairs(check(number, local(zone, f"{day} {_minute_before(opens)}")))
+    assert _q(state) in pairs(check(number, local(zone, f"{day} {minute_before(opens)}")))
     assert check(number, local(zone, f"{day} {opens}")).allowed
-    assert check(number, local(zone, f"{day} {_minute_before(closes)}")).allowed
+    assert check(number, local(zone, f"{day} {minute_before(closes)}")).allowed
     assert _q(state) in pairs(check(number, local(zone, f"{day} {closes}")))
 
 
