@@ -149,9 +149,27 @@ def _add_months(instant: dt.datetime, months: int) -> dt.datetime:
     return instant.replace(year=year, month=month, day=day)
 
 
-def _span_end(start: dt.datetime, duration: tuple[int, dt.timedelta]) -> dt.datetime:
+def _span_end(
+    start: dt.datetime, duration: tuple[int, dt.timedelta], zones: Sequence[ZoneInfo] = ()
+) -> dt.datetime:
+    """End of the exemption window ``[start, end)`` that ``duration`` opens at ``start``.
+
+    Calendar months are counted on the recipient's wall clock (a purchase at 10:00 on
+    20 January ends its 18 months at 10:00 on 20 July, local time, whatever DST did in
+    between) in **every** candidate zone, and in UTC; the window ends at the earliest of
+    these, so an exemption is never stretched by a clock change or by the zone it is
+    counted in (RULES.md leaves the zone open: the conservative reading). Fixed spans
+    (``d``, ``h``) are elapsed time.
+    """
     months, delta = duration
-    return _add_months(start, months) + delta if months else start + delta
+    if not months:
+        return start + delta
+    end = _add_months(start.astimezone(_UTC), months)
+    for zone in zones:
+        wall = _add_months(start.astimezone(zone), months)
+        # a wall time the clocks skip or repeat on that day: the earlier of its two readings
+        end = min(end, wall.replace(fold=0).astimezone(_UTC), wall.replace(fold=1).astimezone(_UTC))
+    return end + delta
 
 
 def _local_minutes(local: dt.datetime) -> float:
@@ -396,13 +414,15 @@ class _Facts:
     def event_within(
         self, kinds: Iterable[str], duration: tuple[int, dt.timedelta], after: dt.datetime | None
     ) -> dt.datetime | None:
-        """Latest event of ``kinds`` whose window ``[ts, ts + duration)`` still holds ``at``."""
+        """Latest event of ``kinds`` whose window ``[ts, ts + duration)`` still holds ``at``
+        (calendar months on the recipient's clock, ending at the earliest zone: ``_span_end``)."""
         best = None
         for kind in kinds:
             for event in self.events.get(kind, ()):
                 if after is not None and event.ts <= after:
                     continue
-                if self.at < _span_end(event.ts, duration) and (best is None or event.ts > best):
+                end = _span_end(event.ts, duration, self.zones)
+                if self.at < end and (best is None or event.ts > best):
                     best = event.ts
         return best
 

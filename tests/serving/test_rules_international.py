@@ -61,21 +61,7 @@ def test_canada_multi_zone_newfoundland_labrador() -> None:
     assert late.next_allowed_at == utc("2026-06-17T12:00:00Z")
 
 
-@pytest.mark.parametrize(
-    ("history", "at", "allowed"),
-    [
-        ((event("purchase", "2024-12-16T15:00:00Z"),), "2026-06-16T14:59:59Z", True),
-        ((event("purchase", "2024-12-16T15:00:00Z"),), "2026-06-16T15:00:00Z", False),
-        ((event("inquiry", "2025-12-16T15:00:00Z"),), "2026-06-16T14:59:59Z", True),
-        ((event("inquiry", "2025-12-16T15:00:00Z"),), "2026-06-16T15:00:00Z", False),
-    ],
-)
-def test_canada_dncl_ebr_edges(history: tuple, at: str, allowed: bool) -> None:
-    state = NumberState(history=history, registries=frozenset({"CA_DNCL"}))
-    result = check(CA_NUMBER, at, state=state)
-    assert result.allowed is allowed
-    if not allowed:
-        assert pairs(result) == {("REGISTRY_LISTED", "CA")}
+# DNCL EBR and CASL implied-consent windows at their edges: test_rules_exemptions.py
 
 
 def test_casl_implied_consent_from_purchase_expires_after_two_years() -> None:

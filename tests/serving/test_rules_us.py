@@ -231,22 +231,7 @@ LA_NUMBER = "+12132345678"  # RULES.md example (Los Angeles)
 LISTED = frozenset({"US_NATIONAL_DNC"})
 
 
-@pytest.mark.parametrize(
-    ("history", "at", "allowed"),
-    [
-        ((event("purchase", "2025-01-20T18:00:00Z"),), "2026-07-20T17:59:59Z", True),
-        ((event("purchase", "2025-01-20T18:00:00Z"),), "2026-07-20T18:00:00Z", False),
-        ((event("contract_start", "2025-01-20T18:00:00Z"),), "2026-07-20T17:59:59Z", True),
-        ((event("inquiry", "2026-03-16T18:00:00Z"),), "2026-06-16T17:59:59Z", True),
-        ((event("inquiry", "2026-03-16T18:00:00Z"),), "2026-06-16T18:00:00Z", False),
-        ((event("purchase", "2026-06-17T18:00:00Z"),), "2026-06-16T18:00:00Z", False),  # future
-    ],
-)
-def test_ebr_exemption_edges(history: tuple, at: str, allowed: bool) -> None:
-    result = check(LA_NUMBER, at, state=NumberState(history=history, registries=LISTED))
-    assert result.allowed is allowed
-    if not allowed:
-        assert pairs(result) == {("REGISTRY_LISTED", "US")}
+# EBR windows at their edges: test_rules_exemptions.py
 
 
 def test_internal_dnc_request_ends_ebr() -> None:
