@@ -176,12 +176,31 @@ def _local_minutes(local: dt.datetime) -> float:
     return local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
 
 
-def _at_local(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
-    """A local wall-clock time as a UTC instant (a time skipped by DST maps forward)."""
+def _at_local(
+    day: dt.date, minutes: int, zone: ZoneInfo, after: dt.datetime | None = None
+) -> dt.datetime:
+    """The first instant (not before ``after``) at which the wall clock in ``zone`` reads
+    ``minutes`` past midnight of ``day`` or later.
+
+    A wall time the clocks repeat (autumn) has two instants: the first one not before
+    ``after``. A wall time the clocks skip (spring) is passed at the change itself: quiet
+    hours ending at 01:30 on a night when 01:00 jumps to 02:00 end at the jump.
+    """
     if minutes >= 1440:
         day, minutes = day + dt.timedelta(days=1), minutes - 1440
-    local = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=zone)
-    return local.astimezone(_UTC)
+    wall = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60)
+    readings = sorted({wall.replace(tzinfo=zone, fold=fold).astimezone(_UTC) for fold in (0, 1)})
+    if readings[0].astimezone(zone).replace(tzinfo=None) != wall:  # skipped: find the jump
+        # the clock reads earlier than ``wall`` at ``before``, later at ``reached`` (seconds)
+        before, reached = (int(reading.timestamp()) for reading in readings)
+        while reached - before > 1:
+            middle = (before + reached) // 2
+            clock = dt.datetime.fromtimestamp(middle, zone).replace(tzinfo=None)
+            before, reached = (before, middle) if clock >= wall else (middle, reached)
+        return dt.datetime.fromtimestamp(reached, _UTC)
+    if after is not None and len(readings) == 2 and readings[0] < after:
+        return readings[1]
+    return readings[0]
 
 
 def _next_pass_everywhere(
@@ -521,7 +540,7 @@ class _WindowRule(_Rule):
                         return instant
                     if minutes >= start:
                         continue
-                return _at_local(current, start, zone)
+                return _at_local(current, start, zone, instant)
         return None
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
@@ -993,7 +1012,7 @@ class _PreferenceRule(_Rule):
                 day = local.date()
                 if quiet_start > quiet_end and _local_minutes(local) >= quiet_start:
                     day += dt.timedelta(days=1)
-                return _at_local(day, quiet_end, zone)
+                return _at_local(day, quiet_end, zone, moment)
 
             for name, zone in zip(facts.zone_names, facts.zones, strict=True):
                 local = instant.astimezone(zone)
