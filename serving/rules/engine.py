@@ -1034,8 +1034,13 @@ class _NoRulePackRule(_Rule):
     kind = "no_rule_pack"
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
-        region = facts.region or "unknown region"
+        # the region this pack was chosen for: the number's, or the address's country (a
+        # GB number of someone living in Jersey is reported as JE, not GB)
+        uncovered = [code for code in facts.country_codes if code in self.pack.regions]
+        region = uncovered[0] if uncovered else facts.region or "unknown region"
         detail = f"no rule pack for {region}"
+        if region != facts.region:
+            detail += f" (address region; the number is {facts.region})"
         return (Reason("NO_RULE_PACK", region, self.rule_id, False, detail),)
 
 
