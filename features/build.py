@@ -53,6 +53,7 @@ import pandas as pd
 
 from features.definitions import (
     CATEGORICAL_FEATURES,
+    CEILING_COLUMNS,
     COUNT_WINDOWS_DAYS,
     FEATURE_NAMES,
     FEATURES_BY_NAME,
@@ -737,7 +738,7 @@ def build_training_frame(
     Columns: ``event_id``, ``number``, ``ts``, every :data:`FEATURE_NAMES` column (numeric;
     categoricals as fixed-vocabulary codes; missing as NaN), ``complaint_7d`` and
     ``opt_out_7d`` (int8; named after the 7-day default whatever ``horizon`` is), and the
-    oracle probabilities when the events carry them. ``events`` is a frame as
+    oracle and observable-ceiling probabilities when the events carry them. ``events`` is a frame as
     :func:`features.io.load_events` returns it.
     """
     say = _console_progress() if progress else None
@@ -764,7 +765,7 @@ def _training_frame(
     out.update(columns)
     out[TARGETS[0]] = labels[0]
     out[TARGETS[1]] = labels[1]
-    for oracle in ORACLE_COLUMNS.values():
+    for oracle in (*ORACLE_COLUMNS.values(), *CEILING_COLUMNS.values()):
         if oracle in events.columns:
             out[oracle] = pd.to_numeric(events[oracle].iloc[rows], errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan

@@ -197,6 +197,13 @@ ORACLE_COLUMNS: dict[str, str] = {
     "complaint_7d": "p_complaint_true",
     "opt_out_7d": "p_opt_out_true",
 }
+#: Simulated data only: the probability of each target given everything observable before
+#: the contact (the oracle with the latent sensitivity integrated over its posterior) — the
+#: best any model of the history can do, carried through for the observable ceiling.
+CEILING_COLUMNS: dict[str, str] = {
+    "complaint_7d": "p_complaint_observable",
+    "opt_out_7d": "p_opt_out_observable",
+}
 
 
 def monotone_constraints(names: Sequence[str]) -> list[int]:

@@ -128,6 +128,20 @@ class Event(Record):
     p_opt_out_true: float | None = Field(
         None, ge=0, le=1, description="Simulated data only: true opt-out probability."
     )
+    p_complaint_observable: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Simulated data only: complaint probability given everything observable "
+        "before the contact (the true one averaged over the person's unseen sensitivity).",
+    )
+    p_opt_out_observable: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Simulated data only: opt-out probability given everything observable "
+        "before the contact.",
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Event:

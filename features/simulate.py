@@ -159,6 +159,13 @@ P_CAP = 0.5
 SENSITIVITY_SIGMA = 0.9  # complaint sensitivity, log-normal with mean 1
 OPT_OUT_SENSITIVITY_SIGMA = 0.7
 SENSITIVITY_CORRELATION = 0.6
+#: Refusal during an answered, not short marketing call: ``min(REFUSAL_BASE · s_o ·
+#: (1 + REFUSAL_PER_CONTACT_7D · contacts_7d), P_CAP)`` — driven by the opt-out sensitivity.
+REFUSAL_BASE = 0.06
+REFUSAL_PER_CONTACT_7D = 0.08
+#: Quadrature nodes per sensitivity of the observable ceiling (see :func:`sensitivity_grid`).
+CEILING_GRID_POINTS = 16
+CEILING_GRID_HALF_WIDTH = 5.0  # standard deviations of log-sensitivity covered by the grid
 
 #: Answer probability multiplier by local hour (the person's propensity × this).
 HOUR_ANSWER = np.array(
@@ -583,6 +590,105 @@ def _pick(state: np.ndarray, lo: int, count: int) -> int:
     return lo + min(int(_uniform(state) * count), count - 1)
 
 
+# --------------------------------------------------------------------------- observable ceiling
+def sensitivity_grid(
+    points: int = CEILING_GRID_POINTS, half_width: float = CEILING_GRID_HALF_WIDTH
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quadrature of the joint sensitivity prior: ``(s_complaint, s_opt_out, prior)``.
+
+    The two log-sensitivities are standard normals ``z_c``, ``z_o`` with correlation
+    :data:`SENSITIVITY_CORRELATION` (``s = exp(σ z − σ²/2)``). Each gets the same uniform grid
+    of ``points`` nodes over ``±half_width``; ``prior[i, j]`` is the bivariate normal density
+    at ``(z_c[i], z_o[j])``, normalised to sum 1 (trapezoid rule: it converges fast on smooth
+    integrands, and a product grid keeps the likelihoods separable — a complaint depends on
+    ``z_c`` only, an opt-out or a refusal on ``z_o`` only).
+    """
+    z = np.linspace(-half_width, half_width, points)
+    rho = SENSITIVITY_CORRELATION
+    zc, zo = z[:, None], z[None, :]
+    log_density = -(zc**2 - 2 * rho * zc * zo + zo**2) / (2 * (1 - rho**2))
+    prior = np.exp(log_density - log_density.max())
+    prior /= prior.sum()
+    s_c = np.exp(SENSITIVITY_SIGMA * z - 0.5 * SENSITIVITY_SIGMA**2)
+    s_o = np.exp(OPT_OUT_SENSITIVITY_SIGMA * z - 0.5 * OPT_OUT_SENSITIVITY_SIGMA**2)
+    return s_c, s_o, np.ascontiguousarray(prior)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _one_minus_exp_neg(x: float) -> float:
+    """``min(1 − exp(−x), P_CAP)``; a Taylor polynomial for small ``x`` (relative error
+    < 3e-10 below 0.1, where most hazards are) saves the exponential."""
+    if x < 0.1:
+        return x * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x * (
+            1.0 / 120.0 - x / 720.0)))))  # fmt: skip
+    return min(-math.expm1(-x), P_CAP)
+
+
+@njit(cache=True, nogil=True)
+def _ceiling_predict(hazard_c, hazard_o, s_c, s_o, prior, like_c, like_o, p_c, p_o, mix_c, mix_o):
+    """E[p | observed history] of one contact: the true probability averaged over the
+    sensitivity posterior ``prior · like_c ⊗ like_o`` (likelihoods of the earlier outcomes).
+
+    ``hazard_*`` is ``exp(Σ βᵢ·xᵢ)`` (the hazard without the sensitivity). Leaves each node's
+    true probability in ``p_c`` / ``p_o`` for :func:`_ceiling_update`; ``mix_*`` are scratch.
+    Returns ``(p_complaint, p_opt_out)``.
+    """
+    k = s_c.shape[0]
+    for i in range(k):
+        p_c[i] = _one_minus_exp_neg(s_c[i] * hazard_c)
+        p_o[i] = _one_minus_exp_neg(s_o[i] * hazard_o)
+        mix_c[i] = 0.0
+        mix_o[i] = 0.0
+    # marginal weights: mix_c = prior · like_o, mix_o = priorᵀ · like_c (the grid prior is
+    # symmetric: both log-sensitivities share the grid and are standard normal), written
+    # as row updates so the inner loop vectorises
+    for i in range(k):
+        lc = like_c[i]
+        lo = like_o[i]
+        for j in range(k):
+            mix_c[j] += prior[i, j] * lo
+            mix_o[j] += prior[i, j] * lc
+    num_c = 0.0
+    num_o = 0.0
+    total = 0.0
+    for i in range(k):
+        w_c = like_c[i] * mix_c[i]
+        total += w_c
+        num_c += w_c * p_c[i]
+        num_o += like_o[i] * mix_o[i] * p_o[i]
+    return num_c / total, num_o / total
+
+
+@njit(cache=True, nogil=True)
+def _ceiling_update(like_c, like_o, p_c, p_o, complained, opted_out, refusal_possible, refused,
+                    contacts_7d, s_o):  # fmt: skip
+    """Multiply in the likelihood of one contact's observed outcomes (in place).
+
+    A complaint (or none) tells about ``s_c``; an opt-out (or none) and, on an answered
+    marketing call that was not a short hang-up, a refusal (or none) tell about ``s_o``.
+    Only ratios matter: a vector is rescaled when its maximum gets small (no underflow).
+    """
+    k = like_c.shape[0]
+    top_c = 0.0
+    top_o = 0.0
+    ref_scale = REFUSAL_BASE * (1.0 + REFUSAL_PER_CONTACT_7D * contacts_7d)
+    for i in range(k):
+        like_c[i] *= p_c[i] if complained else 1.0 - p_c[i]
+        f = p_o[i] if opted_out else 1.0 - p_o[i]
+        if refusal_possible:
+            p_ref = min(ref_scale * s_o[i], P_CAP)
+            f *= p_ref if refused else 1.0 - p_ref
+        like_o[i] *= f
+        top_c = max(top_c, like_c[i])
+        top_o = max(top_o, like_o[i])
+    if top_c < 1e-100:
+        for i in range(k):
+            like_c[i] /= top_c
+    if top_o < 1e-100:
+        for i in range(k):
+            like_o[i] /= top_o
+
+
 # --------------------------------------------------------------------------- kernel
 _NEW, _OPEN, _CLOSED = 0, 1, 2
 _FAR = np.int64(2**62)
@@ -615,9 +721,9 @@ def _simulate_numbers(
     camp_channel, camp_purpose, camp_dial, camp_start_day, camp_end_day, camp_night,
     camp_attempts, camp_cdf,
     offsets, offsets_t0, text_lo, text_n,
-    t0, days, seed_key, wc, wo,
+    t0, days, seed_key, wc, wo, grid_sc, grid_so, grid_prior,
     ev_num, ev_seq, ev_ts, ev_kind, ev_channel, ev_purpose, ev_campaign, ev_dial, ev_outcome,
-    ev_duration, ev_text, ev_source, ev_pc, ev_po,
+    ev_duration, ev_text, ev_source, ev_pc, ev_po, ev_pc_obs, ev_po_obs,
     con_has, con_channel, con_purpose, con_type, con_granted, con_revoked, con_confirmed,
     con_outside, con_evidence,
     dnc_num, dnc_action, dnc_scope, dnc_category, dnc_ts, dnc_source,
@@ -655,6 +761,16 @@ def _simulate_numbers(
     b_source = np.empty(MAX_EVENTS_PER_NUMBER, np.int64)
     b_pc = np.empty(MAX_EVENTS_PER_NUMBER, np.float64)
     b_po = np.empty(MAX_EVENTS_PER_NUMBER, np.float64)
+    b_pc_obs = np.empty(MAX_EVENTS_PER_NUMBER, np.float64)  # set on contact rows only
+    b_po_obs = np.empty(MAX_EVENTS_PER_NUMBER, np.float64)
+    # the observable ceiling: likelihood of the number's observed outcomes per grid node
+    n_grid = grid_sc.shape[0]
+    like_c = np.empty(n_grid, np.float64)
+    like_o = np.empty(n_grid, np.float64)
+    node_pc = np.empty(n_grid, np.float64)
+    node_po = np.empty(n_grid, np.float64)
+    mix_c = np.empty(n_grid, np.float64)
+    mix_o = np.empty(n_grid, np.float64)
     n_ev = 0
     n_dnc = 0
     i = first
@@ -765,6 +881,8 @@ def _simulate_numbers(
         for j in range(nc):
             ukeep[j] = _uniform(state)
         # ---- sequential history
+        like_c[:] = 1.0
+        like_o[:] = 1.0
         nb = 0
         nk = 0
         streak = 0
@@ -846,6 +964,12 @@ def _simulate_numbers(
                   + wo[14] * predictive + wo[15] * prerec)  # fmt: skip
             pc = min(1.0 - math.exp(-sens_c * math.exp(lc)), P_CAP)
             po = min(1.0 - math.exp(-sens_o * math.exp(lo)), P_CAP)
+            pc_obs, po_obs = _ceiling_predict(math.exp(lc), math.exp(lo), grid_sc, grid_so,
+                                              grid_prior, like_c, like_o, node_pc, node_po,
+                                              mix_c, mix_o)  # fmt: skip
+            complained = False
+            opted_out = False
+            refused = False
             # outcome: the answer model (propensity × hour of day)
             duration = math.nan
             short = False
@@ -905,14 +1029,18 @@ def _simulate_numbers(
             b_source[nb] = -1
             b_pc[nb] = pc
             b_po[nb] = po
+            b_pc_obs[nb] = pc_obs
+            b_po_obs[nb] = po_obs
             nb += 1
             kt[nk] = t
             kshort[nk] = short
             kref_t[nk] = -1
             # refusal during an answered marketing call
-            if outcome == O_ANSWERED and pur == P_MARKETING and not short:
-                p_ref = min(0.06 * sens_o * (1.0 + 0.08 * c7), 0.5)
+            refusal_possible = outcome == O_ANSWERED and pur == P_MARKETING and not short
+            if refusal_possible:
+                p_ref = min(REFUSAL_BASE * sens_o * (1.0 + REFUSAL_PER_CONTACT_7D * c7), P_CAP)
                 if _uniform(state) < p_ref:
+                    refused = True
                     rt = t + max(1, int(duration))
                     kref_t[nk] = rt
                     nb = _emit_simple(nb, rt, K_REFUSAL, -1, b_ts, b_kind, b_channel, b_purpose,
@@ -937,6 +1065,7 @@ def _simulate_numbers(
                 look_state[ctouch[jj]] = _CLOSED
             window = min(next_t, t + WEEK) - t
             if _uniform(state) < pc:
+                complained = True
                 ts_c = t + _delay_in_window(state, window)
                 u = _uniform(state)
                 if ch == CH_SMS:
@@ -951,6 +1080,7 @@ def _simulate_numbers(
                     n_dnc = _emit_dnc(n_dnc, i, 0, 0, 0, ts_c, 2, dnc_num, dnc_action, dnc_scope,
                                       dnc_category, dnc_ts, dnc_source)  # fmt: skip
             if _uniform(state) < po:
+                opted_out = True
                 ts_o = t + _delay_in_window(state, window)
                 if ch == CH_SMS and _uniform(state) < OPT_OUT_AS_REPLY_SMS:
                     txt = _pick(state, text_lo[lang, 0], text_n[lang, 0])
@@ -979,6 +1109,8 @@ def _simulate_numbers(
                                   b_campaign, b_dial, b_outcome, b_duration, b_text, b_source,
                                   b_pc, b_po)  # fmt: skip
                 b_text[nb - 1] = txt
+            _ceiling_update(like_c, like_o, node_pc, node_po, complained, opted_out,
+                            refusal_possible, refused, c7, grid_so)  # fmt: skip
         con_revoked[i] = r_t if r_t < _FAR else -1
         # ---- business events, independent of contacts
         for kind, mean in ((K_PURCHASE, 0.25), (K_INQUIRY, 0.15), (K_CONTRACT_START, 0.06)):
@@ -1017,6 +1149,9 @@ def _simulate_numbers(
             ev_source[o] = b_source[s]
             ev_pc[o] = b_pc[s]
             ev_po[o] = b_po[s]
+            contact = b_kind[s] == K_CONTACT
+            ev_pc_obs[o] = b_pc_obs[s] if contact else math.nan
+            ev_po_obs[o] = b_po_obs[s] if contact else math.nan
         n_ev += nb
         i += 1
     return i, n_ev, n_dnc
@@ -1173,12 +1308,13 @@ _EVENT_BUFFERS = (
     ("num", np.int32), ("seq", np.int32), ("ts", np.int64), ("kind", np.int8),
     ("channel", np.int8), ("purpose", np.int8), ("campaign", np.int16), ("dial", np.int8),
     ("outcome", np.int8), ("duration", np.float64), ("text", np.int16), ("source", np.int8),
-    ("pc", np.float64), ("po", np.float64),
+    ("pc", np.float64), ("po", np.float64), ("pc_obs", np.float64), ("po_obs", np.float64),
 )  # fmt: skip
 _DNC_BUFFERS = (
     ("num", np.int32), ("action", np.int8), ("scope", np.int8), ("category", np.int8),
     ("ts", np.int64), ("source", np.int8),
 )  # fmt: skip
+_GRID = sensitivity_grid()
 #: Event buffer per number in a chunk (≈ 10 are used on average; a pass that fills the
 #: buffer is simply continued with a new one).
 EVENTS_PER_NUMBER_BUFFER = 14
@@ -1214,10 +1350,10 @@ def _run_chunk(
             setup.block_spanish[block], cat.channel, cat.purpose, cat.dial_mode, cat.start_day,
             cat.end_day, cat.night_share, cat.attempts, cat.cdf, setup.offsets,
             setup.offsets_t0, setup.text_lo, setup.text_n, t0, days, _seed_key(seed),
-            _weights(COMPLAINT_WEIGHTS), _weights(OPT_OUT_WEIGHTS),
+            _weights(COMPLAINT_WEIGHTS), _weights(OPT_OUT_WEIGHTS), *_GRID,
             ev["num"], ev["seq"], ev["ts"], ev["kind"], ev["channel"], ev["purpose"],
             ev["campaign"], ev["dial"], ev["outcome"], ev["duration"], ev["text"], ev["source"],
-            ev["pc"], ev["po"],
+            ev["pc"], ev["po"], ev["pc_obs"], ev["po_obs"],
             con["has"], con["channel"], con["purpose"], con["type"], con["granted"],
             con["revoked"], con["confirmed"], con["outside"], con["evidence"],
             dnc["num"], dnc["action"], dnc["scope"], dnc["category"], dnc["ts"], dnc["source"],
@@ -1253,6 +1389,8 @@ def _event_table(setup: _Setup, ev: dict[str, np.ndarray], gidx: np.ndarray,
         "source": _dictionary_column(SOURCES, ev["source"]),
         "p_complaint_true": _floats(ev["pc"]),
         "p_opt_out_true": _floats(ev["po"]),
+        "p_complaint_observable": _floats(ev["pc_obs"]),
+        "p_opt_out_observable": _floats(ev["po_obs"]),
     }
     return _table(arrays, event_schema())
 
@@ -1483,7 +1621,10 @@ def label_contacts(
     return labels[0], labels[1]
 
 
-_SUMMARY_COLUMNS = ["number", "ts", "kind", "channel", "text", "p_complaint_true", "p_opt_out_true"]
+_PROBABILITY_COLUMNS = [
+    "p_complaint_true", "p_opt_out_true", "p_complaint_observable", "p_opt_out_observable",
+]  # fmt: skip
+_SUMMARY_COLUMNS = ["number", "ts", "kind", "channel", "text", *_PROBABILITY_COLUMNS]
 #: Rows per segment when labelling a Parquet file (bounded memory for any file size).
 _SEGMENT_ROWS = 1_000_000
 
@@ -1503,7 +1644,7 @@ def _read_event_columns(path: Path) -> pa.Table:
     ts = pd.to_datetime(raw["ts"], utc=True, format="ISO8601")
     arrays = [pa.array(raw[c], type=pa.string(), from_pandas=True) for c in cols]
     arrays[1] = pa.array(ts.to_numpy("datetime64[us]")).cast(pa.timestamp("us", tz="UTC"))
-    for k in (5, 6):
+    for k in range(5, len(cols)):
         arrays[k] = pa.array(pd.to_numeric(raw[cols[k]]).to_numpy(float), from_pandas=True)
     return pa.table(arrays, names=cols)
 
@@ -1625,8 +1766,10 @@ def _contact_frame(table: pa.Table) -> tuple[Any, dict[str, int], int]:
             ),
             "complaint_7d": complaint[rows],
             "opt_out_7d": opt_out[rows],
-            "p_complaint_true": table["p_complaint_true"].take(src).to_numpy(zero_copy_only=False),
-            "p_opt_out_true": table["p_opt_out_true"].take(src).to_numpy(zero_copy_only=False),
+            **{
+                name: table[name].take(src).to_numpy(zero_copy_only=False)
+                for name in _PROBABILITY_COLUMNS
+            },
         }
     )
     return frame, by_kind, len(number_values)
@@ -1637,7 +1780,8 @@ def labelled_contacts(events_path: Path):
 
     A pandas DataFrame, one row per contact: ``number_code`` (dense code of the number),
     ``region`` (ISO 3166-1), ``ts`` (µs since epoch), ``channel``, ``complaint_7d``,
-    ``opt_out_7d``, ``p_complaint_true``, ``p_opt_out_true``. Opt-out replies are
+    ``opt_out_7d``, ``p_complaint_true``, ``p_opt_out_true`` (the oracle) and
+    ``p_complaint_observable``, ``p_opt_out_observable`` (the observable ceiling). Opt-out replies are
     recognised with :func:`features.replies.classify_replies`.
     """
     import pandas as pd

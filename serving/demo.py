@@ -1,7 +1,8 @@
 """The end-to-end main job on embedded defaults (SQLite store under data/, MLflow under models/).
 
 Steps:
-1. simulate a multi-channel contact history with known per-contact risk (the oracle);
+1. simulate a multi-channel contact history with known per-contact risk (the oracle, and the
+   observable ceiling: that risk given only what a history can show);
 2. build the point-in-time training frame and train the calibrated complaint / opt-out
    models, logged to MLflow and registered as ``challenger``;
 3. promote the challenger to ``champion`` when it is at least as good as the champion;

@@ -16,7 +16,12 @@ from typing import Any
 import pandas as pd
 
 #: Columns of simulated files that are ground truth for model evaluation, not store data.
-ORACLE_COLUMNS = ("p_complaint_true", "p_opt_out_true")
+ORACLE_COLUMNS = (
+    "p_complaint_true",
+    "p_opt_out_true",
+    "p_complaint_observable",
+    "p_opt_out_observable",
+)
 DEFAULT_BATCH = 5_000
 
 

@@ -3,11 +3,18 @@
 Expected calibration error uses equal-mass bins: with base rates well under 1 %, equal-width
 bins put almost every contact in the first bin and say nothing about the tail that matters.
 Lift is the share of all positives found among the riskiest k % of contacts.
+
+An ECE on rare events is mostly binomial noise unless the score is badly off: even a
+perfectly calibrated score shows an ECE of about ``mean |Binomial − mean| / n`` per bin.
+:func:`ece_uncertainty` therefore reports, per scorer, that noise floor (the ECE of labels
+drawn from the score itself) and a bootstrap interval, and a *paired* bootstrap interval of
+the difference to the baseline: two ECEs within each other's noise are a tie, not a win.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 LIFT_SHARES = (0.05, 0.10, 0.20)
@@ -19,9 +26,81 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 20) -> 
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     order = np.argsort(p, kind="stable")
-    chunks = np.array_split(order, bins)
-    total = len(p)
-    return float(sum(len(c) / total * abs(y[c].mean() - p[c].mean()) for c in chunks if len(c)))
+    return _binned_ece(y[order] - p[order], np.ones(len(p)), order, bins)
+
+
+@njit(cache=True, nogil=True)
+def _binned_ece_kernel(sorted_gap, weight, order, bins):
+    total = 0.0
+    for i in range(len(order)):
+        total += weight[order[i]]
+    sums = np.zeros(bins)
+    before = 0.0
+    for i in range(len(order)):
+        w = weight[order[i]]
+        b = min(int(before * bins / total), bins - 1)  # truncation = floor here (≥ 0)
+        sums[b] += w * sorted_gap[i]
+        before += w
+    return np.abs(sums).sum() / total
+
+
+def _binned_ece(sorted_gap: np.ndarray, weight: np.ndarray, order: np.ndarray, bins: int) -> float:
+    """ECE of rows sorted by prediction (``sorted_gap`` = label − prediction), row ``i``
+    counted ``weight[order[i]]`` times, in bins of equal total weight (row ``i`` goes to bin
+    ``⌊bins · weight before i / total⌋``). One pass, no copies: the bootstrap calls it often."""
+    return float(_binned_ece_kernel(sorted_gap, weight, order, bins))
+
+
+def ece_uncertainty(
+    y: np.ndarray,
+    scores: dict[str, np.ndarray],
+    *,
+    reference: str = "baseline",
+    bins: int = 20,
+    replicates: int = 50,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """How far each scorer's ECE can be trusted, on the same contacts.
+
+    Per scorer: ``ece_ci_low`` / ``ece_ci_high`` (95 % percentile interval of the bootstrap:
+    every replicate resamples the same contacts for every scorer, so the intervals are
+    paired) and ``ece_noise_floor`` (mean ECE when the labels are drawn from
+    the score itself: what a perfectly calibrated score of this shape would show). Per scorer
+    other than ``reference``: ``ece_minus_<reference>_ci_low`` / ``_ci_high``, the paired
+    interval of the ECE difference — below zero at the top end means reliably better.
+
+    An ECE is an absolute value of noisy bin gaps, so resampling adds noise to it: for a
+    nearly calibrated score the interval lies above the point estimate. Read it as "how
+    large this ECE could look", and compare scorers by the paired difference.
+    """
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    ordered = {}
+    for name, p in scores.items():
+        p = np.asarray(p, dtype=float)
+        order = np.argsort(p, kind="stable")
+        ordered[name] = (p[order], y[order] - p[order], order)
+    draws = {name: np.empty(replicates) for name in scores}
+    for r in range(replicates):
+        weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        for name, (_p, gap, order) in ordered.items():
+            draws[name][r] = _binned_ece(gap, weight, order, bins)
+    ones = np.ones(n)
+    out: dict[str, dict[str, float]] = {}
+    for name, (p, _gap, order) in ordered.items():
+        floor = [_binned_ece((rng.random(n) < p) - p, ones, order, bins) for _ in range(10)]
+        lo, hi = np.percentile(draws[name], [2.5, 97.5])
+        out[name] = {
+            "ece_ci_low": float(lo),
+            "ece_ci_high": float(hi),
+            "ece_noise_floor": float(np.mean(floor)),
+        }
+        if reference in draws and name != reference:
+            d_lo, d_hi = np.percentile(draws[name] - draws[reference], [2.5, 97.5])
+            out[name][f"ece_minus_{reference}_ci_low"] = float(d_lo)
+            out[name][f"ece_minus_{reference}_ci_high"] = float(d_hi)
+    return out
 
 
 def capture_at(y: np.ndarray, score: np.ndarray, share: float) -> float:

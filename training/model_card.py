@@ -24,6 +24,58 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}"
 
 
+_REFERENCES_EXPLAINED = (
+    "On simulated data two references bound what is achievable. The **oracle** scores each "
+    "contact with the simulator's true probability, which includes the person's latent "
+    "sensitivity (log-normal; it scales the complaint and opt-out hazards). No model can "
+    "reach it: the sensitivity is never observed, only hinted at by the few complaints, "
+    "opt-outs and refusals a person has produced so far — most people have none, and a first "
+    "contact carries no hint at all. The **observable ceiling** is the oracle with the "
+    "sensitivity integrated over its posterior given everything observable before the "
+    "contact (earlier contacts and their outcomes): the Bayes-optimal score from the history, "
+    "so no model of the history beats it except by chance. *Model / ceiling* is the share of "
+    "the achievable that the model reaches; *model / oracle* mixes that with the information "
+    "no history holds."
+)
+
+
+def _ratio(value: float | None, reference: float | None, metric: str) -> str:
+    if not value or not reference or metric not in ("roc_auc", "pr_auc"):
+        return ""
+    return _fmt(value / reference)
+
+
+def _ece_note(by_scorer: dict[str, dict[str, float]]) -> list[str]:
+    """The ECE's uncertainty: bootstrap intervals, the noise floor and the paired
+    difference to the baseline (an ECE gap inside the noise is no win)."""
+    model = by_scorer["model"]
+    if "ece_ci_low" not in model:
+        return []
+    parts = [
+        f"{name.replace('_', ' ')} {_fmt(v['ece_ci_low'])}–{_fmt(v['ece_ci_high'])}"
+        for name, v in by_scorer.items()
+        if "ece_ci_low" in v
+    ]
+    lines = [
+        "",
+        "ECE (20 equal-mass bins), 95 % bootstrap intervals: " + "; ".join(parts) + ". "
+        f"Noise floor (the ECE a perfectly calibrated score of the model's shape shows on this "
+        f"many contacts): {_fmt(model.get('ece_noise_floor'))}.",
+    ]
+    lo = model.get("ece_minus_baseline_ci_low")
+    hi = model.get("ece_minus_baseline_ci_high")
+    if lo is not None and hi is not None:
+        verdict = (
+            "better than the baseline"
+            if hi < 0
+            else ("worse than the baseline" if lo > 0 else "not distinguishable from the baseline")
+        )
+        lines.append(
+            f"Model ECE − baseline ECE, paired bootstrap: {lo:+.4f} to {hi:+.4f} ({verdict})."
+        )
+    return lines
+
+
 def render(
     *,
     model_name: str,
@@ -36,7 +88,8 @@ def render(
     git_commit: str,
     seed: int,
 ) -> str:
-    """``metrics[target][scorer][metric]`` with scorer in model/baseline/oracle."""
+    """``metrics[target][scorer][metric]`` with scorer in model / baseline and, on simulated
+    data, oracle / observable_ceiling."""
     lines = [
         f"# Model card — {model_name}",
         "",
@@ -63,27 +116,36 @@ def render(
     for name, s in split.items():
         lines.append(f"| {name} | {s['start']} | {s['end']} | {s['rows']:,} |")
     lines += ["", "## Out-of-time results", ""]
+    simulated = any("oracle" in by for by in metrics.values())
+    if simulated:
+        lines += [_REFERENCES_EXPLAINED, ""]
     for target, by_scorer in metrics.items():
-        lines += [
-            f"### {target} (calibration: {calibration.get(target)})",
-            "",
-            "| metric | model | baseline (contact count) | oracle (true probability) | model / oracle |",
-            "|---|---|---|---|---|",
-        ]
+        has_ceiling = "observable_ceiling" in by_scorer
+        head = "| metric | model | baseline (contact count) | oracle (true probability) |"
+        rule = "|---|---|---|---|"
+        if has_ceiling:
+            head += " observable ceiling | model / ceiling |"
+            rule += "---|---|"
+        head += " model / oracle |"
+        rule += "---|"
+        lines += [f"### {target} (calibration: {calibration.get(target)})", "", head, rule]
         for m in _SHOWN:
             model_v = by_scorer["model"].get(m)
             base_v = by_scorer.get("baseline", {}).get(m)
             oracle_v = by_scorer.get("oracle", {}).get(m)
-            ratio = model_v / oracle_v if oracle_v and m in ("roc_auc", "pr_auc") else None
-            lines.append(
-                f"| {m} | {_fmt(model_v)} | {_fmt(base_v)} | {_fmt(oracle_v)} | {_fmt(ratio) if ratio else ''} |"
-            )
+            cells = [m, _fmt(model_v), _fmt(base_v), _fmt(oracle_v)]
+            if has_ceiling:
+                ceiling_v = by_scorer["observable_ceiling"].get(m)
+                cells += [_fmt(ceiling_v), _ratio(model_v, ceiling_v, m)]
+            cells.append(_ratio(model_v, oracle_v, m))
+            lines.append("| " + " | ".join(cells) + " |")
         rate = by_scorer["model"].get("base_rate")
         lines += [
             "",
             f"Base rate {_fmt(rate)}; mean prediction {_fmt(by_scorer['model'].get('mean_prediction'))}.",
-            "",
         ]
+        lines += _ece_note(by_scorer)
+        lines.append("")
     mono = [f for f in FEATURES if f.name in feature_names and f.monotone > 0]
     lines += [
         "## Monotone features",
@@ -96,7 +158,8 @@ def render(
         "(one code path for training and serving). Categoricals are fixed-vocabulary integer codes.",
         "",
         "## Known limits",
-        "- Trained on the history it was given; on simulated data the oracle shows the best achievable.",
+        "- Trained on the history it was given; on simulated data the observable ceiling shows the "
+        "best achievable from that history, and the oracle what a person's unseen tolerance adds.",
         "- A person's tolerance is only visible through their history: first contacts carry little signal.",
         "- Calibration holds for the population and period of the calibration slice; recalibrate after "
         "large changes in campaign mix or law.",

@@ -1,7 +1,8 @@
 """Evaluation plots for reviewers: ROC, PR, reliability, lift, importance, SHAP summary.
 
 Each function writes one PNG and returns its path. Scores are compared side by side
-(model, baseline, oracle) so a reviewer sees how close the model is to the best achievable.
+(model, baseline, oracle, observable ceiling) so a reviewer sees how close the model is to
+the best achievable.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from training.metrics import lift_curve  # noqa: E402
 
-_COLOURS = {"model": "#1f77b4", "baseline": "#7f7f7f", "oracle": "#2ca02c"}
+_COLOURS = {
+    "model": "#1f77b4",
+    "baseline": "#7f7f7f",
+    "oracle": "#2ca02c",
+    "observable_ceiling": "#ff7f0e",
+}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

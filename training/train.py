@@ -3,8 +3,13 @@
 Builds the point-in-time training frame, splits it by time (train / early stopping /
 calibration / out-of-time test), trains one monotone LightGBM booster per target,
 calibrates each on its own slice, evaluates model, a contact-count baseline and (on
-simulated data) the oracle on the same out-of-time contacts, and registers the bundle as a
-new model version with the alias ``challenger``.
+simulated data) the oracle and the observable ceiling on the same out-of-time contacts, and
+registers the bundle as a new model version with the alias ``challenger``.
+
+The oracle scores with each person's latent sensitivity, which no history reveals fully; the
+observable ceiling (``p_*_observable`` from :mod:`features.simulate`) is the oracle with that
+sensitivity integrated over its posterior given the outcomes observed before the contact —
+the best any model of the history can do. Model / ceiling is how much is left to learn.
 """
 
 from __future__ import annotations
@@ -22,13 +27,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.definitions import FEATURE_NAMES, ORACLE_COLUMNS, TARGETS
+from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, ORACLE_COLUMNS, TARGETS
 from features.paths import GENERATED_DIR, PROJECT_ROOT
 from training.calibration import Calibrator
 from training.config import TrainConfig, load_config
-from training.metrics import evaluate
+from training.metrics import ece_uncertainty, evaluate
 
 SPLITS = ("train", "early_stopping", "calibration", "test")
+#: Scorers on simulated data, beside the model and the baseline: column per target.
+REFERENCE_SCORERS: dict[str, dict[str, str]] = {
+    "oracle": ORACLE_COLUMNS,
+    "observable_ceiling": CEILING_COLUMNS,
+}
+#: What the model is compared with, as ``model / reference`` ratios.
+RATIO_REFERENCES = ("oracle", "observable_ceiling")
+RATIO_METRICS = ("roc_auc", "pr_auc")
 HORIZON = pd.Timedelta(days=7)
 
 
@@ -202,11 +215,16 @@ def train(
     for target in TARGETS:
         y = test[target].to_numpy(int)
         scores = {"model": predicted[target], "baseline": baseline_scores(parts, target)}
-        oracle_col = ORACLE_COLUMNS[target]
-        if oracle_col in test.columns and test[oracle_col].notna().all():
-            scores["oracle"] = test[oracle_col].to_numpy(float)
+        for scorer, columns in REFERENCE_SCORERS.items():
+            column = columns[target]
+            if column in test.columns and test[column].notna().all():
+                scores[scorer] = test[column].to_numpy(float)
         metrics[target] = {name: evaluate(y, s) for name, s in scores.items()}
+        uncertainty = ece_uncertainty(y, scores, reference="baseline", seed=cfg.seed)
+        for name, extra in uncertainty.items():
+            metrics[target][name].update(extra)
         scores_by_target[target] = scores
+    timings["evaluate_s"] = time.perf_counter() - t0 - timings["fit_s"]
 
     configure_uri = tracking.configure(tracking_uri)
     experiment_id = tracking.ensure_experiment(cfg.experiment)
@@ -259,11 +277,12 @@ def train(
                 for k, v in values.items():
                     if v == v:  # skip NaN
                         flat[f"{target}.{scorer}.{k}"] = v
-            if "oracle" in by_scorer:
-                for k in ("roc_auc", "pr_auc"):
-                    flat[f"{target}.model_vs_oracle.{k}"] = (
-                        by_scorer["model"][k] / by_scorer["oracle"][k]
-                    )
+            for reference in RATIO_REFERENCES:
+                if reference in by_scorer:
+                    for k in RATIO_METRICS:
+                        flat[f"{target}.model_vs_{reference}.{k}"] = (
+                            by_scorer["model"][k] / by_scorer[reference][k]
+                        )
         mlflow.log_metrics(flat)
 
         # plots
@@ -314,13 +333,14 @@ def train(
         mlflow.log_text(card, "model_card.md")
         mlflow.log_dict(metrics, "evaluation/metrics.json")
         mlflow.log_dict(split_info, "evaluation/split.json")
-        # the out-of-time slice for champion/challenger: features, labels, oracle. No numbers
+        # the out-of-time slice for champion/challenger: features, labels, oracle and ceiling. No numbers
         # and no event ids either (an operator's ids may embed a number).
         keep = [
             "ts",
             *FEATURE_NAMES,
             *TARGETS,
             *[c for c in ORACLE_COLUMNS.values() if c in test.columns],
+            *[c for c in CEILING_COLUMNS.values() if c in test.columns],
         ]
         test_path = tmpdir / "test_frame.parquet"
         test[keep].to_parquet(test_path, index=False)
@@ -359,29 +379,48 @@ def train(
     return TrainResult(run.info.run_id, cfg.model_name, version, metrics, timings)
 
 
+TABLE_SCORERS = ("model", "baseline", "oracle", "observable_ceiling")
+TABLE_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "capture_top10")
+
+
 def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
-    """A rich table: model vs baseline vs oracle per target."""
+    """A rich table: model vs baseline, oracle and observable ceiling per target, with the
+    model's share of the oracle's and of the ceiling's ROC-AUC / PR-AUC."""
     from rich.table import Table
 
-    table = Table(title="Out-of-time test: model vs baseline vs oracle")
+    table = Table(title="Out-of-time test: model vs baseline, oracle and observable ceiling")
     table.add_column("target")
     table.add_column("metric")
-    for scorer in ("model", "baseline", "oracle"):
-        table.add_column(scorer, justify="right")
-    table.add_column("model/oracle", justify="right")
+    for scorer in TABLE_SCORERS:
+        table.add_column(scorer.replace("_", " "), justify="right")
+    for reference in RATIO_REFERENCES:
+        table.add_column(f"model/{reference.replace('observable_', '')}", justify="right")
     for target, by in metrics.items():
-        for m in ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "capture_top10"):
+        for m in TABLE_METRICS:
             row = [target, m]
-            for scorer in ("model", "baseline", "oracle"):
+            for scorer in TABLE_SCORERS:
                 v = by.get(scorer, {}).get(m)
                 row.append("–" if v is None else f"{v:.4f}")
-            ratio = (
-                by["model"][m] / by["oracle"][m]
-                if "oracle" in by and m in ("roc_auc", "pr_auc")
-                else None
-            )
-            row.append(f"{ratio:.3f}" if ratio else "")
+            for reference in RATIO_REFERENCES:
+                ratio = (
+                    by["model"][m] / by[reference][m]
+                    if reference in by and m in RATIO_METRICS
+                    else None
+                )
+                row.append(f"{ratio:.3f}" if ratio else "")
             table.add_row(*row)
+        model = by["model"]
+        if "ece_ci_low" in model:
+            row = [target, "ece 95 % CI"]
+            for scorer in TABLE_SCORERS:
+                v = by.get(scorer, {})
+                row.append(f"{v['ece_ci_low']:.4f}–{v['ece_ci_high']:.4f}" if v else "–")
+            table.add_row(*row, "", "")
+            row = [target, "ece noise floor"]
+            for scorer in TABLE_SCORERS:
+                v = by.get(scorer, {}).get("ece_noise_floor")
+                row.append("–" if v is None else f"{v:.4f}")
+            table.add_row(*row, "", "")
     return table
 
 

@@ -49,3 +49,29 @@ def test_calibration_repairs_a_distorted_score():
         again = Calibrator.from_dict(cal.to_dict())
         np.testing.assert_allclose(again.transform(distorted[:50]), cal.transform(distorted[:50]))
     assert Calibrator("auto").fit(distorted[:2000], y[:2000]).method_ == "sigmoid"  # few positives
+
+
+def test_ece_uncertainty_tells_a_tie_from_a_win():
+    from training.metrics import ece_uncertainty
+
+    rng = np.random.default_rng(1)
+    p = np.clip(rng.lognormal(np.log(0.02), 0.7, 200_000), 0, 0.5)
+    y = (rng.random(p.size) < p).astype(int)
+    other = np.clip(p * rng.lognormal(0, 0.05, p.size), 0, 0.5)  # as calibrated, a bit noisier
+    scores = {"model": p, "baseline": other, "worse": p * 1.3}
+    out = ece_uncertainty(y, scores, replicates=60, seed=2)
+    # far from calibrated, the interval brackets the ECE (near calibration, resampling noise
+    # adds to the ECE and the interval sits above it: the paired difference is what compares)
+    ece = expected_calibration_error(y, scores["worse"])
+    assert out["worse"]["ece_ci_low"] <= ece <= out["worse"]["ece_ci_high"]
+    # a calibrated score's ECE is its noise floor; a 30 % overestimate is far above it
+    assert out["model"]["ece_noise_floor"] == pytest.approx(
+        expected_calibration_error(y, p), rel=0.5
+    )
+    assert out["worse"]["ece_ci_low"] > 3 * out["worse"]["ece_noise_floor"]
+    # two calibrated scores tie; the overestimate is reliably worse than the baseline
+    assert (
+        out["model"]["ece_minus_baseline_ci_low"] < 0 < out["model"]["ece_minus_baseline_ci_high"]
+    )
+    assert out["worse"]["ece_minus_baseline_ci_low"] > 0
+    assert "ece_minus_baseline_ci_low" not in out["baseline"]

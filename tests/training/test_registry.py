@@ -70,6 +70,12 @@ def test_run_has_metrics_plots_card_and_no_numbers(
         "complaint_7d.oracle.ece",
         "opt_out_7d.model.capture_top10",
         "complaint_7d.model_vs_oracle.roc_auc",
+        "complaint_7d.observable_ceiling.log_loss",
+        "opt_out_7d.observable_ceiling.ece",
+        "opt_out_7d.model_vs_observable_ceiling.pr_auc",
+        "opt_out_7d.model.ece_ci_high",
+        "opt_out_7d.model.ece_minus_baseline_ci_high",
+        "complaint_7d.baseline.ece_noise_floor",
     ):
         assert key in run.data.metrics, key
     assert run.data.tags["git_commit"] and run.data.tags["data_digest"]
@@ -80,6 +86,7 @@ def test_run_has_metrics_plots_card_and_no_numbers(
     local = mlflow.artifacts.download_artifacts(run_id=result.run_id, dst_path=str(tmp_path / "a"))
     card = (tmp_path / "a" / "model_card.md").read_text()
     assert "oracle" in card and "Monotone features" in card
+    assert "observable ceiling" in card and "model / ceiling" in card
     # no phone number of the data appears in any artifact
     numbers = set(training_data.frame["number"].drop_duplicates().head(2000))
     for path in (tmp_path / "a").rglob("*"):
