@@ -43,9 +43,13 @@ Decisions a reader should know:
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -507,6 +511,51 @@ _FLAG_ANSWERED, _FLAG_ANSWERED_CALL, _FLAG_SHORT, _FLAG_NIGHT = 4, 5, 6, 7
 _FLAG_COMPLAINT, _FLAG_OPT_OUT, _FLAG_REFUSAL = 8, 9, 10
 
 
+_NEVER = np.iinfo(np.int64).max
+#: Codes the query rows' categoricals fall back to (the Event contract's default purpose is
+#: marketing; an SMS is always sent by an automated platform, so whatever a row says its
+#: dial mode is "not applicable", the missing code — in training frames and serving alike).
+_MARKETING_CODE = FEATURES_BY_NAME["purpose"].vocabulary.index("marketing")  # type: ignore[union-attr]
+_SMS_CODE = FEATURES_BY_NAME["channel"].vocabulary.index("sms")  # type: ignore[union-attr]
+
+
+@dataclass
+class _ConsentArrays:
+    """Consent rows ordered by (history key, grant time), with each key's row range."""
+
+    starts: np.ndarray  # int64 per history key code
+    ends: np.ndarray
+    granted: np.ndarray  # int64 ns
+    revoked: np.ndarray  # int64 ns, int64 max = never
+    channel: np.ndarray  # int64: 0 call, 1 sms, 2 any
+    purpose: np.ndarray  # int64: 0 marketing, 1 service
+    type: np.ndarray  # int16 consent_type codes
+
+
+@dataclass
+class _Prepared:
+    """The kernels' inputs, however they were gathered (a frame or a few records).
+
+    Rows are events and query pseudo-contacts in any order; ``q_*`` arrays hold one value
+    per query row (in ``query_rows`` order), already encoded as the model sees them.
+    """
+
+    key_code: np.ndarray  # int64 per row: same code = same history
+    ts: np.ndarray  # int64 ns per row
+    flags: np.ndarray  # uint16 per row, _FLAG_* bits; 0 for query rows
+    campaign: np.ndarray  # int64 per row: campaign code of a history contact, else -1
+    n_campaigns: int
+    subject: np.ndarray  # int64 per row: subject code (used on contact and query rows)
+    is_contact: np.ndarray  # bool per row: history contacts and query pseudo-contacts
+    query_rows: np.ndarray  # int64
+    q_hour: np.ndarray
+    q_weekday: np.ndarray
+    q_channel: np.ndarray  # int64: 0 call, 1 sms, -1 other
+    q_purpose: np.ndarray  # int64: 0 marketing, 1 service
+    q_codes: dict[str, np.ndarray]  # channel, purpose, dial_mode, region, line_type codes
+    consent: _ConsentArrays | None
+
+
 def _compute(
     frame: pd.DataFrame,
     is_query: np.ndarray,
@@ -518,6 +567,18 @@ def _compute(
     """The shared core: features (and labels) of the ``is_query`` rows, in row order,
     from the ``is_history`` rows strictly before each. Returns (columns, labels[2, n_q])."""
     say = progress or (lambda _msg: None)
+    prepared = _prepare_frame(frame, is_query, is_history, consent, say)
+    return _features_from_arrays(prepared, horizon_ns, say)
+
+
+def _prepare_frame(
+    frame: pd.DataFrame,
+    is_query: np.ndarray,
+    is_history: np.ndarray,
+    consent: pd.DataFrame | None,
+    say: Progress,
+) -> _Prepared:
+    """Kernel inputs from a frame, vectorised (training frames of millions of rows)."""
     n = len(frame)
     say("normalising numbers")
     numbers = number_table(frame["number"])
@@ -566,17 +627,53 @@ def _compute(
         flags |= (mask & is_history).astype(np.uint16) << bit
     campaign_codes, campaign_uniques = pd.factorize(_column(frame, "campaign_id"))
     campaign_codes = np.where(is_contact & is_history, campaign_codes, -1).astype(np.int64)
+    subject_codes = _subject_codes(_column(frame, "subject"), _column(frame, "campaign_id"))
 
     query_rows = np.flatnonzero(is_query)
+    q_channel = np.where(is_call[query_rows], 0, np.where(is_sms[query_rows], 1, -1))
+    q_purpose = _equals(purpose.iloc[query_rows], "service").astype(np.int64)  # else marketing
+    channel_codes = _encode_rows("channel", channel, query_rows)
+    own_purpose = _encode_rows("purpose", purpose, query_rows)
+    own_purpose[own_purpose == missing_code("purpose")] = _MARKETING_CODE
+    own_dial = _encode_rows("dial_mode", _column(frame, "dial_mode"), query_rows)
+    own_dial[channel_codes == _SMS_CODE] = missing_code("dial_mode")
+    return _Prepared(
+        key_code=numbers.key_code,
+        ts=ts,
+        flags=flags,
+        campaign=campaign_codes,
+        n_campaigns=len(campaign_uniques),
+        subject=subject_codes.astype(np.int64, copy=False),
+        is_contact=is_contact,
+        query_rows=query_rows,
+        q_hour=hour[query_rows],
+        q_weekday=weekday[query_rows],
+        q_channel=q_channel.astype(np.int64),
+        q_purpose=q_purpose,
+        q_codes={
+            "channel": channel_codes,
+            "purpose": own_purpose,
+            "dial_mode": own_dial,
+            "region": numbers.region_code[query_rows],
+            "line_type": numbers.line_type_code[query_rows],
+        },
+        consent=_consent_arrays(consent, numbers) if len(query_rows) and n else None,
+    )
+
+
+def _features_from_arrays(
+    p: _Prepared, horizon_ns: int, say: Progress
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Run the kernels on prepared inputs; the feature columns of the query rows."""
+    n = len(p.ts)
+    query_rows = p.query_rows
     n_q = len(query_rows)
     out_pos = np.full(n, -1, dtype=np.int64)
     out_pos[query_rows] = np.arange(n_q)
     windows = np.array([d * NS_PER_DAY for d in COUNT_WINDOWS_DAYS], dtype=np.int64)
 
     say("sorting by number and time")
-    order = _sort_order(numbers.key_code, ts)
-    code_sorted = numbers.key_code[order]
-    ts_sorted = ts[order]
+    order = _sort_order(p.key_code, p.ts)
 
     say("rolling windows")
     counts = np.zeros((len(_COUNT_SCOPES), _N_WINDOWS, n_q), dtype=np.int32)
@@ -584,11 +681,11 @@ def _compute(
     floats = np.full((4, n_q), np.nan, dtype=np.float64)
     labels = np.zeros((2, n_q), dtype=np.int8)
     _history_kernel(
-        code_sorted,
-        ts_sorted,
-        flags[order],
-        campaign_codes[order],
-        max(len(campaign_uniques), 1),
+        p.key_code[order],
+        p.ts[order],
+        p.flags[order],
+        p.campaign[order],
+        max(p.n_campaigns, 1),
         windows,
         np.int64(horizon_ns),
         out_pos[order],
@@ -600,17 +697,16 @@ def _compute(
     del order
 
     say("same-subject windows")
-    subject_codes = _subject_codes(_column(frame, "subject"), _column(frame, "campaign_id"))
-    rows = np.flatnonzero(is_contact)  # history contacts and query pseudo-contacts
-    subject_group = numbers.key_code[rows] * (int(subject_codes.max(initial=0)) + 1)
-    subject_group += subject_codes[rows]
-    sub_order = rows[_sort_order(subject_group, ts[rows])]
+    rows = np.flatnonzero(p.is_contact)  # history contacts and query pseudo-contacts
+    subject_group = p.key_code[rows] * (int(p.subject.max(initial=0)) + 1)
+    subject_group += p.subject[rows]
+    sub_order = rows[_sort_order(subject_group, p.ts[rows])]
     same_subject = np.zeros((_N_WINDOWS, n_q), dtype=np.int32)
     _same_subject_kernel(
-        numbers.key_code[sub_order],
-        subject_codes[sub_order].astype(np.int64),
-        ts[sub_order],
-        flags[sub_order] & np.uint16(1),
+        p.key_code[sub_order],
+        p.subject[sub_order],
+        p.ts[sub_order],
+        p.flags[sub_order] & np.uint16(1),
         windows,
         out_pos[sub_order],
         same_subject,
@@ -618,11 +714,8 @@ def _compute(
     del sub_order
 
     say("consent")
-    q_channel = np.where(is_call[query_rows], 0, np.where(is_sms[query_rows], 1, -1))
-    purpose = _column(frame, "purpose")
-    q_purpose = _equals(purpose.iloc[query_rows], "service").astype(np.int64)  # else marketing
     days, consent_type = _consent_features(
-        consent, numbers, numbers.key_code[query_rows], ts[query_rows], q_channel, q_purpose
+        p.consent, p.key_code[query_rows], p.ts[query_rows], p.q_channel, p.q_purpose
     )
 
     columns: dict[str, np.ndarray] = {}
@@ -651,22 +744,9 @@ def _compute(
         columns[name] = ints[j]
     columns["days_since_consent"] = days
     columns["consent_type"] = consent_type
-    columns["channel"] = _encode_rows("channel", channel, query_rows)
-    own_purpose = _encode_rows("purpose", purpose, query_rows)
-    # the Event contract's default purpose is marketing
-    marketing = FEATURES_BY_NAME["purpose"].vocabulary.index("marketing")  # type: ignore[union-attr]
-    own_purpose[own_purpose == missing_code("purpose")] = marketing
-    columns["purpose"] = own_purpose
-    own_dial = _encode_rows("dial_mode", _column(frame, "dial_mode"), query_rows)
-    # an SMS is always sent by an automated platform: whatever a row says, its dial mode is
-    # "not applicable" (the missing code), in training frames and at serving alike
-    sms = encode_categorical("channel", pd.Series(["sms"], dtype=object))[0]
-    own_dial[columns["channel"] == sms] = missing_code("dial_mode")
-    columns["dial_mode"] = own_dial
-    columns["local_hour"] = hour[query_rows]
-    columns["weekday"] = weekday[query_rows]
-    columns["region"] = numbers.region_code[query_rows]
-    columns["line_type"] = numbers.line_type_code[query_rows]
+    columns.update(p.q_codes)
+    columns["local_hour"] = p.q_hour
+    columns["weekday"] = p.q_weekday
     typed = {
         name: columns[name].astype(FEATURES_BY_NAME[name].dtype, copy=False)
         for name in FEATURE_NAMES
@@ -674,9 +754,53 @@ def _compute(
     return typed, labels
 
 
+def _consent_arrays(consent: pd.DataFrame | None, numbers: NumberTable) -> _ConsentArrays | None:
+    """The consent rows of numbers in ``numbers`` (another spelling counts), kernel-ready."""
+    if consent is None or len(consent) == 0:
+        return None
+    code = numbers.codes_of(consent["number"])
+    keep = code >= 0
+    if not keep.any():
+        return None
+    c = consent.iloc[np.flatnonzero(keep)]
+    code = code[keep].astype(np.int64)
+    granted = _instants_ns(c["granted_at"], "consent granted_at")
+    revoked_series = _column(c, "revoked_at")
+    revoked = np.full(len(c), _NEVER, dtype=np.int64)
+    has_revoked = revoked_series.notna().to_numpy(dtype=bool)
+    if has_revoked.any():
+        revoked[has_revoked] = _instants_ns(revoked_series[has_revoked], "consent revoked_at")
+    scope = _column(c, "channel").fillna("any")
+    c_channel = np.where(_equals(scope, "call"), 0, np.where(_equals(scope, "sms"), 1, 2))
+    c_purpose = _equals(_column(c, "purpose"), "service").astype(np.int64)  # default marketing
+    c_type = encode_categorical("consent_type", _column(c, "type").reset_index(drop=True))
+    return _sorted_consent(code, len(numbers.keys), granted, revoked, c_channel, c_purpose, c_type)
+
+
+def _sorted_consent(
+    code: np.ndarray,
+    n_keys: int,
+    granted: np.ndarray,
+    revoked: np.ndarray,
+    channel: np.ndarray,
+    purpose: np.ndarray,
+    types: np.ndarray,
+) -> _ConsentArrays:
+    order = np.lexsort((granted, code))
+    code_sorted = code[order]
+    return _ConsentArrays(
+        starts=np.searchsorted(code_sorted, np.arange(n_keys), side="left"),
+        ends=np.searchsorted(code_sorted, np.arange(n_keys), side="right"),
+        granted=granted[order],
+        revoked=revoked[order],
+        channel=channel[order].astype(np.int64),
+        purpose=purpose[order].astype(np.int64),
+        type=types[order],
+    )
+
+
 def _consent_features(
-    consent: pd.DataFrame | None,
-    numbers: NumberTable,
+    consent: _ConsentArrays | None,
     q_code: np.ndarray,
     q_ts: np.ndarray,
     q_channel: np.ndarray,
@@ -685,41 +809,20 @@ def _consent_features(
     n_q = len(q_code)
     days = np.full(n_q, np.nan, dtype=np.float64)
     types = np.full(n_q, missing_code("consent_type"), dtype=np.int16)
-    if consent is None or len(consent) == 0 or n_q == 0:
+    if consent is None or n_q == 0:
         return days, types
-    code = numbers.codes_of(consent["number"])
-    keep = code >= 0
-    if not keep.any():
-        return days, types
-    c = consent.iloc[np.flatnonzero(keep)]
-    code = code[keep].astype(np.int64)
-    granted = _instants_ns(c["granted_at"], "consent granted_at")
-    revoked_series = _column(c, "revoked_at")
-    revoked = np.full(len(c), np.iinfo(np.int64).max, dtype=np.int64)
-    has_revoked = revoked_series.notna().to_numpy(dtype=bool)
-    if has_revoked.any():
-        revoked[has_revoked] = _instants_ns(revoked_series[has_revoked], "consent revoked_at")
-    scope = _column(c, "channel").fillna("any")
-    c_channel = np.where(_equals(scope, "call"), 0, np.where(_equals(scope, "sms"), 1, 2))
-    c_purpose = _equals(_column(c, "purpose"), "service").astype(np.int64)  # default marketing
-    c_type = encode_categorical("consent_type", _column(c, "type").reset_index(drop=True))
-    order = np.lexsort((granted, code))
-    code_sorted = code[order]
-    n_keys = len(numbers.keys)
-    starts = np.searchsorted(code_sorted, np.arange(n_keys), side="left")
-    ends = np.searchsorted(code_sorted, np.arange(n_keys), side="right")
     _consent_kernel(
         q_code,
         q_ts,
-        q_channel.astype(np.int64),
+        q_channel,
         q_purpose,
-        starts,
-        ends,
-        granted[order],
-        revoked[order],
-        c_channel[order].astype(np.int64),
-        c_purpose[order],
-        c_type[order],
+        consent.starts,
+        consent.ends,
+        consent.granted,
+        consent.revoked,
+        consent.channel,
+        consent.purpose,
+        consent.type,
         days,
         types,
     )
@@ -848,6 +951,227 @@ def _with_default(candidates: pd.DataFrame, name: str) -> np.ndarray:
     return values.where(values.notna(), _CANDIDATE_DEFAULTS[name]).to_numpy(dtype=object)
 
 
+# --------------------------------------------------------------------------- few records
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_US = dt.timedelta(microseconds=1)
+
+
+def _ns(value: dt.datetime, what: str) -> int:
+    if value.tzinfo is None:
+        raise ValueError(f"{what}: timestamps must be timezone-aware (UTC), got a naive one")
+    return (value - _EPOCH) // _ONE_US * 1000
+
+
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo | dt.timezone:
+    return dt.UTC if name == "UTC" else zoneinfo.ZoneInfo(name)
+
+
+@functools.cache
+def _positions(feature: str) -> dict[str, int]:
+    vocabulary = FEATURES_BY_NAME[feature].vocabulary or ()
+    return {value: i for i, value in enumerate(vocabulary)}
+
+
+def _code(feature: str, value: str | None) -> int:
+    """:func:`encode_categorical` of one value (unknown and missing codes alike)."""
+    positions = _positions(feature)
+    if value is None:
+        return len(positions) + 1
+    return positions.get(value, len(positions))
+
+
+def features_of_records(
+    numbers: Sequence[str],
+    candidates: Sequence[Any],
+    histories: Mapping[str, Sequence[Any]],
+    consents: Mapping[str, Sequence[Any]] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`features_as_of` for a few candidates whose histories are Python records.
+
+    ``numbers[i]`` is candidate ``i``'s history key (its E.164 number); ``candidates[i]``
+    has ``channel``, ``at`` (aware) and ``purpose``, ``dial_mode``, ``subject``,
+    ``campaign_id`` (any may be None: the same defaults apply). ``histories[key]`` holds
+    the number's events (attributes of the Event contract: ``ts``, ``kind``, ``channel``,
+    ``purpose``, ``subject``, ``campaign_id``, ``outcome``, ``duration_s``, ``text``) and
+    ``consents[key]`` its consent records (``channel``, ``type``, ``purpose``,
+    ``granted_at``, ``revoked_at``).
+
+    The same kernels run on the same inputs as in :func:`features_as_of`; only gathering
+    them differs: plain loops instead of frame operations, which cost more than the kernels
+    themselves on a request-sized history (one dial: ~20 ms of pandas for ~0.1 ms of work).
+    ``tests/features/test_features_records.py`` checks the two agree on random histories.
+    Returns the :data:`FEATURE_NAMES` columns in candidate order.
+    """
+    from features.phone import normalize
+    from features.replies import classify_reply
+
+    if len(numbers) != len(candidates):
+        raise ValueError("features_of_records: one history key per candidate")
+    keys: dict[str, int] = {}
+    facts: list[tuple[int, int, Any, str | None]] = []  # region, line type, zone, region
+    for key in (*histories.keys(), *numbers):
+        if key not in keys:
+            keys[key] = len(keys)
+            record = normalize(key)
+            facts.append(
+                (
+                    _code("region", record.region),
+                    _code("line_type", record.line_type),
+                    _zone(record.time_zones[0] if record.time_zones else "UTC"),
+                    record.region,
+                )
+            )
+    campaigns: dict[str, int] = {}
+    subjects: dict[str, int] = {}
+
+    def subject_code(subject: str | None, campaign: str | None) -> int:
+        text = subject if subject is not None else campaign if campaign is not None else "default"
+        return subjects.setdefault(text, len(subjects))
+
+    key_code: list[int] = []
+    ts: list[int] = []
+    flags: list[int] = []
+    campaign: list[int] = []
+    subject: list[int] = []
+    is_contact: list[bool] = []
+    for key, events in histories.items():
+        k = keys[key]
+        zone, region = facts[k][2], facts[k][3]
+        for e in events:
+            kind = e.kind
+            contact = kind == "contact"
+            f = 0
+            if contact:
+                f = 1 << _FLAG_CONTACT
+                call = e.channel == "call"
+                if call:
+                    f |= 1 << _FLAG_CALL
+                elif e.channel == "sms":
+                    f |= 1 << _FLAG_SMS
+                if e.purpose != "service":
+                    f |= 1 << _FLAG_MARKETING
+                if e.outcome == "answered":
+                    f |= 1 << _FLAG_ANSWERED
+                    if call:
+                        f |= 1 << _FLAG_ANSWERED_CALL
+                    d = e.duration_s
+                    if d is not None and d == d and float(d) < SHORT_HANGUP_SECONDS:
+                        f |= 1 << _FLAG_SHORT
+                hour = e.ts.astimezone(zone).hour
+                if hour >= NIGHT_START_HOUR or hour < NIGHT_END_HOUR:
+                    f |= 1 << _FLAG_NIGHT
+                c = e.campaign_id
+                campaign.append(-1 if c is None else campaigns.setdefault(c, len(campaigns)))
+                subject.append(subject_code(e.subject, c))
+            else:
+                campaign.append(-1)
+                subject.append(0)
+                if kind == "complaint":
+                    f = 1 << _FLAG_COMPLAINT
+                elif kind == "opt_out":
+                    f = 1 << _FLAG_OPT_OUT
+                elif kind == "refusal":
+                    f = 1 << _FLAG_REFUSAL
+                elif kind == "reply" and classify_reply(e.text, region) == "opt_out":
+                    f = 1 << _FLAG_OPT_OUT
+            key_code.append(k)
+            ts.append(_ns(e.ts, "events ts"))
+            flags.append(f)
+            is_contact.append(contact)
+
+    n_q = len(candidates)
+    first_query = len(ts)
+    q_hour = np.zeros(n_q, dtype=np.int8)
+    q_weekday = np.zeros(n_q, dtype=np.int8)
+    q_channel = np.zeros(n_q, dtype=np.int64)
+    q_purpose = np.zeros(n_q, dtype=np.int64)
+    q_codes = {name: np.zeros(n_q, dtype=np.int16) for name in _QUERY_CODES}
+    for i, (key, c) in enumerate(zip(numbers, candidates, strict=True)):
+        k = keys[key]
+        at = c.at
+        key_code.append(k)
+        ts.append(_ns(at, "candidates at"))
+        flags.append(0)
+        campaign.append(-1)
+        subject.append(subject_code(c.subject, c.campaign_id))
+        is_contact.append(True)
+        local = at.astimezone(facts[k][2])
+        q_hour[i] = local.hour
+        q_weekday[i] = local.weekday()
+        q_channel[i] = 0 if c.channel == "call" else 1 if c.channel == "sms" else -1
+        purpose = c.purpose if c.purpose is not None else _CANDIDATE_DEFAULTS["purpose"]
+        q_purpose[i] = purpose == "service"
+        channel_code = _code("channel", c.channel)
+        dial_mode = c.dial_mode if c.dial_mode is not None else _CANDIDATE_DEFAULTS["dial_mode"]
+        q_codes["channel"][i] = channel_code
+        q_codes["purpose"][i] = _code("purpose", purpose)
+        q_codes["dial_mode"][i] = (
+            missing_code("dial_mode")
+            if channel_code == _SMS_CODE
+            else _code("dial_mode", dial_mode)
+        )
+        q_codes["region"][i] = facts[k][0]
+        q_codes["line_type"][i] = facts[k][1]
+
+    prepared = _Prepared(
+        key_code=np.asarray(key_code, dtype=np.int64),
+        ts=np.asarray(ts, dtype=np.int64),
+        flags=np.asarray(flags, dtype=np.uint16),
+        campaign=np.asarray(campaign, dtype=np.int64),
+        n_campaigns=len(campaigns),
+        subject=np.asarray(subject, dtype=np.int64),
+        is_contact=np.asarray(is_contact, dtype=bool),
+        query_rows=np.arange(first_query, first_query + n_q, dtype=np.int64),
+        q_hour=q_hour,
+        q_weekday=q_weekday,
+        q_channel=q_channel,
+        q_purpose=q_purpose,
+        q_codes=q_codes,
+        consent=_consent_of_records(consents or {}, keys) if n_q else None,
+    )
+    columns, _labels = _features_from_arrays(prepared, NS_PER_DAY, lambda _msg: None)
+    return columns
+
+
+_QUERY_CODES = ("channel", "purpose", "dial_mode", "region", "line_type")
+
+
+def _consent_of_records(
+    consents: Mapping[str, Sequence[Any]], keys: dict[str, int]
+) -> _ConsentArrays | None:
+    code: list[int] = []
+    granted: list[int] = []
+    revoked: list[int] = []
+    channel: list[int] = []
+    purpose: list[int] = []
+    types: list[int] = []
+    for key, records in consents.items():
+        k = keys.get(key)
+        if k is None:
+            continue
+        for r in records:
+            code.append(k)
+            granted.append(_ns(r.granted_at, "consent granted_at"))
+            revoked.append(
+                _NEVER if r.revoked_at is None else _ns(r.revoked_at, "consent revoked_at")
+            )
+            channel.append(0 if r.channel == "call" else 1 if r.channel == "sms" else 2)
+            purpose.append(1 if r.purpose == "service" else 0)
+            types.append(_code("consent_type", r.type))
+    if not code:
+        return None
+    return _sorted_consent(
+        np.asarray(code, dtype=np.int64),
+        len(keys),
+        np.asarray(granted, dtype=np.int64),
+        np.asarray(revoked, dtype=np.int64),
+        np.asarray(channel, dtype=np.int64),
+        np.asarray(purpose, dtype=np.int64),
+        np.asarray(types, dtype=np.int16),
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 def _console_progress() -> Progress:
     """A plain progress printer (stderr) for library callers who ask for progress."""
@@ -957,5 +1281,6 @@ __all__ = [
     "FEATURE_NAMES",
     "build_training_frame",
     "features_as_of",
+    "features_of_records",
     "number_table",
 ]

@@ -1,11 +1,13 @@
 """The one decision pipeline, shared by the HTTP service and the batch command.
 
-    numbers normalised → ONE batched store read (``load_states``) → ``features_as_of`` on that
-    history → calibrated model → rules engine → :func:`serving.decision.decide` → audit rows.
+    numbers normalised → ONE batched store read (``load_states``) → the feature kernels on that
+    history (``features.build.features_of_records``) → calibrated model → rules engine →
+    :func:`serving.decision.decide` → audit rows.
 
 Why one read: the store returns every event the rules need (``NumberState.history``) and
-the feature kernel needs a subset of the same events, so the feature frame is built from the
-states instead of a second query. The instant of the read is the latest ``at`` of the
+the feature kernels need a subset of the same events, so the features are computed from the
+states' records instead of a second query (and without building frames: for one dial,
+frame assembly cost ~15 ms against 0.2 ms of work). The instant of the read is the latest ``at`` of the
 request; the engine and the feature kernel both ignore events after each contact's own
 ``at`` ("as of" semantics), so one read serves contacts at different instants.
 
@@ -31,7 +33,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from features.phone import NumberRecord, normalize
 from serving.api_models import (
@@ -60,10 +61,6 @@ DEFAULT_LOOKBACK_DAYS = 400
 RETRY_AFTER_S = 5.0
 _DIGITS = re.compile(r"\d{4,}")
 _UTC = dt.UTC
-_EVENT_COLUMNS = (
-    "ts", "kind", "channel", "purpose", "subject", "campaign_id", "dial_mode", "outcome",
-    "duration_s", "text",
-)  # fmt: skip
 
 
 def mask_digits(text: str) -> str:
@@ -182,68 +179,7 @@ def load_resources(
     return resources
 
 
-# ----------------------------------------------------------------------------- frames
-def history_frames(states: dict[str, NumberState]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The feature kernel's inputs (events, consent) from the states the store returned."""
-    numbers: list[str] = []
-    columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
-    c_number: list[str] = []
-    c_channel: list[str] = []
-    c_type: list[str] = []
-    c_purpose: list[str] = []
-    c_granted: list[dt.datetime] = []
-    c_revoked: list[dt.datetime | None] = []
-    for number, state in states.items():
-        for event in state.history:
-            numbers.append(number)
-            for name in _EVENT_COLUMNS:
-                columns[name].append(getattr(event, name))
-        for consent in state.consents:
-            c_number.append(number)
-            c_channel.append(consent.channel)
-            c_type.append(consent.type)
-            c_purpose.append(consent.purpose)
-            c_granted.append(consent.granted_at)
-            c_revoked.append(consent.revoked_at)
-    events = pd.DataFrame(
-        {
-            "number": pd.Series(numbers, dtype=object),
-            "ts": pd.to_datetime(pd.Series(columns["ts"], dtype=object), utc=True),
-            **{
-                name: pd.Series(columns[name], dtype="float64" if name == "duration_s" else object)
-                for name in _EVENT_COLUMNS
-                if name != "ts"
-            },
-        }
-    )
-    consent = pd.DataFrame(
-        {
-            "number": pd.Series(c_number, dtype=object),
-            "channel": pd.Series(c_channel, dtype=object),
-            "type": pd.Series(c_type, dtype=object),
-            "purpose": pd.Series(c_purpose, dtype=object),
-            "granted_at": pd.to_datetime(pd.Series(c_granted, dtype=object), utc=True),
-            "revoked_at": pd.to_datetime(pd.Series(c_revoked, dtype=object), utc=True),
-        }
-    )
-    return events, consent
-
-
-def candidate_frame(contacts: Sequence[Contact]) -> pd.DataFrame:
-    """Candidates for ``features_as_of`` (valid numbers only, E.164)."""
-    return pd.DataFrame(
-        {
-            "number": pd.Series([c.number.e164 for c in contacts], dtype=object),
-            "channel": pd.Series([c.channel for c in contacts], dtype=object),
-            "at": pd.to_datetime(pd.Series([c.at for c in contacts], dtype=object), utc=True),
-            "purpose": pd.Series([c.purpose for c in contacts], dtype=object),
-            "dial_mode": pd.Series([c.dial_mode for c in contacts], dtype=object),
-            "subject": pd.Series([c.subject for c in contacts], dtype=object),
-            "campaign_id": pd.Series([c.campaign_id for c in contacts], dtype=object),
-        }
-    )
-
-
+# ----------------------------------------------------------------------------- history
 def prior_attempts_before(state: NumberState, at: dt.datetime) -> NumberState:
     """Count attempts already recorded at or after ``at`` as made just before it.
 
@@ -310,7 +246,7 @@ class Outcome:
 
 
 def _explanations(
-    model: Any, x: np.ndarray, features: pd.DataFrame, rows: np.ndarray, k: int
+    model: Any, x: np.ndarray, rows: np.ndarray, k: int
 ) -> dict[int, list[Explanation]]:
     """Top-``k`` feature contributions per row, from LightGBM ``pred_contrib``.
 
@@ -327,7 +263,7 @@ def _explanations(
         contrib = model.contributions(x[rows], target)[:, : len(names)]
         total = contrib if total is None else total + contrib
     assert total is not None
-    values = features.loc[:, names].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    values = x[rows]
     out: dict[int, list[Explanation]] = {}
     for i, row in enumerate(rows):
         top = np.argsort(-np.abs(total[i]), kind="stable")[:k]
@@ -354,15 +290,20 @@ class ModelScores:
 def model_scores(
     contacts: Sequence[Contact], states: dict[str, NumberState], model: Any, explain: int = 0
 ) -> ModelScores:
-    """Online features (``features_as_of`` on the states' history) → calibrated model."""
-    from features.build import features_as_of
-    from training.model import feature_matrix
+    """Online features (the training kernels on the states' history) → calibrated model."""
+    from features.build import features_of_records
 
-    events, consent = history_frames(states)
-    features = features_as_of(events, candidate_frame(contacts), consent)
-    x = feature_matrix(features, model.feature_names)
+    columns = features_of_records(
+        [c.number.e164 for c in contacts],
+        contacts,
+        {number: state.history for number, state in states.items()},
+        {number: state.consents for number, state in states.items()},
+    )
+    x = np.empty((len(contacts), len(model.feature_names)), dtype=np.float64)
+    for j, name in enumerate(model.feature_names):
+        x[:, j] = columns[name]
     predicted = model.predict(x)
-    explained = _explanations(model, x, features, np.arange(len(contacts)), explain)
+    explained = _explanations(model, x, np.arange(len(contacts)), explain)
     return ModelScores(predicted["complaint_7d"], predicted["opt_out_7d"], explained)
 
 
