@@ -48,7 +48,7 @@ from serving.api_models import (
 )
 from serving.decision import Decided, Policy, Scored, decide
 from serving.rules.engine import Reason, policy_reason
-from serving.state import Contact, NumberState, WorldState
+from serving.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.store.database import AttemptIdConflict
 
 log = logging.getLogger("contactgate.screening")
@@ -207,7 +207,9 @@ LATER_ATTEMPTS_WINDOW = dt.timedelta(days=31)
 RESTRICTIVE_KINDS = frozenset({"contact", "opt_out", "complaint", "refusal"})
 
 
-def with_later_restrictions(state: NumberState, later: NumberState, at: dt.datetime) -> NumberState:
+def with_later_restrictions(
+    state: NumberState, later: Sequence[HistoryEvent], at: dt.datetime
+) -> NumberState:
     """Add to ``state`` (as of ``at``) the attempts and restrictive events recorded after it.
 
     An ``authorize`` for an earlier instant than attempts already recorded (a dialer's
@@ -216,7 +218,7 @@ def with_later_restrictions(state: NumberState, later: NumberState, at: dt.datet
     (purchases, consent) are not taken back in time. :func:`prior_attempts_before` then
     counts the later attempts as made just before ``at`` — conservative, never fewer.
     """
-    extra = tuple(e for e in later.history if e.ts > at and e.kind in RESTRICTIVE_KINDS)
+    extra = tuple(e for e in later if e.ts > at and e.kind in RESTRICTIVE_KINDS)
     if not extra:
         return state
     history = tuple(sorted((*state.history, *extra), key=lambda e: e.ts))
@@ -623,18 +625,24 @@ class Screener:
         self, request: AuthorizeRequest, record: NumberRecord, attempt_id: str, event_type: Any
     ) -> Outcome:
         res = self.resources
-        # Outside the lock: the world state (not per number) and the model score, on a read
-        # a few milliseconds older than the locked one. The score is advisory; every legal
-        # and policy rule (caps above all) runs inside the lock on the fresh state.
-        early = request.to_contact(self.now(), record)
-        world = res.store.world_state(early.at)
-        early_states = res.store.load_states([record.e164], early.at, self.lookback_days)
-        scores = model_scores([early], early_states, res.model.model, request.explain)
+        # Outside the lock: the world state (not per number; a few milliseconds older than
+        # the locked read). Inside: one read of the number's state (as of ``at``, plus what
+        # was recorded after it), the score, and every legal and policy rule on that fresh
+        # state — so concurrent dials of one number can never pass a cap together. The
+        # world is read as of the request's instant (an earlier ``at`` than now must not
+        # miss a blocked period that has ended since).
+        world = res.store.world_state(request.to_contact(self.now(), record).at)
         with res.store.number_lock(record.e164) as tx:
             contact = request.to_contact(self.now(), record)
             replayed_at = tx.recorded_attempt(attempt_id)  # AttemptIdConflict: not ours
-            state = tx.state(contact.at, self.lookback_days)
-            later = tx.state(contact.at + LATER_ATTEMPTS_WINDOW, self.lookback_days)
+            state, later = tx.state_and_later(
+                contact.at, contact.at + LATER_ATTEMPTS_WINDOW, self.lookback_days
+            )
+            # the score: the history as of ``at`` (features count only what came before)
+            scored = state if replayed_at is None else without_attempt(state, replayed_at)
+            scores = model_scores(
+                [contact], {record.e164: scored}, res.model.model, request.explain
+            )
             state = with_later_restrictions(state, later, contact.at)
             if replayed_at is not None:
                 # A replay is decided afresh (an opt-out may have arrived since) without

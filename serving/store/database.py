@@ -16,6 +16,7 @@ authorisation primitive built on that: check and record in one serialised transa
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import functools
@@ -25,8 +26,8 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from operator import itemgetter
+from dataclasses import dataclass, field, replace
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,11 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-_EVENT_FIELDS = tuple(c.name for c in columns_for(Event))
+#: Event contract fields the events table keeps (number and text are stored as hash /
+#: ciphertext; the simulator's ``p_*_observable`` evaluation columns are not kept at all).
+_EVENT_FIELDS = tuple(
+    c.name for c in columns_for(Event) if c.name in ("number", "text") or c.name in t.events.c
+)
 _CONSENT_FIELDS = tuple(c.name for c in columns_for(Consent))
 
 
@@ -238,9 +243,8 @@ def _history_statement() -> tuple[Any, list[str]]:
     e = t.events
     h_in = bindparam("h", expanding=True)
     since, until = bindparam("since"), bindparam("until")
-    names = (
-        ["number_hash"] + [n for n in _EVENT_FIELDS if n not in ("number", "text")] + ["text_enc"]
-    )
+    stored = [n for n in _EVENT_FIELDS if n not in ("number", "text") and n in e.c]
+    names = ["number_hash", *stored, "text_enc"]
     cols = [e.c[name] for name in names]
     stmt = union_all(
         select(*cols).where(e.c.number_hash.in_(h_in), e.c.ts >= since, e.c.ts < until),
@@ -260,16 +264,17 @@ def _frame_dtype(col: Any) -> Any:
 def _state_statements() -> tuple[Any, ...]:
     """The six batched reads of :meth:`Store.load_states`, built once (building a SQLAlchemy
     statement costs more than running it on an indexed table). Parameters: ``h`` (the
-    expanding list of number hashes), ``at`` and ``since`` (epoch microseconds)."""
+    expanding list of number hashes), ``at``, ``since`` and ``until`` (epoch microseconds;
+    events are read up to ``until``, everything else as of ``at``)."""
     e, c, d, p = t.events, t.consent, t.dnc, t.preferences
     h_in = bindparam("h", expanding=True)
-    at, since = bindparam("at"), bindparam("since")
+    at, since, until = bindparam("at"), bindparam("since"), bindparam("until")
     cols = (
         e.c.number_hash, e.c.ts, e.c.event_id, e.c.kind, e.c.channel, e.c.purpose, e.c.subject,
         e.c.campaign_id, e.c.dial_mode, e.c.outcome, e.c.duration_s, e.c.text_enc,
     )  # fmt: skip
     events = union_all(
-        select(*cols).where(e.c.number_hash.in_(h_in), e.c.ts >= since, e.c.ts <= at),
+        select(*cols).where(e.c.number_hash.in_(h_in), e.c.ts >= since, e.c.ts <= until),
         select(*cols).where(e.c.number_hash.in_(h_in), e.c.kind.in_(DURABLE_KINDS), e.c.ts < since),
     )
     consent = select(c).where(c.c.number_hash.in_(h_in), c.c.granted_at <= at).order_by(c.c.id)
@@ -1016,9 +1021,17 @@ class Store:
         return dict(self._hash_of(n) for n in numbers)
 
     def _load_states(
-        self, conn: Connection, numbers: list[str], at: dt.datetime, lookback_days: int
+        self,
+        conn: Connection,
+        numbers: list[str],
+        at: dt.datetime,
+        lookback_days: int,
+        events_until: dt.datetime | None = None,
     ) -> dict[str, NumberState]:
+        """See :meth:`load_states`; ``events_until`` (later than ``at``) extends the history
+        read past ``at`` — only :meth:`NumberTransaction.state_and_later` asks for it."""
         at_us = to_us(at)
+        until_us = at_us if events_until is None else max(at_us, to_us(events_until))
         since_us = at_us - lookback_days * 86_400_000_000
         asked = [(n, *self._hash_of(n)) for n in numbers]
         by_hash = {h: e164 for _, h, e164 in asked}
@@ -1034,7 +1047,7 @@ class Store:
         for chunk in _chunks(hashes, IN_CHUNK):
             params = {"h": list(chunk)}
             at_params = {"h": params["h"], "at": at_us}
-            ev_params = {"h": params["h"], "at": at_us, "since": since_us}
+            ev_params = {"h": params["h"], "until": until_us, "since": since_us}
             for row in conn.execute(ev_stmt, ev_params).all():  # fetchall: no per-row call
                 history[bytes(row[0])].append(row)
             for row in conn.execute(consent_stmt, at_params).mappings().all():
@@ -1174,6 +1187,8 @@ class Store:
                 values: Any = [number for number, _ in keyed]
             elif col.name == "text":
                 values = [decrypt(v, PURPOSE_TEXT) for v in columns[position["text_enc"]]]
+            elif col.name not in position:  # simulated-truth fields the store does not keep
+                values = [None] * len(keyed)
             else:
                 values = columns[position[col.name]]
             if col.kind == "instant":
@@ -1504,6 +1519,18 @@ class NumberTransaction:
     def state(self, at: dt.datetime, lookback_days: int = 400) -> NumberState:
         """The number's state as of ``at``, read inside the lock (fresh)."""
         return self._store._load_states(self._conn, [self.e164], at, lookback_days)[self.e164]
+
+    def state_and_later(
+        self, at: dt.datetime, until: dt.datetime, lookback_days: int = 400
+    ) -> tuple[NumberState, tuple[HistoryEvent, ...]]:
+        """The state as of ``at`` and the events recorded after ``at`` up to ``until``,
+        in one read (an authorize for an earlier instant must see later attempts)."""
+        read = self._store._load_states(self._conn, [self.e164], at, lookback_days, until)
+        state = read[self.e164]
+        cut = bisect.bisect_right(state.history, at, key=attrgetter("ts"))
+        if cut == len(state.history):
+            return state, ()
+        return replace(state, history=state.history[:cut]), state.history[cut:]
 
     def recorded_attempt(self, event_id: str) -> dt.datetime | None:
         """When the attempt ``event_id`` was recorded for this number (None: not stored).

@@ -69,3 +69,27 @@ def test_an_exception_inside_the_lock_rolls_back(store: Store) -> None:
     except RuntimeError:
         pass
     assert store.load_states([NUMBER], AT)[NUMBER].history == ()
+
+
+def test_state_and_later_is_the_state_as_of_at_plus_the_events_after_it(store: Store) -> None:
+    """One locked read gives exactly the two reads it replaces: the state as of ``at`` and
+    the events recorded in ``(at, until]``."""
+    hours = (-500 * 24, -2, 0, 1, 24 * 31, 24 * 31 + 1)  # old opt-out, before, at, after, edge
+    store.record_events(
+        [
+            Event(event_id=f"e{h}", number=NUMBER, ts=AT + dt.timedelta(hours=h),
+                  kind="opt_out" if h < -24 else "contact", channel="call")
+            for h in hours
+        ]
+        + [Event(event_id="late-complaint", number=NUMBER, ts=AT + dt.timedelta(hours=3),
+                 kind="complaint")]
+    )  # fmt: skip
+    until = AT + dt.timedelta(days=31)
+    with store.number_lock(NUMBER) as tx:
+        state, later = tx.state_and_later(AT, until)
+        assert state == tx.state(AT)
+        beyond = tx.state(until).history
+    assert [e.ts for e in later] == [e.ts for e in beyond if e.ts > AT]
+    assert [e.kind for e in later] == ["contact", "complaint", "contact"]
+    assert later[-1].ts == until  # inclusive end, like the as-of read
+    assert state.history[0].kind == "opt_out"  # durable, older than the look-back
