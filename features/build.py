@@ -61,6 +61,7 @@ from features.definitions import (
     COUNT_WINDOWS_DAYS,
     FEATURE_NAMES,
     FEATURES_BY_NAME,
+    LONG_WINDOW_DAYS,
     NIGHT_END_HOUR,
     NIGHT_START_HOUR,
     ORACLE_COLUMNS,
@@ -294,6 +295,7 @@ def _sort_order(key_code: np.ndarray, ts_ns: np.ndarray) -> np.ndarray:
 _N_WINDOWS = len(COUNT_WINDOWS_DAYS)
 _W30 = COUNT_WINDOWS_DAYS.index(30)
 _W90 = COUNT_WINDOWS_DAYS.index(90)
+_W_LONG = _N_WINDOWS  # LONG_WINDOW_DAYS, appended after the count windows
 
 
 @numba.njit(cache=True, nogil=True)
@@ -671,12 +673,14 @@ def _features_from_arrays(
     out_pos = np.full(n, -1, dtype=np.int64)
     out_pos[query_rows] = np.arange(n_q)
     windows = np.array([d * NS_PER_DAY for d in COUNT_WINDOWS_DAYS], dtype=np.int64)
+    # the history kernel also counts the long window (its last index, _W_LONG)
+    history_windows = np.append(windows, np.int64(LONG_WINDOW_DAYS * NS_PER_DAY))
 
     say("sorting by number and time")
     order = _sort_order(p.key_code, p.ts)
 
     say("rolling windows")
-    counts = np.zeros((len(_COUNT_SCOPES), _N_WINDOWS, n_q), dtype=np.int32)
+    counts = np.zeros((len(_COUNT_SCOPES), _N_WINDOWS + 1, n_q), dtype=np.int32)
     ints = np.zeros((9, n_q), dtype=np.int32)
     floats = np.full((4, n_q), np.nan, dtype=np.float64)
     labels = np.zeros((2, n_q), dtype=np.int8)
@@ -686,7 +690,7 @@ def _features_from_arrays(
         p.flags[order],
         p.campaign[order],
         max(p.n_campaigns, 1),
-        windows,
+        history_windows,
         np.int64(horizon_ns),
         out_pos[order],
         counts,
@@ -724,6 +728,9 @@ def _features_from_arrays(
             columns[f"{scope}_{d}d"] = counts[s, w]
     for w, d in enumerate(COUNT_WINDOWS_DAYS):
         columns[f"same_subject_contacts_{d}d"] = same_subject[w]
+    for s, scope in enumerate(_COUNT_SCOPES):
+        if scope in ("contacts", "marketing_contacts"):
+            columns[f"{scope}_90d_to_{LONG_WINDOW_DAYS}d"] = counts[s, _W_LONG] - counts[s, _W90]
     columns["hours_since_last_contact"] = floats[0]
     columns["hours_since_last_answered"] = floats[1]
     columns["answer_rate_30d"] = floats[2]

@@ -27,6 +27,9 @@ from features.schema import CHANNELS, CONSENT_TYPES, DIAL_MODES, PURPOSES
 
 #: Look-back windows of the rolling counts, in days (window before ``t`` is ``[t - N d, t)``).
 COUNT_WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30, 90)
+#: The long look-back of the exposure features: within the 400 days of history the store
+#: loads for serving, so training and serving see the same value.
+LONG_WINDOW_DAYS = 365
 #: Local night, where people least want a call or text (DESIGN.md: 21:00–08:00 local).
 NIGHT_START_HOUR = 21
 NIGHT_END_HOUR = 8
@@ -95,8 +98,31 @@ def _count_features() -> list[FeatureDef]:
     ]
 
 
+def _exposure_features() -> list[FeatureDef]:
+    """Contacts a person has been through before the recent windows, [t − 365 d, t − 90 d).
+
+    Why unconstrained: a person who took many contacts months ago without complaining or
+    opting out is evidence of tolerance (lower risk); without it the model over-predicts
+    for long, quiet histories and its opt-out calibration drifts. Why this window: a contact
+    made now enters it only 90 days later, so calling someone more often still raises risk
+    through the monotone 1–90-day counts and never lowers it.
+    """
+    return [
+        FeatureDef(
+            f"{prefix}_90d_to_{LONG_WINDOW_DAYS}d",
+            "int32",
+            f"{what} to the number in [t - {LONG_WINDOW_DAYS} d, t - 90 d)",
+        )
+        for prefix, what in (
+            ("contacts", "outbound contacts (all channels)"),
+            ("marketing_contacts", "outbound marketing contacts (all channels)"),
+        )
+    ]
+
+
 FEATURES: tuple[FeatureDef, ...] = (
     *_count_features(),
+    *_exposure_features(),
     FeatureDef(
         "hours_since_last_contact",
         "float64",

@@ -52,8 +52,8 @@ DAY = pd.Timedelta(days=1)
 @st.composite
 def instants(draw: st.DrawFn) -> pd.Timestamp:
     """Instants on a coarse grid, so ties and exact window boundaries are common."""
-    # days whose differences are often exactly 1, 7, 30 or 90 (the window edges)
-    day = draw(st.sampled_from([0, 1, 7, 8, 30, 31, 37, 38, 90, 91, 97, 120]))
+    # days whose differences are often exactly 1, 7, 30, 90 or 365 (the window edges)
+    day = draw(st.sampled_from([0, 1, 7, 8, 30, 31, 37, 38, 90, 91, 97, 120, 365, 366, 455]))
     hour = draw(st.sampled_from([0, 0, 7, 8, 20, 21]))
     second = draw(st.sampled_from([0, 0, 0, 1]))
     return T0 + day * DAY + hour * HOUR + pd.Timedelta(seconds=second)
@@ -203,6 +203,10 @@ def naive_features(
         out[f"marketing_contacts_{days}d"] = sum(r["purpose"] != "service" for r in inside)
         own_subject = _subject(contact)
         out[f"same_subject_contacts_{days}d"] = sum(_subject(r) == own_subject for r in inside)
+    # exposure before the recent windows: [t − 365 d, t − 90 d)
+    older = [r for r in contacts if t - 365 * DAY <= r["ts"] < t - 90 * DAY]
+    out["contacts_90d_to_365d"] = len(older)
+    out["marketing_contacts_90d_to_365d"] = sum(r["purpose"] != "service" for r in older)
     out["hours_since_last_contact"] = (
         (t - max(r["ts"] for r in contacts)) / HOUR if contacts else math.nan
     )
