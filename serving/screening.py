@@ -567,12 +567,14 @@ class Screener:
         attempt_id = request.attempt_id or f"attempt-{uuid.uuid4().hex}"
         request_id = request_id or uuid.uuid4().hex
         problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        audited = False
         if not record.valid or record.e164 is None or problems:
             contact = request.to_contact(self.now(), record)
             outcome = self.decide_contacts([contact], policy, request.explain, items=[request])
         else:
             try:
-                outcome = self._authorize_locked(request, record, attempt_id, Event)
+                outcome = self._authorize_locked(request, record, attempt_id, Event, request_id)
+                audited = self.audit  # written in the transaction that recorded the attempt
             except AttemptIdConflict:
                 raise  # the caller's mistake, answered as such (4xx naming attempt_id)
             except Exception as exc:
@@ -611,7 +613,7 @@ class Screener:
                 )
         for row in outcome.audit_rows:
             row["attempt_id"] = attempt_id
-        if self.audit:
+        if self.audit and not audited:
             self._append_audit(outcome, request_id, "authorize")
         result = outcome.results[0]
         return AuthorizeResponse.model_construct(
@@ -622,7 +624,12 @@ class Screener:
         )
 
     def _authorize_locked(
-        self, request: AuthorizeRequest, record: NumberRecord, attempt_id: str, event_type: Any
+        self,
+        request: AuthorizeRequest,
+        record: NumberRecord,
+        attempt_id: str,
+        event_type: Any,
+        request_id: str,
     ) -> Outcome:
         res = self.resources
         # Outside the lock: the world state (not per number; a few milliseconds older than
@@ -674,6 +681,18 @@ class Screener:
                         campaign_id=contact.campaign_id,
                         dial_mode=contact.dial_mode,
                     )
+                )
+            if self.audit:  # commits with the attempt, or neither is written
+                tx.append_decisions(
+                    [
+                        row
+                        | {
+                            "request_id": request_id,
+                            "endpoint": "authorize",
+                            "attempt_id": attempt_id,
+                        }
+                        for row in outcome.audit_rows
+                    ]
                 )
         return outcome
 

@@ -264,6 +264,12 @@ class ContactGate:
             rules_dir=os.environ.get("CONTACTGATE_RULES_DIR"),
         )
         self.screener = Screener(self.resources)
+        from features.build import warm_up
+
+        try:
+            warm_up()  # compiled kernels loaded before the first dial, not during it
+        except Exception as exc:  # the requests will fail closed and say so
+            log.error("feature kernels failed to load: %s", exc.__class__.__name__)
         problems = self.resources.problems()
         if problems:
             log.error(

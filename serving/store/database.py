@@ -1374,6 +1374,13 @@ class Store:
         decided on), ``request_id``; optional ``recorded_at`` (default now, the decision
         time export filters on). Any other keys go into ``detail`` (JSON).
         """
+        out = self._decision_rows(rows)
+        if out:
+            with self._write() as conn:
+                conn.execute(insert(t.decisions), out)
+        return len(out)
+
+    def _decision_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         known = {"number", "number_hash", "decision", "reasons", "model_version", "rules_version",
                  "at", "request_id", "recorded_at"}  # fmt: skip
         now = _now_us()
@@ -1400,10 +1407,7 @@ class Store:
                     "recorded_at": to_us(recorded) if isinstance(recorded, dt.datetime) else now,
                 }
             )
-        if out:
-            with self._write() as conn:
-                conn.execute(insert(t.decisions), out)
-        return len(out)
+        return out
 
     def export_decisions(
         self, since: dt.datetime, until: dt.datetime | None = None
@@ -1550,6 +1554,14 @@ class NumberTransaction:
                 "attempt_id: already the id of another event; send a new attempt_id"
             )
         return from_us(row.ts)
+
+    def append_decisions(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """:meth:`Store.append_decisions` in this transaction: the decision commits (or rolls
+        back) together with the attempt it allowed."""
+        out = self._store._decision_rows(rows)
+        if out:
+            self._conn.execute(insert(t.decisions), out)
+        return len(out)
 
     def record_contact(self, event: Event) -> bool:
         """Insert the attempt in this transaction; False if its ``event_id`` already exists

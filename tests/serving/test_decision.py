@@ -376,6 +376,31 @@ def test_concurrent_authorize_never_exceeds_the_cap(screener, sqlite_store) -> N
     assert len(sqlite_store.history_frame([FL], AT + dt.timedelta(seconds=1))) == 3
 
 
+def test_an_authorize_whose_audit_row_cannot_be_written_records_nothing(
+    screener, sqlite_store, sqlite_url
+) -> None:
+    """The decision and the attempt it allows commit together: when the database refuses
+    the audit row, the dial is withheld SYSTEM_UNAVAILABLE and no attempt is recorded (it
+    would count towards caps without any record of why it was allowed)."""
+    from sqlalchemy import create_engine
+
+    assert _authorize(screener, "ok").decision == "allow"
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_full BEFORE INSERT ON decisions "
+            "BEGIN SELECT RAISE(ABORT, 'audit log full'); END"
+        )
+    engine.dispose()
+    refused = _authorize(screener, "lost", at=AT + dt.timedelta(minutes=1))
+    assert refused.decision == "withhold"
+    assert [r.code for r in refused.reasons] == ["SYSTEM_UNAVAILABLE"]
+    history = sqlite_store.history_frame([FL], AT + dt.timedelta(hours=1))
+    assert list(history["event_id"]) == ["ok"]
+    rows = list(sqlite_store.export_decisions(AT - dt.timedelta(days=3650)))
+    assert [r["decision"] for r in rows] == ["allow"]  # the first dial's row, with its attempt
+
+
 def test_authorize_invalid_number_is_a_withhold_not_an_error(screener) -> None:
     result = screener.authorize(AuthorizeRequest(number="not a number", channel="call", at=AT))
     assert result.decision == "withhold" and result.number == "not a number"
