@@ -20,6 +20,7 @@ In front of the APIs, :class:`GateMiddleware` checks, before any body is parsed:
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import logging
@@ -270,6 +271,11 @@ class ContactGate:
             warm_up()  # compiled kernels loaded before the first dial, not during it
         except Exception as exc:  # the requests will fail closed and say so
             log.error("feature kernels failed to load: %s", exc.__class__.__name__)
+        # Everything loaded so far (model, rule book, libraries) lives as long as the worker:
+        # keep it out of the garbage collector's full passes, which otherwise stall every
+        # request in flight while they walk millions of objects that can never be freed.
+        gc.collect()
+        gc.freeze()
         problems = self.resources.problems()
         if problems:
             log.error(
