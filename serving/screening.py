@@ -632,16 +632,15 @@ class Screener:
         request_id: str,
     ) -> Outcome:
         res = self.resources
-        # Outside the lock: the world state (not per number; a few milliseconds older than
-        # the locked read). Inside: one read of the number's state (as of ``at``, plus what
-        # was recorded after it), the score, and every legal and policy rule on that fresh
-        # state — so concurrent dials of one number can never pass a cap together. The
-        # world is read as of the request's instant (an earlier ``at`` than now must not
-        # miss a blocked period that has ended since).
-        world = res.store.world_state(request.to_contact(self.now(), record).at)
+        # Inside the lock, one transaction: the world (registry snapshots, blocked periods),
+        # the number's state (as of ``at``, plus what was recorded after it), the score, and
+        # every legal and policy rule on that fresh state — so concurrent dials of one
+        # number can never pass a cap together.
         with res.store.number_lock(record.e164) as tx:
             contact = request.to_contact(self.now(), record)
-            replayed_at = tx.recorded_attempt(attempt_id)  # AttemptIdConflict: not ours
+            # an attempt id we generated is new; only a caller's own id can be a replay
+            replayed_at = tx.recorded_attempt(attempt_id) if request.attempt_id else None
+            world = tx.world_state(contact.at)
             state, later = tx.state_and_later(
                 contact.at, contact.at + LATER_ATTEMPTS_WINDOW, self.lookback_days
             )

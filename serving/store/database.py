@@ -299,6 +299,18 @@ def _state_statements() -> tuple[Any, ...]:
     return events, consent, dnc, prefs, registries, tombs
 
 
+@functools.cache
+def _world_statements() -> tuple[Any, Any]:
+    """The two reads of :meth:`Store.world_state`, built once (parameter ``at``)."""
+    snapshots = select(t.registry_current.c.registry, t.registry_snapshots.c.snapshot_at).join(
+        t.registry_snapshots,
+        t.registry_snapshots.c.snapshot_id == t.registry_current.c.snapshot_id,
+    )
+    bp = t.blocked_periods
+    periods = select(bp).where(bp.c.end > bindparam("at")).order_by(bp.c.start, bp.c.id)
+    return snapshots, periods
+
+
 def _normalized_batches(
     numbers: Iterable[str], batch_size: int, default_region: str | None, workers: int
 ) -> Iterator[tuple[list[tuple[int, str]], list[tuple[str | None, str | None]]]]:
@@ -1129,20 +1141,13 @@ class Store:
     def world_state(self, at: dt.datetime) -> WorldState:
         """Registry snapshot instants in force, and blocked periods that have not ended by
         ``at`` (the engine looks forward from ``at`` for ``next_allowed_at``)."""
-        at_us = to_us(at)
         with self._read() as conn:
-            snaps = conn.execute(
-                select(t.registry_current.c.registry, t.registry_snapshots.c.snapshot_at).join(
-                    t.registry_snapshots,
-                    t.registry_snapshots.c.snapshot_id == t.registry_current.c.snapshot_id,
-                )
-            ).all()
-            bp = t.blocked_periods
-            periods = (
-                conn.execute(select(bp).where(bp.c.end > at_us).order_by(bp.c.start, bp.c.id))
-                .mappings()
-                .all()
-            )
+            return self._world_state(conn, at)
+
+    def _world_state(self, conn: Connection, at: dt.datetime) -> WorldState:
+        snapshots_stmt, periods_stmt = _world_statements()
+        snaps = conn.execute(snapshots_stmt).all()
+        periods = conn.execute(periods_stmt, {"at": to_us(at)}).mappings().all()
         return WorldState(
             registry_snapshots={reg: from_us(us) for reg, us in snaps},  # type: ignore[misc]
             blocked_periods=tuple(
@@ -1523,6 +1528,10 @@ class NumberTransaction:
     def state(self, at: dt.datetime, lookback_days: int = 400) -> NumberState:
         """The number's state as of ``at``, read inside the lock (fresh)."""
         return self._store._load_states(self._conn, [self.e164], at, lookback_days)[self.e164]
+
+    def world_state(self, at: dt.datetime) -> WorldState:
+        """:meth:`Store.world_state`, read inside the lock."""
+        return self._store._world_state(self._conn, at)
 
     def state_and_later(
         self, at: dt.datetime, until: dt.datetime, lookback_days: int = 400
