@@ -28,6 +28,16 @@ def run_cli(*argv: str) -> int:
     return main(["registry", *argv])
 
 
+def import_file(
+    registry: str, path: Path, db: str, *extra: str, as_of: str = AS_OF, workers: int = 1
+) -> int:
+    """``contactgate registry import`` quietly, with this many normalising workers."""
+    return run_cli(
+        "import", registry, str(path), "--as-of", as_of, "--db", db, "--quiet",
+        "--workers", str(workers), *extra,
+    )  # fmt: skip
+
+
 def read_rejects(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
@@ -46,20 +56,7 @@ def test_text_file_imports_with_rejects_beside_it(
     lines = good[:50] + ["", "not-a-number", "+1 212 555 0150"] + good[50:] + ["   ", "123"]
     path = tmp_path / "dnc.txt"
     path.write_text("\n".join(lines) + "\n")
-    code = run_cli(
-        "import",
-        "US_NATIONAL_DNC",
-        str(path),
-        "--as-of",
-        AS_OF,
-        "--db",
-        sqlite_url,
-        "--quiet",
-        "--workers",
-        "1",
-        "--max-reject-share",
-        "0.05",
-    )
+    code = import_file("US_NATIONAL_DNC", path, sqlite_url, "--max-reject-share", "0.05")
     assert code == 0
     rejects = read_rejects(tmp_path / "dnc.rejects.csv")
     assert [(r["line"], r["value"]) for r in rejects] == [("52", "not-a-number"), ("125", "123")]
@@ -83,20 +80,7 @@ def test_csv_with_a_number_column_and_gzip(
         writer.writerow(["2026-01-01", "07400 123456", "multi\nline note"])
         writer.writerow(["2026-01-02", "+44 7400 123457", ""])
         writer.writerow(["2026-01-03", "nope", ""])
-    code = run_cli(
-        "import",
-        "GB_TPS",
-        str(path),
-        "--as-of",
-        AS_OF,
-        "--db",
-        sqlite_url,
-        "--quiet",
-        "--workers",
-        "1",
-        "--max-reject-share",
-        "0.5",
-    )
+    code = import_file("GB_TPS", path, sqlite_url, "--max-reject-share", "0.5")
     assert code == 0
     with Store.open(sqlite_url) as store:
         states = store.load_states(["+447400123456", "+447400123457"], AT)
@@ -110,35 +94,10 @@ def test_a_bad_file_leaves_the_previous_snapshot(
 ) -> None:
     first = tmp_path / "first.txt"
     first.write_text("\n".join(fictional(100)) + "\n")
-    assert (
-        run_cli(
-            "import",
-            "US_NATIONAL_DNC",
-            str(first),
-            "--as-of",
-            AS_OF,
-            "--db",
-            sqlite_url,
-            "--quiet",
-            "--workers",
-            "1",
-        )
-        == 0
-    )
+    assert import_file("US_NATIONAL_DNC", first, sqlite_url) == 0
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("\n".join(["+12135550100"] + [f"ID-{i}" for i in range(50)]) + "\n")
-    code = run_cli(
-        "import",
-        "US_NATIONAL_DNC",
-        str(wrong),
-        "--as-of",
-        "2026-06-15T00:00:00Z",
-        "--db",
-        sqlite_url,
-        "--quiet",
-        "--workers",
-        "1",
-    )
+    code = import_file("US_NATIONAL_DNC", wrong, sqlite_url, as_of="2026-06-15T00:00:00Z")
     assert code == 1
     err = capsys.readouterr().err
     assert "snapshot in force is unchanged" in err and "wrong.rejects.csv" in err
@@ -153,21 +112,15 @@ def test_worker_pool_gives_the_same_snapshot(
     numbers = fictional(500)
     path = tmp_path / "au.txt"
     path.write_text("\n".join(numbers + ["x"]) + "\n")
-    code = run_cli(
-        "import",
+    code = import_file(
         "US_NATIONAL_DNC",
-        str(path),
-        "--as-of",
-        AS_OF,
-        "--db",
+        path,
         sqlite_url,
-        "--quiet",
-        "--workers",
-        "2",
         "--batch-size",
         "64",
         "--max-reject-share",
         "0.01",
+        workers=2,
     )
     assert code == 0
     assert all(listed(sqlite_url, ["+1" + n for n in numbers]).values())
@@ -192,42 +145,18 @@ def test_as_of_must_be_a_past_aware_instant(
 ) -> None:
     path = tmp_path / "x.txt"
     path.write_text("+12125550100\n")
-    assert (
-        run_cli(
-            "import", "US_NATIONAL_DNC", str(path), "--as-of", as_of, "--db", sqlite_url, "--quiet"
-        )
-        == 1
-    )
+    assert import_file("US_NATIONAL_DNC", path, sqlite_url, as_of=as_of) == 1
     assert message in capsys.readouterr().err
 
 
 def test_missing_file_and_missing_column_are_named(
     tmp_path: Path, sqlite_url: str, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        run_cli(
-            "import", "CA_DNCL", str(tmp_path / "absent.txt"), "--as-of", AS_OF, "--db", sqlite_url
-        )
-        == 1
-    )
+    assert import_file("CA_DNCL", tmp_path / "absent.txt", sqlite_url) == 1
     assert "absent.txt: no such file" in capsys.readouterr().err
     path = tmp_path / "cols.csv"
     path.write_text("a,b\n1,2\n")
-    assert (
-        run_cli(
-            "import",
-            "CA_DNCL",
-            str(path),
-            "--as-of",
-            AS_OF,
-            "--db",
-            sqlite_url,
-            "--quiet",
-            "--workers",
-            "1",
-        )
-        == 1
-    )
+    assert import_file("CA_DNCL", path, sqlite_url) == 1
     assert "cols.csv line 1: no number column" in capsys.readouterr().err
 
 
@@ -236,18 +165,7 @@ def test_status_lists_snapshots(
 ) -> None:
     path = tmp_path / "dnc.txt"
     path.write_text("\n".join(fictional(10)) + "\n")
-    run_cli(
-        "import",
-        "US_NATIONAL_DNC",
-        str(path),
-        "--as-of",
-        AS_OF,
-        "--db",
-        sqlite_url,
-        "--quiet",
-        "--workers",
-        "1",
-    )
+    import_file("US_NATIONAL_DNC", path, sqlite_url)
     capsys.readouterr()
     assert run_cli("status", "--db", sqlite_url) == 0
     out = capsys.readouterr().out
