@@ -7,9 +7,9 @@
 Why one read: the store returns every event the rules need (``NumberState.history``) and
 the feature kernels need a subset of the same events, so the features are computed from the
 states' records instead of a second query (and without building frames: for one dial,
-frame assembly cost ~15 ms against 0.2 ms of work). The instant of the read is the latest ``at`` of the
-request; the engine and the feature kernel both ignore events after each contact's own
-``at`` ("as of" semantics), so one read serves contacts at different instants.
+frame assembly cost ~15 ms against 0.2 ms of work). The instant of the read is the latest
+``at`` of the request; the engine and the feature kernels both ignore events after each
+contact's own ``at`` ("as of" semantics), so one read serves contacts at different instants.
 
 Fail closed (DESIGN.md): when the store, the rule book or the model is unavailable — or
 anything in the pipeline raises — every contact is withheld with ``SYSTEM_UNAVAILABLE``;
