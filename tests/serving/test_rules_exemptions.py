@@ -56,20 +56,6 @@ US_EBR_EDGES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "happened", "last_inside", "first_outside"), US_EBR_EDGES)
-def test_us_national_dnc_ebr_edges(
-    kind: str, happened: str, last_inside: str, first_outside: str
-) -> None:
-    state = NumberState(
-        history=(_happened(kind, LA, happened),), registries=frozenset({"US_NATIONAL_DNC"})
-    )
-    assert check(US_NUMBER, local(LA, last_inside), state=state).allowed
-    outside = check(US_NUMBER, local(LA, first_outside), state=state)
-    assert pairs(outside) == {("REGISTRY_LISTED", "US")}
-    assert outside.reasons[0].rule_id == "US/national-dnc"
-    assert outside.next_allowed_at is None  # a listing is not time-based
-
-
 def test_us_ebr_no_longer_lasts_the_extra_dst_hour_of_a_utc_count() -> None:
     """Purchase 2025-01-20 18:00Z (10:00 PST). Counting 18 months in UTC gave 18:00Z on
     20 July = 11:00 PDT; on the recipient's calendar the 18 months ended at 10:00 PDT."""
@@ -129,17 +115,29 @@ CA_EBR_EDGES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "happened", "last_inside", "first_outside"), CA_EBR_EDGES)
-def test_canada_dncl_ebr_edges(
-    kind: str, happened: str, last_inside: str, first_outside: str
+#: (number, its zone, registry, jurisdiction, rule id) of each national do-not-call list
+DNC_LISTS = {
+    "US": (US_NUMBER, LA, "US_NATIONAL_DNC", "US", "US/national-dnc"),
+    "CA": (CA_NUMBER, TORONTO, "CA_DNCL", "CA", "CA/national-dncl"),
+}
+
+
+@pytest.mark.parametrize(
+    ("country", "kind", "happened", "last_inside", "first_outside"),
+    [("US", *edge) for edge in US_EBR_EDGES] + [("CA", *edge) for edge in CA_EBR_EDGES],
+)
+def test_national_dnc_ebr_edges(
+    country: str, kind: str, happened: str, last_inside: str, first_outside: str
 ) -> None:
+    number, zone, registry, jurisdiction, rule_id = DNC_LISTS[country]
     state = NumberState(
-        history=(_happened(kind, TORONTO, happened),), registries=frozenset({"CA_DNCL"})
+        history=(_happened(kind, zone, happened),), registries=frozenset({registry})
     )
-    assert check(CA_NUMBER, local(TORONTO, last_inside), state=state).allowed
-    outside = check(CA_NUMBER, local(TORONTO, first_outside), state=state)
-    assert pairs(outside) == {("REGISTRY_LISTED", "CA")}
-    assert outside.reasons[0].rule_id == "CA/national-dncl"
+    assert check(number, local(zone, last_inside), state=state).allowed
+    outside = check(number, local(zone, first_outside), state=state)
+    assert pairs(outside) == {("REGISTRY_LISTED", jurisdiction)}
+    assert outside.reasons[0].rule_id == rule_id
+    assert outside.next_allowed_at is None  # a listing is not time-based
 
 
 def test_canada_dncl_inquiry_from_summer_to_winter_ends_at_the_utc_reading() -> None:
