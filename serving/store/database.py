@@ -24,6 +24,7 @@ import json
 import os
 import re
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,7 @@ from serving.crypto import PURPOSE_EVIDENCE, PURPOSE_NUMBER, PURPOSE_TEXT, Numbe
 from serving.registry_numbers import e164_batch
 from serving.state import HistoryEvent, NumberState, WorldState
 from serving.store import tables as t
+from serving.store.checkpoint import REQUEST_PATH_CHECKPOINT_PAGES, WalCheckpointer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "contactgate.db"
@@ -409,6 +411,12 @@ class Store:
         self._crypto = crypto
         self.dialect: str = engine.dialect.name
         self._closed = False
+        self.checkpointer: WalCheckpointer | None = None
+        database = engine.url.database if self.dialect == "sqlite" else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self.checkpointer = WalCheckpointer(database).start()
+            # the thread holds no reference to the store: stop it when the store is dropped
+            weakref.finalize(self, self.checkpointer.stop, 0)
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -428,12 +436,12 @@ class Store:
         try:
             store._migrate()
         except SQLAlchemyError as exc:
-            engine.dispose()
+            store.close()
             raise StoreUnavailable(
                 f"store {store.safe_url}: {exc.__class__.__name__}: {exc}"
             ) from exc
         except BaseException:
-            engine.dispose()
+            store.close()
             raise
         return store
 
@@ -449,6 +457,8 @@ class Store:
     def close(self) -> None:
         """Release every pooled connection."""
         self._closed = True
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -1696,6 +1706,8 @@ def _create_engine(url: str) -> Engine:
             # Reads of hot pages without a system call per page; the cache is per connection.
             cur.execute("PRAGMA mmap_size=268435456")
             cur.execute("PRAGMA cache_size=-16384")
+            # checkpoints run on Store's background thread (serving.store.checkpoint)
+            cur.execute(f"PRAGMA wal_autocheckpoint={REQUEST_PATH_CHECKPOINT_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -552,3 +553,47 @@ def test_registry_snapshots_cannot_come_from_the_future_or_roll_back(store: Stor
         store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=1), [FL])
     assert store.world_state(AT).registry_snapshots["US_NATIONAL_DNC"] == AT
     assert store.load_states([NY], AT)[NY].registries == frozenset({"US_NATIONAL_DNC"})
+
+
+
+def test_wal_checkpoints_run_off_the_request_path(sqlite_store: Store, sqlite_url: str) -> None:
+    """Commits leave their pages in the -wal file, even past SQLite's default automatic
+    checkpoint (1,000 pages), so no request pays for copying them back; the store's own
+    thread checkpoints them into the database file, and stops with the store."""
+    import sqlite3
+
+    from serving.store.checkpoint import WalCheckpointer
+
+    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    wal = Path(f"{database}-wal")
+    own = sqlite_store.checkpointer
+    assert own is not None and own.running
+    own.stop()  # first: nothing copies the log back while the rows are written
+    assert not own.running
+    size = database.stat().st_size
+    rows = [
+        {"number": n, "decision": "allow", "reasons": [], "at": AT, "recorded_at": AT,
+         "note": "x" * 3000}
+        for n in fictional(1000) * 2
+    ]  # fmt: skip
+    for start in range(0, len(rows), 100):
+        sqlite_store.append_decisions(rows[start : start + 100])
+    assert wal.stat().st_size > 1500 * 4096  # well past the default 1,000-page checkpoint
+    assert database.stat().st_size == size  # ... and no commit copied it back
+
+    background = WalCheckpointer(database, interval_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 20
+        def copied_back() -> bool:
+            return database.stat().st_size > size + 1000 * 4096 and background.checkpoints > 0
+
+        while not copied_back() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert copied_back()
+    finally:
+        background.stop()
+    assert not background.running
+    with sqlite3.connect(database) as raw:
+        busy, log_pages, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and copied == log_pages
+    assert len(list(sqlite_store.export_decisions(AT))) == 2000
