@@ -555,7 +555,6 @@ def test_registry_snapshots_cannot_come_from_the_future_or_roll_back(store: Stor
     assert store.load_states([NY], AT)[NY].registries == frozenset({"US_NATIONAL_DNC"})
 
 
-
 def test_wal_checkpoints_run_off_the_request_path(sqlite_store: Store, sqlite_url: str) -> None:
     """Commits leave their pages in the -wal file, even past SQLite's default automatic
     checkpoint (1,000 pages), so no request pays for copying them back; the store's own
@@ -584,6 +583,7 @@ def test_wal_checkpoints_run_off_the_request_path(sqlite_store: Store, sqlite_ur
     background = WalCheckpointer(database, interval_s=0.05).start()
     try:
         deadline = time.monotonic() + 20
+
         def copied_back() -> bool:
             return database.stat().st_size > size + 1000 * 4096 and background.checkpoints > 0
 
