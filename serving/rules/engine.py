@@ -68,9 +68,15 @@ TIME_BASED_CODES = frozenset(
      "COOLING_OFF", "PREFERENCE"}
 )  # fmt: skip
 _NO_REASONS: tuple[Reason, ...] = ()
+#: Memo markers (an absent entry; "the instant asked about") and the size a memo is cleared at.
+_MISSING, _SAME = object(), object()
+_CACHE_SIZE = 4_096
 _TIME_VARYING_KINDS = frozenset(
     {"window", "day_ban", "holiday", "blocked_period", "cap", "cooling_off", "preference"}
 )
+#: What a rule reads that may be absent (``_Rule.needs``): a rule whose input is empty passes
+#: at every instant, so :func:`evaluate` leaves it out (``_Facts.present`` says what is there).
+_PAST_CONTACTS, _HISTORY, _REVOCATIONS, _DNC, _BLOCKED, _PREFERENCE = (1 << i for i in range(6))
 
 
 # ============================================================================ results
@@ -176,6 +182,11 @@ def _local_minutes(local: dt.datetime) -> float:
     return local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
 
 
+def _hh_mm(local: dt.datetime) -> str:
+    """``f"{local:%H:%M}"`` without ``strftime`` (a few µs per call)."""
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
 def _at_local(
     day: dt.date, minutes: int, zone: ZoneInfo, after: dt.datetime | None = None
 ) -> dt.datetime:
@@ -186,6 +197,17 @@ def _at_local(
     ``after``. A wall time the clocks skip (spring) is passed at the change itself: quiet
     hours ending at 01:30 on a night when 01:00 jumps to 02:00 end at the jump.
     """
+    readings = _wall_readings(day, minutes, zone)
+    if after is not None and len(readings) == 2 and readings[0] < after:
+        return readings[1]
+    return readings[0]
+
+
+@functools.lru_cache(maxsize=16_384)
+def _wall_readings(day: dt.date, minutes: int, zone: ZoneInfo) -> tuple[dt.datetime, ...]:
+    """The instants (UTC) at which ``zone`` reads ``minutes`` past midnight of ``day``: two
+    when the clocks repeat it, one when they do not, and for a skipped wall time the jump
+    alone (:func:`_at_local`; a pure function of its arguments, so it is memoised)."""
     if minutes >= 1440:
         day, minutes = day + dt.timedelta(days=1), minutes - 1440
     wall = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60)
@@ -197,10 +219,8 @@ def _at_local(
             middle = (before + reached) // 2
             clock = dt.datetime.fromtimestamp(middle, zone).replace(tzinfo=None)
             before, reached = (before, middle) if clock >= wall else (middle, reached)
-        return dt.datetime.fromtimestamp(reached, _UTC)
-    if after is not None and len(readings) == 2 and readings[0] < after:
-        return readings[1]
-    return readings[0]
+        return (dt.datetime.fromtimestamp(reached, _UTC),)
+    return tuple(readings)
 
 
 def _next_pass_everywhere(
@@ -279,13 +299,36 @@ def _holiday_dates(country: str, subdiv: str | None, observed: bool, year: int) 
 
 
 # ============================================================================ facts
+@functools.lru_cache(maxsize=4_096)
+def _place(
+    region: str | None,
+    subdivision: str | None,
+    non_geographic: bool,
+    time_zones: tuple[str, ...],
+    address: str | None,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[ZoneInfo, ...]]:
+    """Countries, subdivisions, zone names and zones of a number (and known address)."""
+    countries = [region] if region and region != "001" else []
+    subdivisions = [subdivision] if subdivision else []
+    if address:
+        country = address.split("-", 1)[0]
+        if country not in countries:
+            countries.append(country)
+        if "-" in address and address not in subdivisions:
+            subdivisions.append(address)
+    names: list[str] = [] if non_geographic else list(time_zones)
+    if address:
+        names.extend(zone for zone in zones_for_region(address) if zone not in names)
+    return tuple(countries), tuple(subdivisions), tuple(names), tuple(_zone(n) for n in names)
+
+
 class _Facts:
     """What the rules need from one contact's state, derived once per evaluation."""
 
     __slots__ = (
         "contact", "state", "world", "at", "zones", "zone_names", "region", "country_codes",
         "subdivision_codes", "contacts", "contact_times", "events", "revocations", "opt_ins",
-        "dnc_active", "last_dnc_add", "default_regions", "blocked_cache",
+        "dnc_active", "last_dnc_add", "default_regions", "blocked_cache", "present",
     )  # fmt: skip
 
     def __init__(self, contact: Contact, state: NumberState, world: WorldState) -> None:
@@ -295,53 +338,50 @@ class _Facts:
         self.at = contact.at
         number = contact.number
         self.region = number.region
-        address = contact.address_region
-        countries = [number.region] if number.region and number.region != "001" else []
-        subdivisions = [number.subdivision] if number.subdivision else []
-        if address:
-            country = address.split("-", 1)[0]
-            if country not in countries:
-                countries.append(country)
-            if "-" in address and address not in subdivisions:
-                subdivisions.append(address)
-        self.country_codes = tuple(countries)
-        self.subdivision_codes = tuple(subdivisions)
-        names: list[str] = [] if number.non_geographic else list(number.time_zones)
-        if address:
-            names.extend(zone for zone in zones_for_region(address) if zone not in names)
-        self.zone_names = tuple(names)
-        self.zones = tuple(_zone(name) for name in names)
+        self.country_codes, self.subdivision_codes, self.zone_names, self.zones = _place(
+            number.region,
+            number.subdivision,
+            number.non_geographic,
+            number.time_zones,
+            contact.address_region,
+        )
         self.default_regions: tuple[str, ...] = ()
         self.blocked_cache: dict[int, list] = {}
         at = self.at
         contacts: list[HistoryEvent] = []
+        contact_times: list[dt.datetime] = []
         events: dict[str, list[HistoryEvent]] = {}
         revocations: list[tuple[dt.datetime, str | None, str]] = []
         opt_ins: list[tuple[dt.datetime, str | None]] = []
         for event in state.history:
-            if event.kind == "contact":
-                if event.ts < at:
+            kind, ts = event.kind, event.ts
+            if kind == "contact":
+                if ts < at:
                     contacts.append(event)
+                    contact_times.append(ts)
                 continue
-            if event.ts > at:
+            if ts > at:
                 continue
-            events.setdefault(event.kind, []).append(event)
-            if event.kind == "opt_out":
-                revocations.append((event.ts, event.channel, "opt-out"))
-            elif event.kind == "opt_in":
-                opt_ins.append((event.ts, event.channel))
-            elif event.kind == "reply" and event.text:
+            if kind in events:
+                events[kind].append(event)
+            else:
+                events[kind] = [event]
+            if kind == "opt_out":
+                revocations.append((ts, event.channel, "opt-out"))
+            elif kind == "opt_in":
+                opt_ins.append((ts, event.channel))
+            elif kind == "reply" and event.text:
                 label = classify_reply(event.text, number.region)
                 if label == "opt_out":
-                    revocations.append((event.ts, "sms", "opt-out reply"))
+                    revocations.append((ts, "sms", "opt-out reply"))
                 elif label == "opt_in":
-                    opt_ins.append((event.ts, "sms"))
+                    opt_ins.append((ts, "sms"))
         for consent in state.consents:
             if consent.revoked_at is not None and consent.revoked_at <= at:
                 scope = None if consent.channel == "any" else consent.channel
                 revocations.append((consent.revoked_at, scope, "consent revoked"))
         self.contacts = contacts
-        self.contact_times = [event.ts for event in contacts]
+        self.contact_times = contact_times
         self.events = events
         self.revocations = revocations
         self.opt_ins = opt_ins
@@ -362,6 +402,15 @@ class _Facts:
                 active.pop(entry.scope, None)
         self.dnc_active = active
         self.last_dnc_add = last_add
+        preference = state.preference
+        self.present = (
+            (_PAST_CONTACTS | _HISTORY if contacts else 0)
+            | (_HISTORY if events else 0)
+            | (_REVOCATIONS if revocations else 0)
+            | (_DNC if active else 0)
+            | (_BLOCKED if world.blocked_periods else 0)
+            | (_PREFERENCE if preference is not None and preference.updated_at <= at else 0)
+        )
 
     # ------------------------------------------------------------------ shared questions
     def latest_revocation(self, channel: str | None) -> tuple[dt.datetime, str] | None:
@@ -456,6 +505,8 @@ class _Rule:
 
     needs_local_time = False
     kind = ""
+    #: The ``_Facts.present`` bit without which this rule never fires (0: always checked).
+    needs = 0
 
     def __init__(self, spec: Any, pack: _Pack) -> None:
         self.pack = pack
@@ -480,6 +531,8 @@ class _Rule:
             else None
         )
         self.defer_to_law = spec.defer_to_law
+        self.defer_if_fired = spec.defer_to_law == "fired"
+        self.by_law = not pack.everywhere  # policy packs apply everywhere
         # Whether the rule's answer can change as the instant moves with the history fixed
         # (the next_allowed_at search re-checks only these).
         self.varies_with_time = (
@@ -527,8 +580,29 @@ class _WindowRule(_Rule):
         ]
         self.exempt_consent = spec.exempt_outside_hours_consent
         self.has_any_window = any(self.windows)
+        # open[weekday][minute of the day]: ``start <= m < end`` for a clock reading m holds
+        # exactly when it does for its whole minute (the bounds are whole minutes)
+        self.open = [
+            bytes(any(start <= minute < end for start, end in day) for minute in range(1440))
+            for day in self.windows
+        ]
+        self.open_cache: dict[tuple[ZoneInfo, dt.datetime], dt.datetime | None] = {}
 
     def _next_open(self, zone: ZoneInfo, instant: dt.datetime) -> dt.datetime | None:
+        """:meth:`_find_open`, memoised per (zone, instant): a batch's withheld contacts
+        share their instants and the window openings they are searched to."""
+        key = (zone, instant)
+        found = self.open_cache.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._find_open(zone, instant)
+            if len(self.open_cache) >= _CACHE_SIZE:
+                self.open_cache.clear()
+            # ``instant`` itself is stored as the key's own value: equal instants in other
+            # tzinfo objects get their own object back
+            self.open_cache[key] = _SAME if found is instant else found
+        return instant if found is _SAME else found
+
+    def _find_open(self, zone: ZoneInfo, instant: dt.datetime) -> dt.datetime | None:
         local = instant.astimezone(zone)
         minutes = _local_minutes(local)
         day = local.date()
@@ -545,12 +619,12 @@ class _WindowRule(_Rule):
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         failing: list[tuple[str, dt.datetime, bool]] = []
+        is_open = self.open
         for name, zone in zip(facts.zone_names, facts.zones, strict=True):
             local = instant.astimezone(zone)
-            minutes = _local_minutes(local)
-            windows = self.windows[local.weekday()]
-            if not any(start <= minutes < end for start, end in windows):
-                failing.append((name, local, not windows))
+            weekday = local.weekday()
+            if not is_open[weekday][local.hour * 60 + local.minute]:
+                failing.append((name, local, not self.windows[weekday]))
         if not failing or (self.exempt_consent and facts.has_outside_hours_consent()):
             return _NO_REASONS
         limit = instant + dt.timedelta(days=8)
@@ -559,10 +633,12 @@ class _WindowRule(_Rule):
         weekday = local.weekday()
         where = name if len(facts.zones) == 1 else f"{name}, one of {len(facts.zones)} zones"
         if day_closed:
-            detail = f"{_DAY_NAMES[weekday]} {local:%H:%M} local ({where}): no contact on this day"
+            detail = (
+                f"{_DAY_NAMES[weekday]} {_hh_mm(local)} local ({where}): no contact on this day"
+            )
             return (self.reason("DAY_NOT_ALLOWED", detail, until),)
         detail = (
-            f"{_DAY_NAMES[weekday]} {local:%H:%M} local ({where}), allowed {self.text[weekday]}"
+            f"{_DAY_NAMES[weekday]} {_hh_mm(local)} local ({where}), allowed {self.text[weekday]}"
         )
         return (self.reason("QUIET_HOURS", detail, until),)
 
@@ -677,6 +753,7 @@ class _BlockedPeriodRule(_Rule):
     """Operator-declared periods (``world.blocked_periods``) in the pack's regions."""
 
     kind = "blocked_period"
+    needs = _BLOCKED
 
     def __init__(self, spec: pack_schema.BlockedPeriodRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -720,6 +797,7 @@ class _CapRule(_Rule):
     """At most ``max`` past contacts in the rolling window ending at the proposed one."""
 
     kind = "cap"
+    needs = _PAST_CONTACTS
 
     def __init__(self, spec: pack_schema.CapRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -732,12 +810,16 @@ class _CapRule(_Rule):
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         start = bisect.bisect_left(facts.contact_times, instant - self.window)
+        recent = facts.contacts[start:]
+        if len(recent) < self.max:  # too few contacts in the window whatever they were
+            return _NO_REASONS
         subject = facts.contact.subject
+        channels, purposes = self.count_channels, self.count_purposes
         counted = [
             event.ts
-            for event in facts.contacts[start:]
-            if event.channel in self.count_channels
-            and (event.purpose or "marketing") in self.count_purposes
+            for event in recent
+            if event.channel in channels
+            and (event.purpose or "marketing") in purposes
             and (not self.same_subject or _subject(event) == subject)
         ]
         if len(counted) < self.max:
@@ -756,6 +838,7 @@ class _CoolingOffRule(_Rule):
     """A pause after refusals, abandoned calls, machine detection or unanswered streaks."""
 
     kind = "cooling_off"
+    needs = _HISTORY
 
     def __init__(self, spec: pack_schema.CoolingOffRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -772,6 +855,9 @@ class _CoolingOffRule(_Rule):
         self.calendar_days = self.duration.days if spec.duration.endswith("d") and whole_days else 0
         self.exempt_live_agent = spec.exempt_live_agent
         self.what = ", ".join([*spec.after_kinds, *spec.after_outcomes])
+        # a calendar-day pause can outlast duration by a DST shift: look a little further back
+        margin = dt.timedelta(hours=3) if self.calendar_days else dt.timedelta(0)
+        self.lookback = self.duration + (self.within or dt.timedelta(0)) + margin
 
     def _pause_end(self, trigger: dt.datetime, zones: Sequence[ZoneInfo]) -> dt.datetime:
         end = trigger + self.duration
@@ -788,19 +874,20 @@ class _CoolingOffRule(_Rule):
         return super().applies(contact)
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
-        # a calendar-day pause can outlast duration by a DST shift: look a little further back
-        margin = dt.timedelta(hours=3) if self.calendar_days else dt.timedelta(0)
-        horizon = instant - self.duration - (self.within or dt.timedelta(0)) - margin
+        horizon = instant - self.lookback
         triggers: list[dt.datetime] = []
-        if self.after_outcomes:
+        if self.after_outcomes and facts.contacts:
             start = bisect.bisect_left(facts.contact_times, horizon)
-            triggers.extend(
+            outcomes, channels = self.after_outcomes, self.after_channels
+            triggers = [
                 event.ts
                 for event in facts.contacts[start:]
-                if event.outcome in self.after_outcomes and event.channel in self.after_channels
-            )
+                if event.outcome in outcomes and event.channel in channels
+            ]
+        events = facts.events
         for kind in self.after_kinds:
-            triggers.extend(event.ts for event in facts.events.get(kind, ()) if event.ts >= horizon)
+            if kind in events:
+                triggers.extend(event.ts for event in events[kind] if event.ts >= horizon)
         if len(triggers) < self.min_events:
             return _NO_REASONS
         triggers.sort()
@@ -920,6 +1007,7 @@ class _RevocationRule(_Rule):
     """A revocation (opt-out event, opt-out reply, revoked consent) withholds."""
 
     kind = "revocation"
+    needs = _REVOCATIONS
 
     def __init__(self, spec: pack_schema.RevocationRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -954,6 +1042,7 @@ class _InternalDncRule(_Rule):
     """The internal do-not-call list: adds and removals in order, by scope and category."""
 
     kind = "internal_dnc"
+    needs = _DNC
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         contact = facts.contact
@@ -973,6 +1062,7 @@ class _PreferenceRule(_Rule):
 
     needs_local_time = False  # quiet hours are skipped, not guessed, without a zone
     kind = "preference"
+    needs = _PREFERENCE
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         preference = facts.state.preference
@@ -1020,7 +1110,7 @@ class _PreferenceRule(_Rule):
                     limit = instant + dt.timedelta(days=2)
                     until = _next_pass_everywhere(facts.zones, instant, quiet_over, limit)
                     detail = (
-                        f"{local:%H:%M} local ({name}) is in the person's quiet hours "
+                        f"{_hh_mm(local)} local ({name}) is in the person's quiet hours "
                         f"{preference.quiet_start}-{preference.quiet_end}"
                     )
                     reasons.append(self.reason("PREFERENCE", detail, until))
@@ -1091,8 +1181,7 @@ class RuleBook:
     by_subdivision: dict[str, tuple[_Pack, ...]] = field(default_factory=dict)
     default_pack: _Pack | None = None
     everywhere_packs: tuple[_Pack, ...] = ()
-    selection_cache: dict = field(default_factory=dict, repr=False, compare=False)
-    rules_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    plan_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def jurisdictions(self) -> tuple[str, ...]:
@@ -1146,60 +1235,106 @@ class RuleBook:
     def packs_for(self, facts: _Facts) -> tuple[_Pack, ...]:
         """Packs governing a contact: by region, by subdivision, the default, then policy.
 
-        Memoised per (countries, subdivisions): a handful of distinct keys in practice.
+        Sets ``facts.default_regions`` (the countries only the default pack covers).
         """
-        key = (facts.country_codes, facts.subdivision_codes)
-        cached = self.selection_cache.get(key)
-        if cached is None:
-            chosen: list[_Pack] = []
-            uncovered: list[str] = []
-            for country in facts.country_codes:
-                packs = self.by_region.get(country, ())
-                if not packs:
-                    uncovered.append(country)
-                chosen.extend(pack for pack in packs if pack not in chosen)
-            for subdivision in facts.subdivision_codes:
-                chosen.extend(
-                    pack for pack in self.by_subdivision.get(subdivision, ()) if pack not in chosen
-                )
-            default_regions: tuple[str, ...] = ()
-            if uncovered and self.default_pack is not None:
-                default_regions = tuple(uncovered)
-                chosen.append(self.default_pack)
-            chosen.extend(self.everywhere_packs)
-            cached = self.selection_cache[key] = (tuple(chosen), default_regions)
-        facts.default_regions = cached[1]
-        return cached[0]
+        chosen: list[_Pack] = []
+        uncovered: list[str] = []
+        for country in facts.country_codes:
+            packs = self.by_region.get(country, ())
+            if not packs:
+                uncovered.append(country)
+            chosen.extend(pack for pack in packs if pack not in chosen)
+        for subdivision in facts.subdivision_codes:
+            chosen.extend(
+                pack for pack in self.by_subdivision.get(subdivision, ()) if pack not in chosen
+            )
+        default_regions: tuple[str, ...] = ()
+        if uncovered and self.default_pack is not None:
+            default_regions = tuple(uncovered)
+            chosen.append(self.default_pack)
+        chosen.extend(self.everywhere_packs)
+        facts.default_regions = default_regions
+        return tuple(chosen)
 
     def rules_for(self, packs: tuple[_Pack, ...], contact: Contact) -> tuple[_Rule, ...]:
         """The rules of ``packs`` that govern this kind of contact, in pack order.
 
         A POLICY rule with ``defer_to_law: applies`` is dropped when a rule of the same
-        kind from another pack governs the contact. Memoised per contact shape.
+        kind from another pack governs the contact.
         """
+        applicable: list[_Rule] = []
+        law_kinds: set[str] = set()
+        for pack in packs:
+            for rule in pack.rules:
+                if not rule.applies(contact):
+                    continue
+                if rule.defer_to_law == "applies" and rule.kind in law_kinds:
+                    continue
+                applicable.append(rule)
+                if not pack.everywhere:
+                    law_kinds.add(rule.kind)
+        return tuple(applicable)
+
+    def plan_for(self, facts: _Facts) -> _Plan:
+        """What to check for this contact (:class:`_Plan`), memoised per contact shape:
+        places, channel, purpose, dial mode, line type, live agent and ``facts.present``."""
+        contact = facts.contact
         key = (
-            packs,
+            facts.country_codes,
+            facts.subdivision_codes,
+            bool(facts.zones),
             contact.channel,
             contact.purpose,
             contact.dial_mode,
             contact.number.line_type,
             contact.live_agent_guaranteed,
+            facts.present,
         )
-        cached = self.rules_cache.get(key)
-        if cached is None:
-            applicable: list[_Rule] = []
-            law_kinds: set[str] = set()
-            for pack in packs:
-                for rule in pack.rules:
-                    if not rule.applies(contact):
-                        continue
-                    if rule.defer_to_law == "applies" and rule.kind in law_kinds:
-                        continue
-                    applicable.append(rule)
-                    if not pack.everywhere:
-                        law_kinds.add(rule.kind)
-            cached = self.rules_cache[key] = tuple(applicable)
-        return cached
+        plan = self.plan_cache.get(key)
+        if plan is None:
+            if len(self.plan_cache) >= _CACHE_SIZE:
+                self.plan_cache.clear()
+            plan = self.plan_cache[key] = _Plan(self, facts)
+        facts.default_regions = plan.default_regions
+        return plan
+
+
+class _Plan:
+    """The packs and rules of one contact shape (:meth:`RuleBook.plan_for`).
+
+    ``rules`` leave out those whose input is absent (``_Rule.needs``: they pass at every
+    instant) and, when no zone is known, the local-time ones: ``local_rules`` counts these
+    for ``UNKNOWN_TIMEZONE``, which ``unknown_timezone`` says fires. ``moving`` are the
+    rules the ``next_allowed_at`` search re-checks.
+    """
+
+    __slots__ = (
+        "packs", "default_regions", "jurisdictions", "rules", "moving", "unknown_timezone",
+        "local_rules",
+    )  # fmt: skip
+
+    def __init__(self, book: RuleBook, facts: _Facts) -> None:
+        self.packs = book.packs_for(facts)
+        self.default_regions = facts.default_regions
+        self.jurisdictions = tuple(pack.jurisdiction for pack in self.packs)
+        present = facts.present
+        rules = [
+            rule
+            for rule in book.rules_for(self.packs, facts.contact)
+            if not rule.needs or rule.needs & present
+        ]
+        self.unknown_timezone = False
+        self.local_rules = 0
+        if not facts.zones:
+            # RULES.md convention 3: no known zone → UNKNOWN_TIMEZONE for every marketing
+            # contact (a window we cannot check, or one a later rule or preference would
+            # need), and for any other contact that a local-time rule governs
+            self.local_rules = sum(1 for rule in rules if rule.needs_local_time)
+            if self.local_rules or facts.contact.purpose == "marketing":
+                self.unknown_timezone = True
+                rules = [rule for rule in rules if not rule.needs_local_time]
+        self.rules = tuple(rules)
+        self.moving = tuple(rule for rule in rules if rule.varies_with_time)
 
 
 def load_rulebook(path: Path | None = None) -> RuleBook:
@@ -1261,17 +1396,17 @@ def policy_reason(code: str, rule: str, detail: str) -> Reason:
     return Reason(code, "POLICY", f"POLICY/{rule}", False, detail)
 
 
-def _evaluate_rules(rules: list[_Rule], facts: _Facts, instant: dt.datetime) -> list[Reason]:
+def _evaluate_rules(rules: Sequence[_Rule], facts: _Facts, instant: dt.datetime) -> list[Reason]:
     reasons: list[Reason] = []
     fired_by_law: set[str] = set()
     for rule in rules:  # policy packs come last, so the law's codes are known by then
         found = rule.check(facts, instant)
         if not found:
             continue
-        if rule.defer_to_law == "fired" and all(r.code in fired_by_law for r in found):
+        if rule.defer_if_fired and all(r.code in fired_by_law for r in found):
             continue
         reasons.extend(found)
-        if not rule.pack.everywhere:
+        if rule.by_law:
             fired_by_law.update(r.code for r in found)
     return reasons
 
@@ -1300,48 +1435,43 @@ def evaluate(
         reasons.append(
             policy_reason("NO_RULE_PACK", "unknown-region", "number has no geographic region")
         )
-    packs = rulebook.packs_for(facts)
-    applicable = list(rulebook.rules_for(packs, contact))
-    if not facts.zones:
-        # RULES.md convention 3: no known zone → UNKNOWN_TIMEZONE for every marketing contact
-        # (a window we cannot check, or one a later rule or preference would need), and for
-        # any other contact that a local-time rule governs
-        local_rules = [rule for rule in applicable if rule.needs_local_time]
-        if local_rules or contact.purpose == "marketing":
-            reasons.append(
-                policy_reason(
-                    "UNKNOWN_TIMEZONE",
-                    "unknown-timezone",
-                    f"{number.line_type} number with no known time zone; "
-                    + (
-                        f"{len(local_rules)} local-time rule(s) cannot be checked"
-                        if local_rules
-                        else "its local time (and any quiet hours) cannot be known"
-                    ),
-                )
+    plan = rulebook.plan_for(facts)
+    if plan.unknown_timezone:
+        reasons.append(
+            policy_reason(
+                "UNKNOWN_TIMEZONE",
+                "unknown-timezone",
+                f"{number.line_type} number with no known time zone; "
+                + (
+                    f"{plan.local_rules} local-time rule(s) cannot be checked"
+                    if plan.local_rules
+                    else "its local time (and any quiet hours) cannot be known"
+                ),
             )
-            applicable = [rule for rule in applicable if not rule.needs_local_time]
-    reasons.extend(_evaluate_rules(applicable, facts, contact.at))
+        )
+    reasons.extend(_evaluate_rules(plan.rules, facts, contact.at))
     return Evaluation(
         reasons,
-        _next_allowed_at(reasons, applicable, facts),
+        _next_allowed_at(reasons, plan.moving, facts),
         facts.zone_names,
-        tuple(pack.jurisdiction for pack in packs),
+        plan.jurisdictions,
     )
 
 
 def _next_allowed_at(
-    reasons: list[Reason], rules: list[_Rule], facts: _Facts
+    reasons: list[Reason], moving: Sequence[_Rule], facts: _Facts
 ) -> dt.datetime | None:
-    """Earliest instant ≥ at when every rule passes, if all reasons are time-based."""
+    """Earliest instant ≥ at when every rule passes, if all reasons are time-based.
+
+    Rules that do not vary with the instant (not in ``moving``) passed at ``at`` (no
+    permanent reason fired) and pass at every later instant too: only the others are
+    re-checked.
+    """
     if not reasons:
         return None
     if any(reason.until is None for reason in reasons):
         return None
     limit = facts.at + SEARCH_HORIZON
-    # Rules that do not vary with the instant passed at ``at`` (no permanent reason fired)
-    # and pass at every later instant too; only the others need re-checking.
-    moving = [rule for rule in rules if rule.varies_with_time]
     instant = max(reason.until for reason in reasons if reason.until is not None)
     while instant <= limit:
         found = _evaluate_rules(moving, facts, instant)
