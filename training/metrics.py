@@ -8,7 +8,11 @@ An ECE on rare events is mostly binomial noise unless the score is badly off: ev
 perfectly calibrated score shows an ECE of about ``mean |Binomial − mean| / n`` per bin.
 :func:`ece_uncertainty` therefore reports, per scorer, that noise floor (the ECE of labels
 drawn from the score itself) and a bootstrap interval, and a *paired* bootstrap interval of
-the difference to the baseline: two ECEs within each other's noise are a tie, not a win.
+the difference to the baseline: two ECEs within each other's noise are a tie, not a win. The
+same resamples give paired intervals of the Brier and log-loss differences, whose gaps to the
+baseline are small in absolute terms (the base rates are) but far outside the noise.
+:func:`versus_reference` turns the intervals (and, for the ranking metrics, the point values)
+into a win / tie / loss verdict per metric.
 """
 
 from __future__ import annotations
@@ -19,6 +23,21 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 LIFT_SHARES = (0.05, 0.10, 0.20)
 _EPS = 1e-7
+#: Metrics where smaller is better; every other reported metric is better when larger.
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
+#: Metrics with a paired bootstrap interval of the difference to the reference scorer.
+PAIRED_METRICS = ("ece", "brier", "log_loss")
+#: Every metric judged against the baseline, in report order.
+COMPARED_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "ece",
+    "capture_top5",
+    "capture_top10",
+    "capture_top20",
+)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 20) -> float:
@@ -60,47 +79,86 @@ def ece_uncertainty(
     replicates: int = 50,
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
-    """How far each scorer's ECE can be trusted, on the same contacts.
+    """How far each scorer's ECE (and its Brier / log-loss gap) can be trusted, on the same
+    contacts.
 
     Per scorer: ``ece_ci_low`` / ``ece_ci_high`` (95 % percentile interval of the bootstrap:
     every replicate resamples the same contacts for every scorer, so the intervals are
     paired) and ``ece_noise_floor`` (mean ECE when the labels are drawn from
     the score itself: what a perfectly calibrated score of this shape would show). Per scorer
-    other than ``reference``: ``ece_minus_<reference>_ci_low`` / ``_ci_high``, the paired
-    interval of the ECE difference — below zero at the top end means reliably better.
+    other than ``reference``: ``<metric>_minus_<reference>_ci_low`` / ``_ci_high`` for
+    ``metric`` in :data:`PAIRED_METRICS`, the paired interval of the difference — below zero
+    at the top end means reliably better.
 
     An ECE is an absolute value of noisy bin gaps, so resampling adds noise to it: for a
     nearly calibrated score the interval lies above the point estimate. Read it as "how
-    large this ECE could look", and compare scorers by the paired difference.
+    large this ECE could look", and compare scorers by the paired difference. Brier and
+    log-loss are means of per-contact losses, so a replicate's value is a weighted mean.
     """
     y = np.asarray(y, dtype=float)
     n = len(y)
     rng = np.random.default_rng(seed)
     ordered = {}
+    losses = {}
     for name, p in scores.items():
         p = np.asarray(p, dtype=float)
         order = np.argsort(p, kind="stable")
         ordered[name] = (p[order], y[order] - p[order], order)
-    draws = {name: np.empty(replicates) for name in scores}
+        q = np.clip(p, _EPS, 1 - _EPS)  # as in evaluate()
+        losses[name] = {
+            "brier": (y - q) ** 2,
+            "log_loss": -(y * np.log(q) + (1 - y) * np.log1p(-q)),
+        }
+    draws = {name: {m: np.empty(replicates) for m in PAIRED_METRICS} for name in scores}
     for r in range(replicates):
         weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
         for name, (_p, gap, order) in ordered.items():
-            draws[name][r] = _binned_ece(gap, weight, order, bins)
+            draws[name]["ece"][r] = _binned_ece(gap, weight, order, bins)
+            for m, loss in losses[name].items():
+                draws[name][m][r] = weight @ loss / n
     ones = np.ones(n)
     out: dict[str, dict[str, float]] = {}
     for name, (p, _gap, order) in ordered.items():
         floor = [_binned_ece((rng.random(n) < p) - p, ones, order, bins) for _ in range(10)]
-        lo, hi = np.percentile(draws[name], [2.5, 97.5])
+        lo, hi = np.percentile(draws[name]["ece"], [2.5, 97.5])
         out[name] = {
             "ece_ci_low": float(lo),
             "ece_ci_high": float(hi),
             "ece_noise_floor": float(np.mean(floor)),
         }
         if reference in draws and name != reference:
-            d_lo, d_hi = np.percentile(draws[name] - draws[reference], [2.5, 97.5])
-            out[name][f"ece_minus_{reference}_ci_low"] = float(d_lo)
-            out[name][f"ece_minus_{reference}_ci_high"] = float(d_hi)
+            for m in PAIRED_METRICS:
+                diff = draws[name][m] - draws[reference][m]
+                d_lo, d_hi = np.percentile(diff, [2.5, 97.5])
+                out[name][f"{m}_minus_{reference}_ci_low"] = float(d_lo)
+                out[name][f"{m}_minus_{reference}_ci_high"] = float(d_hi)
     return out
+
+
+def versus_reference(
+    scorer: dict[str, float], reference: dict[str, float], metric: str, name: str = "baseline"
+) -> str:
+    """``win``, ``tie`` or ``loss`` of ``scorer`` against ``reference`` on one metric.
+
+    For :data:`PAIRED_METRICS` the paired bootstrap interval of the difference decides
+    (:func:`ece_uncertainty`): a win needs the whole interval on the better side, an
+    interval containing zero is a tie (within the noise). Without that interval, and for
+    the ranking metrics (ROC-AUC, PR-AUC, capture), the point values decide; those gaps
+    are many times their noise on the sizes trained here.
+    """
+    lo = scorer.get(f"{metric}_minus_{name}_ci_low")
+    hi = scorer.get(f"{metric}_minus_{name}_ci_high")
+    if lo is not None and hi is not None:
+        if hi < 0:
+            return "win"
+        return "loss" if lo > 0 else "tie"
+    a, b = scorer.get(metric), reference.get(metric)
+    if a is None or b is None or a != a or b != b:
+        return "–"
+    if a == b:
+        return "tie"
+    better = a < b if metric in LOWER_IS_BETTER else a > b
+    return "win" if better else "loss"
 
 
 def capture_at(y: np.ndarray, score: np.ndarray, share: float) -> float:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import math
 
 from features.definitions import FEATURES
+from training.metrics import COMPARED_METRICS, versus_reference
 
-_SHOWN = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "log_loss",
-    "ece",
-    "capture_top5",
-    "capture_top10",
-    "capture_top20",
-)
+_SHOWN = COMPARED_METRICS
+#: Six decimals where the base rates make the values (and the gaps between scorers) small.
+_SIX_DECIMALS = frozenset({"brier", "log_loss", "ece", "base_rate", "mean_prediction"})
+
+
+def format_metric(metric: str, v: float | None) -> str:
+    """A metric value with enough digits to tell scorers apart (Brier differences are ~1e-5)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.6f}" if metric in _SIX_DECIMALS else f"{v:.4f}"
 
 
 def _fmt(v: float) -> str:
@@ -52,7 +53,8 @@ def _ece_note(by_scorer: dict[str, dict[str, float]]) -> list[str]:
     if "ece_ci_low" not in model:
         return []
     parts = [
-        f"{name.replace('_', ' ')} {_fmt(v['ece_ci_low'])}–{_fmt(v['ece_ci_high'])}"
+        f"{name.replace('_', ' ')} {format_metric('ece', v['ece_ci_low'])}–"
+        f"{format_metric('ece', v['ece_ci_high'])}"
         for name, v in by_scorer.items()
         if "ece_ci_low" in v
     ]
@@ -60,19 +62,22 @@ def _ece_note(by_scorer: dict[str, dict[str, float]]) -> list[str]:
         "",
         "ECE (20 equal-mass bins), 95 % bootstrap intervals: " + "; ".join(parts) + ". "
         f"Noise floor (the ECE a perfectly calibrated score of the model's shape shows on this "
-        f"many contacts): {_fmt(model.get('ece_noise_floor'))}.",
+        f"many contacts): {format_metric('ece', model.get('ece_noise_floor'))}.",
     ]
-    lo = model.get("ece_minus_baseline_ci_low")
-    hi = model.get("ece_minus_baseline_ci_high")
-    if lo is not None and hi is not None:
-        verdict = (
-            "better than the baseline"
-            if hi < 0
-            else ("worse than the baseline" if lo > 0 else "not distinguishable from the baseline")
-        )
-        lines.append(
-            f"Model ECE − baseline ECE, paired bootstrap: {lo:+.4f} to {hi:+.4f} ({verdict})."
-        )
+    words = {
+        "win": "better than the baseline",
+        "loss": "worse than the baseline",
+        "tie": "not distinguishable from the baseline",
+    }
+    for metric, label in (("ece", "ECE"), ("brier", "Brier"), ("log_loss", "log-loss")):
+        lo = model.get(f"{metric}_minus_baseline_ci_low")
+        hi = model.get(f"{metric}_minus_baseline_ci_high")
+        if lo is not None and hi is not None:
+            verdict = words[versus_reference(model, by_scorer.get("baseline", {}), metric)]
+            lines.append(
+                f"Model {label} − baseline {label}, paired bootstrap 95 %: "
+                f"{lo:+.6f} to {hi:+.6f} ({verdict})."
+            )
     return lines
 
 
@@ -121,8 +126,11 @@ def render(
         lines += [_REFERENCES_EXPLAINED, ""]
     for target, by_scorer in metrics.items():
         has_ceiling = "observable_ceiling" in by_scorer
-        head = "| metric | model | baseline (contact count) | oracle (true probability) |"
-        rule = "|---|---|---|---|"
+        head = (
+            "| metric | model | baseline (contact count) | model vs baseline "
+            "| oracle (true probability) |"
+        )
+        rule = "|---|---|---|---|---|"
         if has_ceiling:
             head += " observable ceiling | model / ceiling |"
             rule += "---|---|"
@@ -133,16 +141,25 @@ def render(
             model_v = by_scorer["model"].get(m)
             base_v = by_scorer.get("baseline", {}).get(m)
             oracle_v = by_scorer.get("oracle", {}).get(m)
-            cells = [m, _fmt(model_v), _fmt(base_v), _fmt(oracle_v)]
+            verdict = (
+                versus_reference(by_scorer["model"], by_scorer["baseline"], m)
+                if "baseline" in by_scorer
+                else "–"
+            )
+            cells = [m, format_metric(m, model_v), format_metric(m, base_v), verdict]
+            cells.append(format_metric(m, oracle_v))
             if has_ceiling:
                 ceiling_v = by_scorer["observable_ceiling"].get(m)
-                cells += [_fmt(ceiling_v), _ratio(model_v, ceiling_v, m)]
+                cells += [format_metric(m, ceiling_v), _ratio(model_v, ceiling_v, m)]
             cells.append(_ratio(model_v, oracle_v, m))
             lines.append("| " + " | ".join(cells) + " |")
         rate = by_scorer["model"].get("base_rate")
         lines += [
             "",
-            f"Base rate {_fmt(rate)}; mean prediction {_fmt(by_scorer['model'].get('mean_prediction'))}.",
+            f"Base rate {format_metric('base_rate', rate)}; mean prediction "
+            f"{format_metric('mean_prediction', by_scorer['model'].get('mean_prediction'))}. "
+            "*Model vs baseline*: ECE, Brier and log-loss by the paired bootstrap interval of the "
+            "difference (a tie is a gap within the noise), the ranking metrics by value.",
         ]
         lines += _ece_note(by_scorer)
         lines.append("")

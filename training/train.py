@@ -31,7 +31,7 @@ from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, ORACLE_COLUMNS,
 from features.paths import GENERATED_DIR, PROJECT_ROOT
 from training.calibration import Calibrator
 from training.config import TrainConfig, load_config
-from training.metrics import ece_uncertainty, evaluate
+from training.metrics import COMPARED_METRICS, ece_uncertainty, evaluate, versus_reference
 
 SPLITS = ("train", "early_stopping", "calibration", "test")
 #: Scorers on simulated data, beside the model and the baseline: column per target.
@@ -224,6 +224,7 @@ def train(
         for name, extra in uncertainty.items():
             metrics[target][name].update(extra)
         scores_by_target[target] = scores
+    verdicts = baseline_verdicts(metrics)
     timings["evaluate_s"] = time.perf_counter() - t0 - timings["fit_s"]
 
     configure_uri = tracking.configure(tracking_uri)
@@ -283,7 +284,11 @@ def train(
                         flat[f"{target}.model_vs_{reference}.{k}"] = (
                             by_scorer["model"][k] / by_scorer[reference][k]
                         )
+            for k, verdict in verdicts[target].items():
+                if verdict in VERDICT_SCORE:
+                    flat[f"{target}.model_beats_baseline.{k}"] = VERDICT_SCORE[verdict]
         mlflow.log_metrics(flat)
+        mlflow.set_tag("beats_baseline", beats_baseline_tag(verdicts))
 
         # plots
         t1 = time.perf_counter()
@@ -332,6 +337,7 @@ def train(
         )
         mlflow.log_text(card, "model_card.md")
         mlflow.log_dict(metrics, "evaluation/metrics.json")
+        mlflow.log_dict(verdicts, "evaluation/vs_baseline.json")
         mlflow.log_dict(split_info, "evaluation/split.json")
         # the out-of-time slice for champion/challenger: features, labels, oracle and ceiling. No numbers
         # and no event ids either (an operator's ids may embed a number).
@@ -379,28 +385,74 @@ def train(
     return TrainResult(run.info.run_id, cfg.model_name, version, metrics, timings)
 
 
+#: Verdict of the model against the baseline as a logged metric: 1 win, 0 tie, -1 loss.
+VERDICT_SCORE = {"win": 1.0, "tie": 0.0, "loss": -1.0}
+
+
+def baseline_verdicts(
+    metrics: dict[str, dict[str, dict[str, float]]],
+) -> dict[str, dict[str, str]]:
+    """Per target and metric: does the model beat the baseline (win / tie / loss)?
+    ECE, Brier and log-loss by the paired bootstrap interval, the rest by value
+    (:func:`training.metrics.versus_reference`)."""
+    return {
+        target: {
+            m: versus_reference(by["model"], by["baseline"], m)
+            for m in COMPARED_METRICS
+            if m in by["model"] and "baseline" in by
+        }
+        for target, by in metrics.items()
+    }
+
+
+def beats_baseline_tag(verdicts: dict[str, dict[str, str]]) -> str:
+    """``all`` when the model wins every metric of every target, else what it does not win."""
+    short = [f"{t}.{m}={v}" for t, by in verdicts.items() for m, v in by.items() if v != "win"]
+    return "all" if not short else ", ".join(short)
+
+
 TABLE_SCORERS = ("model", "baseline", "oracle", "observable_ceiling")
-TABLE_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "capture_top10")
+TABLE_METRICS = COMPARED_METRICS
 
 
 def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
-    """A rich table: model vs baseline, oracle and observable ceiling per target, with the
-    model's share of the oracle's and of the ceiling's ROC-AUC / PR-AUC."""
+    """A rich table: model vs baseline, oracle and observable ceiling per target, whether the
+    model beats the baseline (win / tie within the noise / loss), and the model's share of
+    the oracle's and of the ceiling's ROC-AUC / PR-AUC. Brier, log-loss and ECE get six
+    decimals: their gaps are small in absolute terms because the base rates are. Fits 80
+    columns (one section per target, no target column)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="Out-of-time test: model vs baseline, oracle and observable ceiling")
-    table.add_column("target")
-    table.add_column("metric")
+    from training.model_card import format_metric
+
+    table = Table(
+        title="Out-of-time test: model vs baseline, oracle and observable ceiling",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("metric", no_wrap=True)
     for scorer in TABLE_SCORERS:
-        table.add_column(scorer.replace("_", " "), justify="right")
+        table.add_column(scorer.replace("observable_", ""), justify="right", no_wrap=True)
+        if scorer == "baseline":
+            table.add_column("vs", no_wrap=True)  # the model against the baseline
     for reference in RATIO_REFERENCES:
-        table.add_column(f"model/{reference.replace('observable_', '')}", justify="right")
-    for target, by in metrics.items():
+        table.add_column(
+            f"/{reference.replace('observable_', '')[:4]}", justify="right", no_wrap=True
+        )
+    blank = [""] * (len(TABLE_SCORERS) + 1 + len(RATIO_REFERENCES))
+    verdicts = baseline_verdicts(metrics)
+    for i, (target, by) in enumerate(metrics.items()):
+        if i:
+            table.add_section()
+        table.add_row(f"[bold]{target}[/bold]", *blank)
         for m in TABLE_METRICS:
-            row = [target, m]
+            row = [m.replace("capture_top", "capt@") + ("%" if "capture" in m else "")]
             for scorer in TABLE_SCORERS:
                 v = by.get(scorer, {}).get(m)
-                row.append("–" if v is None else f"{v:.4f}")
+                row.append("–" if v is None else format_metric(m, v))
+                if scorer == "baseline":
+                    row.append(verdicts[target].get(m, ""))
             for reference in RATIO_REFERENCES:
                 ratio = (
                     by["model"][m] / by[reference][m]
@@ -409,18 +461,19 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
                 )
                 row.append(f"{ratio:.3f}" if ratio else "")
             table.add_row(*row)
-        model = by["model"]
-        if "ece_ci_low" in model:
-            row = [target, "ece 95 % CI"]
-            for scorer in TABLE_SCORERS:
-                v = by.get(scorer, {})
-                row.append(f"{v['ece_ci_low']:.4f}–{v['ece_ci_high']:.4f}" if v else "–")
-            table.add_row(*row, "", "")
-            row = [target, "ece noise floor"]
-            for scorer in TABLE_SCORERS:
-                v = by.get(scorer, {}).get("ece_noise_floor")
-                row.append("–" if v is None else f"{v:.4f}")
-            table.add_row(*row, "", "")
+        if "ece_ci_low" in by["model"]:
+            for label, key in (
+                ("ece ci lo", "ece_ci_low"),
+                ("ece ci hi", "ece_ci_high"),
+                ("ece floor", "ece_noise_floor"),
+            ):
+                row = [label]
+                for scorer in TABLE_SCORERS:
+                    v = by.get(scorer, {}).get(key)
+                    row.append("–" if v is None else format_metric("ece", v))
+                    if scorer == "baseline":
+                        row.append("")
+                table.add_row(*row, *blank[len(TABLE_SCORERS) + 1 :])
     return table
 
 

@@ -75,3 +75,39 @@ def test_ece_uncertainty_tells_a_tie_from_a_win():
     )
     assert out["worse"]["ece_minus_baseline_ci_low"] > 0
     assert "ece_minus_baseline_ci_low" not in out["baseline"]
+    # the same resamples give paired Brier / log-loss intervals around the point difference
+    for metric in ("brier", "log_loss"):
+        gap = evaluate(y, scores["worse"])[metric] - evaluate(y, other)[metric]
+        lo = out["worse"][f"{metric}_minus_baseline_ci_low"]
+        hi = out["worse"][f"{metric}_minus_baseline_ci_high"]
+        assert 0 < lo <= gap <= hi, (metric, lo, gap, hi)
+
+
+def test_verdict_against_the_baseline_per_metric():
+    """Paired metrics are judged by their interval (a gap inside the noise is a tie), the
+    ranking metrics by value, each in its own direction."""
+    from training.metrics import COMPARED_METRICS, ece_uncertainty, versus_reference
+
+    rng = np.random.default_rng(4)
+    p = np.clip(rng.lognormal(np.log(0.02), 0.7, 200_000), 0, 0.5)
+    y = (rng.random(p.size) < p).astype(int)
+    noisy = np.clip(p * rng.lognormal(0, 0.05, p.size), 0, 0.5)  # as calibrated, less sharp
+    flat = np.full(p.size, p.mean())  # calibrated in the mean, no ranking at all
+    scores = {"model": p, "baseline": flat, "noisy": noisy, "over": p * 1.3}
+    out = ece_uncertainty(y, scores, replicates=40, seed=5)
+    by = {name: {**evaluate(y, s), **out[name]} for name, s in scores.items()}
+    verdict = {
+        name: {m: versus_reference(by[name], by["baseline"], m) for m in COMPARED_METRICS}
+        for name in ("model", "noisy", "over")
+    }
+    # the true probability beats a constant on ranking and proper scores
+    for m in ("roc_auc", "pr_auc", "brier", "log_loss", "capture_top10"):
+        assert verdict["model"][m] == "win", m
+    # both are calibrated: their ECEs differ by noise only
+    assert verdict["model"]["ece"] == "tie"
+    # a 30 % overestimate ranks as well as the truth but loses on calibration
+    assert verdict["over"]["ece"] == "loss" and verdict["over"]["roc_auc"] == "win"
+    # without a paired interval the point values decide, lower-is-better respected
+    assert versus_reference({"brier": 0.0031}, {"brier": 0.0032}, "brier") == "win"
+    assert versus_reference({"roc_auc": 0.61}, {"roc_auc": 0.62}, "roc_auc") == "loss"
+    assert versus_reference({"ece": 0.001}, {"ece": 0.001}, "ece") == "tie"

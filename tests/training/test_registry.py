@@ -76,8 +76,13 @@ def test_run_has_metrics_plots_card_and_no_numbers(
         "opt_out_7d.model.ece_ci_high",
         "opt_out_7d.model.ece_minus_baseline_ci_high",
         "complaint_7d.baseline.ece_noise_floor",
+        "opt_out_7d.model.brier_minus_baseline_ci_high",
+        "complaint_7d.model.log_loss_minus_baseline_ci_low",
+        "complaint_7d.model_beats_baseline.pr_auc",
+        "opt_out_7d.model_beats_baseline.ece",
     ):
         assert key in run.data.metrics, key
+    assert run.data.tags["beats_baseline"]
     assert run.data.tags["git_commit"] and run.data.tags["data_digest"]
     arts = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     for target in ("complaint_7d", "opt_out_7d"):
