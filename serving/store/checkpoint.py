@@ -77,7 +77,7 @@ class WalCheckpointer:
                         log.warning(
                             "WAL checkpoint failed (%d so far): %s",
                             self.errors,
-                            exc.__class__.__name__,
+                            f"{exc.__class__.__name__}: {exc}",
                         )
                     continue
                 self.checkpoints += 1
