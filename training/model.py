@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 from features.definitions import CATEGORICAL_FEATURES, FEATURE_NAMES, TARGETS, monotone_constraints
 from training.calibration import Calibrator
 from training.config import LightGBMConfig
+from training.fast_predict import SingleRowPredictor
 
 BUNDLE_FORMAT = 1
 
@@ -46,10 +47,15 @@ class TargetModel:
     booster: lgb.Booster
     calibrator: Calibrator
     best_iteration: int
+    _one_row: SingleRowPredictor | None = field(default=None, init=False, repr=False, compare=False)
 
     def raw(self, x: np.ndarray) -> np.ndarray:
-        # Small batches (a dial, a screen request) pay more to start OpenMP threads than the
-        # trees cost: one thread up to a few thousand rows, all cores beyond.
+        if len(x) == 1:  # a dial: LightGBM's single-row path (training.fast_predict)
+            if self._one_row is None:
+                self._one_row = SingleRowPredictor(self.booster, self.best_iteration)
+            return np.array([self._one_row.predict(x[0])])
+        # Small batches (a screen request) pay more to start OpenMP threads than the trees
+        # cost: one thread up to a few thousand rows, all cores beyond.
         threads = 1 if len(x) <= SINGLE_THREAD_ROWS else 0
         return self.booster.predict(x, num_iteration=self.best_iteration, num_threads=threads)
 
