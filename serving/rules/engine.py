@@ -68,6 +68,9 @@ TIME_BASED_CODES = frozenset(
      "COOLING_OFF", "PREFERENCE"}
 )  # fmt: skip
 _NO_REASONS: tuple[Reason, ...] = ()
+#: Consents that allow calls outside hours; consents that clear an earlier revocation.
+_OUTSIDE_HOURS_TYPES = frozenset({"express", "written"})
+_CLEARING_TYPES = frozenset({"express", "written", "soft_opt_in", "implied"})
 #: Memo markers (an absent entry; "the instant asked about") and the size a memo is cleared at.
 _MISSING, _SAME = object(), object()
 _CACHE_SIZE = 4_096
@@ -445,7 +448,7 @@ class _Facts:
         (revocation rules), so a revoked contact is not also reported ``NO_CONSENT``.
         """
         at = self.at
-        wanted = set(types)
+        wanted = frozenset(types)  # no copy of a frozenset
         found = []
         for consent in self.state.consents:
             if consent.type not in wanted or consent.purpose != purpose:
@@ -467,7 +470,7 @@ class _Facts:
         return any(
             consent.outside_hours
             for consent in self.valid_consents(
-                self.contact.channel, self.contact.purpose, ("express", "written")
+                self.contact.channel, self.contact.purpose, _OUTSIDE_HOURS_TYPES
             )
         )
 
@@ -505,6 +508,8 @@ class _Rule:
 
     needs_local_time = False
     kind = ""
+    #: Every code ``check`` can return.
+    codes: frozenset[str] = frozenset()
     #: The ``_Facts.present`` bit without which this rule never fires (0: always checked).
     needs = 0
 
@@ -560,12 +565,16 @@ class _Rule:
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         raise NotImplementedError
 
+    def forget(self) -> None:
+        """Drop the rule's memos (:meth:`RuleBook.forget`)."""
+
 
 class _WindowRule(_Rule):
     """Weekday windows in local time, half-open, in every candidate zone."""
 
     needs_local_time = True
     kind = "window"
+    codes = frozenset({"QUIET_HOURS", "DAY_NOT_ALLOWED"})
 
     def __init__(self, spec: pack_schema.WindowRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -587,6 +596,9 @@ class _WindowRule(_Rule):
             for day in self.windows
         ]
         self.open_cache: dict[tuple[ZoneInfo, dt.datetime], dt.datetime | None] = {}
+
+    def forget(self) -> None:
+        self.open_cache.clear()
 
     def _next_open(self, zone: ZoneInfo, instant: dt.datetime) -> dt.datetime | None:
         """:meth:`_find_open`, memoised per (zone, instant): a batch's withheld contacts
@@ -648,6 +660,7 @@ class _DayBanRule(_Rule):
 
     needs_local_time = True
     kind = "day_ban"
+    codes = frozenset({"DAY_NOT_ALLOWED"})
 
     def __init__(self, spec: pack_schema.DayBanRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -682,6 +695,7 @@ class _HolidayRule(_Rule):
 
     needs_local_time = True
     kind = "holiday"
+    codes = frozenset({"HOLIDAY"})
 
     def __init__(self, spec: pack_schema.HolidayRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -690,19 +704,25 @@ class _HolidayRule(_Rule):
         self.observed = spec.observed
         self.extra = frozenset(spec.extra_dates)
         self.exempt_consent = spec.exempt_outside_hours_consent
+        self.dates: dict[tuple[tuple[str, ...], int], frozenset[dt.date]] = {}
 
     def _countries(self, facts: _Facts) -> tuple[str, ...]:
         if self.country == "from_region":
             return facts.default_regions
         return (self.country,)
 
+    def forget(self) -> None:
+        self.dates.clear()
+
     def _is_holiday(self, countries: tuple[str, ...], day: dt.date) -> bool:
-        if day in self.extra:
-            return True
-        return any(
-            day in _holiday_dates(country, self.subdiv, self.observed, day.year)
-            for country in countries
-        )
+        key = (countries, day.year)
+        dates = self.dates.get(key)
+        if dates is None:  # the extra dates and every country's holidays of that year
+            dates = self.dates[key] = self.extra.union(
+                *(_holiday_dates(country, self.subdiv, self.observed, day.year)
+                  for country in countries)
+            )  # fmt: skip
+        return day in dates
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         countries = self._countries(facts)
@@ -753,6 +773,7 @@ class _BlockedPeriodRule(_Rule):
     """Operator-declared periods (``world.blocked_periods``) in the pack's regions."""
 
     kind = "blocked_period"
+    codes = frozenset({"BLOCKED_PERIOD"})
     needs = _BLOCKED
 
     def __init__(self, spec: pack_schema.BlockedPeriodRule, pack: _Pack) -> None:
@@ -797,6 +818,7 @@ class _CapRule(_Rule):
     """At most ``max`` past contacts in the rolling window ending at the proposed one."""
 
     kind = "cap"
+    codes = frozenset({"FREQUENCY_CAP"})
     needs = _PAST_CONTACTS
 
     def __init__(self, spec: pack_schema.CapRule, pack: _Pack) -> None:
@@ -838,6 +860,7 @@ class _CoolingOffRule(_Rule):
     """A pause after refusals, abandoned calls, machine detection or unanswered streaks."""
 
     kind = "cooling_off"
+    codes = frozenset({"COOLING_OFF"})
     needs = _HISTORY
 
     def __init__(self, spec: pack_schema.CoolingOffRule, pack: _Pack) -> None:
@@ -913,6 +936,7 @@ class _RegistryRule(_Rule):
     """A do-not-call registry with a maximum snapshot age and explicit exemptions."""
 
     kind = "registry"
+    codes = frozenset({"REGISTRY_STALE", "REGISTRY_LISTED"})
 
     def __init__(self, spec: pack_schema.RegistryRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
@@ -927,7 +951,7 @@ class _RegistryRule(_Rule):
             parse_duration(exemptions.ebr_inquiry) if exemptions.ebr_inquiry else None
         )
         self.contract_in_force = exemptions.contract_in_force
-        self.consent_types = tuple(exemptions.consent_types)
+        self.consent_types = frozenset(exemptions.consent_types)
 
     def _exemption(self, facts: _Facts) -> str | None:
         contact = facts.contact
@@ -966,11 +990,13 @@ class _ConsentRule(_Rule):
     """Contacts this rule governs need consent of an accepted type (or an exemption)."""
 
     kind = "consent"
+    codes = frozenset({"NO_CONSENT"})
 
     def __init__(self, spec: pack_schema.ConsentRule, pack: _Pack) -> None:
         super().__init__(spec, pack)
         self.enabled = spec.enabled
         self.types = tuple(spec.accepted_types)
+        self.type_set = frozenset(self.types)
         self.require_confirmed = spec.require_confirmed
         self.require_evidence = spec.require_evidence
         self.implied = {kind: parse_duration(value) for kind, value in spec.implied_from.items()}
@@ -983,7 +1009,7 @@ class _ConsentRule(_Rule):
         if facts.valid_consents(
             contact.channel,
             contact.purpose,
-            self.types,
+            self.type_set,
             require_confirmed=self.require_confirmed,
             require_evidence=self.require_evidence,
         ):
@@ -1007,6 +1033,7 @@ class _RevocationRule(_Rule):
     """A revocation (opt-out event, opt-out reply, revoked consent) withholds."""
 
     kind = "revocation"
+    codes = frozenset({"CONSENT_REVOKED"})
     needs = _REVOCATIONS
 
     def __init__(self, spec: pack_schema.RevocationRule, pack: _Pack) -> None:
@@ -1029,7 +1056,7 @@ class _RevocationRule(_Rule):
         elif facts.valid_consents(
             contact.channel,
             contact.purpose,
-            ("express", "written", "soft_opt_in", "implied"),
+            _CLEARING_TYPES,
             after=revoked_at,
         ):
             return _NO_REASONS
@@ -1042,6 +1069,7 @@ class _InternalDncRule(_Rule):
     """The internal do-not-call list: adds and removals in order, by scope and category."""
 
     kind = "internal_dnc"
+    codes = frozenset({"INTERNAL_DNC"})
     needs = _DNC
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
@@ -1062,6 +1090,7 @@ class _PreferenceRule(_Rule):
 
     needs_local_time = False  # quiet hours are skipped, not guessed, without a zone
     kind = "preference"
+    codes = frozenset({"PREFERENCE"})
     needs = _PREFERENCE
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
@@ -1122,6 +1151,7 @@ class _NoRulePackRule(_Rule):
     """A region we hold no rules for: withhold everything."""
 
     kind = "no_rule_pack"
+    codes = frozenset({"NO_RULE_PACK"})
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         # the region this pack was chosen for: the number's, or the address's country (a
@@ -1275,6 +1305,16 @@ class RuleBook:
                     law_kinds.add(rule.kind)
         return tuple(applicable)
 
+    def forget(self) -> None:
+        """Drop every memo: the plans, the rules' own and the module's (wall-clock readings,
+        places). Results never depend on them (``tests/serving/test_rules_memos.py``)."""
+        self.plan_cache.clear()
+        for pack in self.packs:
+            for rule in pack.rules:
+                rule.forget()
+        _wall_readings.cache_clear()
+        _place.cache_clear()
+
     def plan_for(self, facts: _Facts) -> _Plan:
         """What to check for this contact (:class:`_Plan`), memoised per contact shape:
         places, channel, purpose, dial mode, line type, live agent and ``facts.present``."""
@@ -1400,6 +1440,8 @@ def _evaluate_rules(rules: Sequence[_Rule], facts: _Facts, instant: dt.datetime)
     reasons: list[Reason] = []
     fired_by_law: set[str] = set()
     for rule in rules:  # policy packs come last, so the law's codes are known by then
+        if rule.defer_if_fired and fired_by_law and rule.codes <= fired_by_law:
+            continue  # whatever it finds, the law has fired it already
         found = rule.check(facts, instant)
         if not found:
             continue
