@@ -203,6 +203,10 @@ def prior_attempts_before(state: NumberState, at: dt.datetime) -> NumberState:
 #: How far after an authorize's ``at`` recorded events are still looked at: the longest cap
 #: window of any pack (FR: 4 per rolling 30 days) plus a margin.
 LATER_ATTEMPTS_WINDOW = dt.timedelta(days=31)
+#: How long ``authorize`` waits for the number's lock (the store's writer slot on SQLite)
+#: before it withholds ``SYSTEM_UNAVAILABLE``: a dialer needs an answer now, and the service
+#: runs dials on its event loop, which must not sit in a 30 s busy wait.
+AUTHORIZE_LOCK_WAIT_S = 2.0
 #: Later events that only ever restrict (never exempt): they bind an earlier ``at`` too.
 RESTRICTIVE_KINDS = frozenset({"contact", "opt_out", "complaint", "refusal"})
 
@@ -393,8 +397,10 @@ class Screener:
         lookback_days: int = DEFAULT_LOOKBACK_DAYS,
         audit: bool = True,
         clock: Any = None,
+        lock_wait_s: float = AUTHORIZE_LOCK_WAIT_S,
     ) -> None:
         self.resources = resources
+        self.lock_wait_s = lock_wait_s
         self.lookback_days = lookback_days
         self.audit = audit
         self._clock = clock or (lambda: dt.datetime.now(_UTC))
@@ -515,9 +521,12 @@ class Screener:
         )
         return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
 
-    def _append_audit(self, outcome: Outcome, request_id: str, endpoint: str) -> None:
-        """Every decision goes to the audit log. If it cannot be written, the decisions
-        cannot be justified later: they turn into ``SYSTEM_UNAVAILABLE`` withholds."""
+    def _append_audit(
+        self, outcome: Outcome, request_id: str, endpoint: str, wait_s: float | None = None
+    ) -> None:
+        """Every decision goes to the audit log. If it cannot be written (within ``wait_s``
+        when given), the decisions cannot be justified later: they turn into
+        ``SYSTEM_UNAVAILABLE`` withholds."""
         store = self.resources.store
         rows = [
             row | {"request_id": request_id, "endpoint": endpoint} for row in outcome.audit_rows
@@ -525,7 +534,7 @@ class Screener:
         try:
             if store is None:
                 raise RuntimeError("store missing")
-            store.append_decisions(rows)
+            store.append_decisions(rows, wait_s=wait_s)
         except Exception as exc:
             log.error("audit log write failed (%s); withholding", exc.__class__.__name__)
             reason = ReasonOut(**system_unavailable("audit log").to_dict())
@@ -614,7 +623,7 @@ class Screener:
         for row in outcome.audit_rows:
             row["attempt_id"] = attempt_id
         if self.audit and not audited:
-            self._append_audit(outcome, request_id, "authorize")
+            self._append_audit(outcome, request_id, "authorize", wait_s=self.lock_wait_s)
         result = outcome.results[0]
         return AuthorizeResponse.model_construct(
             **{name: getattr(result, name) for name in ResultOut.model_fields},
@@ -636,7 +645,7 @@ class Screener:
         # the number's state (as of ``at``, plus what was recorded after it), the score, and
         # every legal and policy rule on that fresh state — so concurrent dials of one
         # number can never pass a cap together.
-        with res.store.number_lock(record.e164) as tx:
+        with res.store.number_lock(record.e164, wait_s=self.lock_wait_s) as tx:
             contact = request.to_contact(self.now(), record)
             # an attempt id we generated is new; only a caller's own id can be a replay
             replayed_at = tx.recorded_attempt(attempt_id) if request.attempt_id else None

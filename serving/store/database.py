@@ -23,6 +23,7 @@ import functools
 import json
 import os
 import re
+import threading
 import time
 import weakref
 from collections import defaultdict
@@ -52,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from features.io import columns_for
 from features.phone import normalize
@@ -131,6 +132,27 @@ def default_url() -> str:
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached; callers fail closed (``SYSTEM_UNAVAILABLE``)."""
+
+
+class StoreBusy(StoreUnavailable):
+    """A write waited longer than its caller allows for the writer slot or a number lock
+    (``authorize`` answers ``SYSTEM_UNAVAILABLE`` rather than keep a dialer waiting)."""
+
+
+def _busy_timeout(conn: Connection, seconds: float) -> None:
+    """Set SQLite's busy timeout on the driver connection (outside any transaction: a
+    statement through SQL Core would begin one)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+    finally:
+        cursor.close()
+
+
+def _is_lock_wait(exc: BaseException) -> bool:
+    """SQLite's "database is locked" or PostgreSQL's lock timeout (SQLSTATE 55P03)."""
+    orig = getattr(exc, "orig", None)
+    return "locked" in str(orig).lower() or getattr(orig, "sqlstate", None) == "55P03"
 
 
 class AttemptIdConflict(ValueError):
@@ -515,6 +537,7 @@ class Store:
         self._crypto = crypto
         self.dialect: str = engine.dialect.name
         self._closed = False
+        self._writers = threading.RLock() if self.dialect == "sqlite" else None
         self.checkpointer: WalCheckpointer | None = None
         database = engine.url.database if self.dialect == "sqlite" else None
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -617,12 +640,43 @@ class Store:
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); commits on exit."""
-        with self._engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+    def _write(self, wait_s: float | None = None) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); commits on exit.
+
+        On SQLite the writers of this process also queue on a lock first: SQLite has one
+        writer slot, and a thread refused it sleeps in the busy handler in steps of up to
+        100 ms, where a lock hands over the moment the other commits. Other processes still
+        meet the busy handler; correctness never rests on this lock.
+
+        ``wait_s``: give up after this long waiting for the writer slot (SQLite) or a
+        number lock (PostgreSQL ``lock_timeout``) instead of the store's default, raising
+        :class:`StoreBusy`."""
+        writers = self._writers
+        if writers is not None and not writers.acquire(timeout=-1 if wait_s is None else wait_s):
+            raise StoreBusy(f"store busy: no writer slot within {wait_s:g} s")
+        try:
+            with self._engine.connect() as conn:
+                sqlite_wait = wait_s is not None and self.dialect == "sqlite"
+                if sqlite_wait:
+                    _busy_timeout(conn, wait_s)
+                try:
+                    conn.execution_options(sqlite_begin="IMMEDIATE")
+                    with conn.begin():
+                        if wait_s is not None and self.dialect == "postgresql":
+                            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait_s * 1000)}")
+                        yield conn
+                except OperationalError as exc:
+                    if wait_s is not None and _is_lock_wait(exc):
+                        raise StoreBusy(
+                            f"store busy: lock not granted within {wait_s:g} s"
+                        ) from exc
+                    raise
+                finally:
+                    if sqlite_wait:
+                        _busy_timeout(conn, SQLITE_BUSY_TIMEOUT_S)
+        finally:
+            if writers is not None:
+                writers.release()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -1387,7 +1441,7 @@ class Store:
 
     # ------------------------------------------------------------------ authorisation
     @contextlib.contextmanager
-    def number_lock(self, e164: str) -> Iterator[NumberTransaction]:
+    def number_lock(self, e164: str, wait_s: float | None = None) -> Iterator[NumberTransaction]:
         """One transaction that serialises every writer of this number::
 
             with store.number_lock("+13052134567") as tx:
@@ -1399,13 +1453,14 @@ class Store:
         the busy timeout). PostgreSQL: ``pg_advisory_xact_lock`` on the number's hash. The
         state read inside is fresh (it sees every attempt committed before the lock was
         granted), so check-then-insert cannot exceed a cap. Commits on normal exit, rolls
-        back on an exception.
+        back on an exception. ``wait_s``: see :meth:`_write` (:class:`StoreBusy` when the
+        lock is not granted in time).
         """
         e164_checked, err = _e164(e164)
         if e164_checked is None:
             raise ValueError(err)
         h = self._crypto.number_hash(e164_checked)
-        with self._write() as conn:
+        with self._write(wait_s) as conn:
             self._lock_numbers(conn, [h])
             yield NumberTransaction(self, conn, e164_checked, h)
 
@@ -1521,8 +1576,11 @@ class Store:
         }
 
     # ------------------------------------------------------------------ audit
-    def append_decisions(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Append decisions to the audit log; returns how many were written.
+    def append_decisions(
+        self, rows: Sequence[Mapping[str, Any]], wait_s: float | None = None
+    ) -> int:
+        """Append decisions to the audit log; returns how many were written (``wait_s``:
+        see :meth:`_write`).
 
         Each row: ``number`` (as given; hashed after normalisation, or the raw text hashed
         when it is not a number) or ``number_hash`` (bytes), ``decision``, ``reasons``
@@ -1532,7 +1590,7 @@ class Store:
         """
         out = self._decision_rows(rows)
         if out:
-            with self._write() as conn:
+            with self._write(wait_s) as conn:
                 _insert_rows(conn, _insert_statements(self.dialect)[1], out)
         return len(out)
 

@@ -401,6 +401,34 @@ def test_an_authorize_whose_audit_row_cannot_be_written_records_nothing(
     assert [r["decision"] for r in rows] == ["allow"]  # the first dial's row, with its attempt
 
 
+def test_an_authorize_that_cannot_get_the_lock_in_time_withholds(
+    screener, sqlite_store, sqlite_url, store_env
+) -> None:
+    """While another process holds the store's writer slot, a dial waits at most the
+    screener's ``lock_wait_s``, then is withheld SYSTEM_UNAVAILABLE with nothing recorded."""
+    import sqlite3
+    import time
+
+    screener.lock_wait_s = 0.3
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = time.monotonic()
+        refused = _authorize(screener, "busy")
+        waited = time.monotonic() - t0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.decision == "withhold"
+    assert [r.code for r in refused.reasons] == ["SYSTEM_UNAVAILABLE"]
+    assert refused.reasons[0].detail.startswith("store unavailable")
+    assert 0.25 <= waited < 10
+    assert _authorize(screener, "free").decision == "allow"  # and works once it is free
+    assert list(sqlite_store.history_frame([FL], AT + dt.timedelta(hours=1))["event_id"]) == [
+        "free"
+    ]
+
+
 def test_authorize_invalid_number_is_a_withhold_not_an_error(screener) -> None:
     result = screener.authorize(AuthorizeRequest(number="not a number", channel="call", at=AT))
     assert result.decision == "withhold" and result.number == "not a number"

@@ -93,3 +93,48 @@ def test_state_and_later_is_the_state_as_of_at_plus_the_events_after_it(store: S
     assert [e.kind for e in later] == ["contact", "complaint", "contact"]
     assert later[-1].ts == until  # inclusive end, like the as-of read
     assert state.history[0].kind == "opt_out"  # durable, older than the look-back
+
+
+def test_a_lock_not_granted_in_time_raises_store_busy(
+    store: Store, store_url: str, store_env: dict[str, str]
+) -> None:
+    """``number_lock(wait_s=…)`` gives up after about ``wait_s`` while another writer holds
+    the number, from this process (SQLite: the in-process writer lock; PostgreSQL: the
+    advisory lock) or from another store (SQLite: its writer slot), and works again after."""
+    import time
+
+    import pytest
+
+    from serving.store import StoreBusy
+
+    other = Store.open(store_url)
+    try:
+        for holder in (store, other):
+            held, done = threading.Event(), threading.Event()
+
+            def hold(
+                owner: Store = holder, held: threading.Event = held, done: threading.Event = done
+            ) -> None:
+                with owner.number_lock(NUMBER):
+                    held.set()
+                    done.wait(30)
+
+            thread = threading.Thread(target=hold)
+            thread.start()
+            try:
+                assert held.wait(30)
+                t0 = time.monotonic()
+                with pytest.raises(StoreBusy), store.number_lock(NUMBER, wait_s=0.3):
+                    pass
+                assert 0.25 <= time.monotonic() - t0 < 10
+            finally:
+                done.set()
+                thread.join(30)
+            with store.number_lock(NUMBER, wait_s=0.3) as tx:  # free again
+                assert tx.record_contact(
+                    Event(event_id=f"after-{id(holder)}", number=NUMBER, ts=AT, kind="contact",
+                          channel="call")
+                )  # fmt: skip
+    finally:
+        other.close()
+    assert len(store.load_states([NUMBER], AT)[NUMBER].history) == 2
