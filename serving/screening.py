@@ -192,7 +192,7 @@ def prior_attempts_before(state: NumberState, at: dt.datetime) -> NumberState:
     just_before = at - dt.timedelta(microseconds=1)
     history = sorted(
         (
-            replace(e, ts=just_before) if e.kind == "contact" and e.ts >= at else e
+            e._replace(ts=just_before) if e.kind == "contact" and e.ts >= at else e
             for e in state.history
         ),
         key=lambda e: e.ts,
