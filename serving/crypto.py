@@ -32,6 +32,10 @@ PURPOSE_EVIDENCE = b"contactgate/consent-evidence/v1"
 PURPOSE_TEXT = b"contactgate/reply-text/v1"
 
 
+#: Numbers whose keyed hash :class:`NumberCrypto` keeps (~12 MB at most).
+HASH_CACHE_SIZE = 65_536
+
+
 class DecryptionError(ValueError):
     """A stored value does not decrypt under the configured key (wrong key or tampering)."""
 
@@ -46,13 +50,14 @@ class NumberCrypto:
     '+12122345678'
     """
 
-    __slots__ = ("_hmac_key", "_aead")
+    __slots__ = ("_hmac_key", "_aead", "_hashes")
 
     def __init__(self, hmac_key: bytes, encryption_key: bytes) -> None:
         if len(hmac_key) < 32 or len(encryption_key) != 32:
             raise ValueError("keys must be 32 bytes (HMAC key at least 32)")
         self._hmac_key = hmac_key
         self._aead = AESGCM(encryption_key)
+        self._hashes: dict[str, bytes] = {}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NumberCrypto:
@@ -63,8 +68,17 @@ class NumberCrypto:
 
     # ------------------------------------------------------------------ keyed hashes
     def number_hash(self, e164: str) -> bytes:
-        """HMAC-SHA256 of the E.164 string (32 bytes): the lookup key of a number."""
-        return hmac.digest(self._hmac_key, b"number:" + e164.encode(), "sha256")
+        """HMAC-SHA256 of the E.164 string (32 bytes): the lookup key of a number.
+
+        Remembered for the last :data:`HASH_CACHE_SIZE` numbers or so: a screen hashes each
+        number to read its state and again for its audit row."""
+        found = self._hashes.get(e164)
+        if found is None:
+            found = hmac.digest(self._hmac_key, b"number:" + e164.encode(), "sha256")
+            if len(self._hashes) >= HASH_CACHE_SIZE:
+                self._hashes.clear()
+            self._hashes[e164] = found
+        return found
 
     def record_key(self, payload: Mapping[str, Any]) -> bytes:
         """Idempotency key of an append-only record: HMAC of its canonical JSON.
