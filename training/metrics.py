@@ -63,6 +63,27 @@ def _binned_ece_kernel(sorted_gap, weight, order, bins):
     return np.abs(sums).sum() / total
 
 
+@njit(cache=True, nogil=True)
+def _resampled_kernel(sorted_gap, sorted_losses, weight, order, bins):
+    """ECE as :func:`_binned_ece_kernel`, then the weighted mean of each loss column, in the
+    same pass over the rows (the weights are read once for all of them)."""
+    total = 0.0
+    for i in range(len(order)):
+        total += weight[order[i]]
+    sums = np.zeros(bins)
+    means = np.zeros(1 + sorted_losses.shape[1])
+    before = 0.0
+    for i in range(len(order)):
+        w = weight[order[i]]
+        b = min(int(before * bins / total), bins - 1)
+        sums[b] += w * sorted_gap[i]
+        before += w
+        for j in range(sorted_losses.shape[1]):
+            means[1 + j] += w * sorted_losses[i, j]
+    means[0] = np.abs(sums).sum()
+    return means / total
+
+
 def _binned_ece(sorted_gap: np.ndarray, weight: np.ndarray, order: np.ndarray, bins: int) -> float:
     """ECE of rows sorted by prediction (``sorted_gap`` = label − prediction), row ``i``
     counted ``weight[order[i]]`` times, in bins of equal total weight (row ``i`` goes to bin
@@ -99,37 +120,33 @@ def ece_uncertainty(
     n = len(y)
     rng = np.random.default_rng(seed)
     ordered = {}
-    losses = {}
     for name, p in scores.items():
         p = np.asarray(p, dtype=float)
         order = np.argsort(p, kind="stable")
-        ordered[name] = (p[order], y[order] - p[order], order)
-        q = np.clip(p, _EPS, 1 - _EPS)  # as in evaluate()
-        losses[name] = {
-            "brier": (y - q) ** 2,
-            "log_loss": -(y * np.log(q) + (1 - y) * np.log1p(-q)),
-        }
-    draws = {name: {m: np.empty(replicates) for m in PAIRED_METRICS} for name in scores}
+        q = np.clip(p[order], _EPS, 1 - _EPS)  # as in evaluate()
+        ys = y[order]
+        # per-contact Brier and log-loss terms, in prediction order (PAIRED_METRICS[1:])
+        losses = np.column_stack([(ys - q) ** 2, -(ys * np.log(q) + (1 - ys) * np.log1p(-q))])
+        ordered[name] = (p[order], ys - p[order], order, losses)
+    draws = {name: np.empty((replicates, len(PAIRED_METRICS))) for name in scores}
     for r in range(replicates):
         weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        for name, (_p, gap, order) in ordered.items():
-            draws[name]["ece"][r] = _binned_ece(gap, weight, order, bins)
-            for m, loss in losses[name].items():
-                draws[name][m][r] = weight @ loss / n
+        for name, (_p, gap, order, losses) in ordered.items():
+            draws[name][r] = _resampled_kernel(gap, losses, weight, order, bins)
     ones = np.ones(n)
     out: dict[str, dict[str, float]] = {}
-    for name, (p, _gap, order) in ordered.items():
+    for name, (p, _gap, order, _losses) in ordered.items():
         floor = [_binned_ece((rng.random(n) < p) - p, ones, order, bins) for _ in range(10)]
-        lo, hi = np.percentile(draws[name]["ece"], [2.5, 97.5])
+        lo, hi = np.percentile(draws[name][:, 0], [2.5, 97.5])
         out[name] = {
             "ece_ci_low": float(lo),
             "ece_ci_high": float(hi),
             "ece_noise_floor": float(np.mean(floor)),
         }
         if reference in draws and name != reference:
-            for m in PAIRED_METRICS:
-                diff = draws[name][m] - draws[reference][m]
-                d_lo, d_hi = np.percentile(diff, [2.5, 97.5])
+            diff = draws[name] - draws[reference]
+            for j, m in enumerate(PAIRED_METRICS):
+                d_lo, d_hi = np.percentile(diff[:, j], [2.5, 97.5])
                 out[name][f"{m}_minus_{reference}_ci_low"] = float(d_lo)
                 out[name][f"{m}_minus_{reference}_ci_high"] = float(d_hi)
     return out
