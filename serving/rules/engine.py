@@ -1112,7 +1112,8 @@ class _PreferenceRule(_Rule):
             recent = facts.contact_times[start:]
             if len(recent) >= preference.max_per_week:
                 index = len(recent) - preference.max_per_week
-                until = recent[index] + week + _RESOLUTION if recent else None
+                # max_per_week 0: never (no contact ever leaves the window for it)
+                until = recent[index] + week + _RESOLUTION if index < len(recent) else None
                 detail = f"{len(recent)} contact(s) in 7 days, asked for at most {preference.max_per_week}"
                 reasons.append(self.reason("PREFERENCE", detail, until))
         if preference.quiet_start is not None and preference.quiet_end is not None and facts.zones:

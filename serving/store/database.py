@@ -141,13 +141,20 @@ class StoreBusy(StoreUnavailable):
 
 
 def _busy_timeout(conn: Connection, seconds: float) -> None:
-    """Set SQLite's busy timeout on the driver connection (outside any transaction: a
-    statement through SQL Core would begin one)."""
+    """Set SQLite's busy timeout on the driver connection unless it is set so already (the
+    pooled connection remembers it; outside any transaction: a statement through SQL Core
+    would begin one). Reads on a connection a dial left at its short wait can only fail
+    sooner, never wrongly: in WAL mode they take no lock."""
+    millis = int(seconds * 1000)
+    info = conn.connection.info
+    if info.get("busy_timeout_ms") == millis:
+        return
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={millis}")
     finally:
         cursor.close()
+    info["busy_timeout_ms"] = millis
 
 
 def _is_lock_wait(exc: BaseException) -> bool:
@@ -667,9 +674,8 @@ class Store:
             raise StoreBusy(f"store busy: no writer slot within {wait_s:g} s")
         try:
             with self._engine.connect() as conn:
-                sqlite_wait = wait_s is not None and self.dialect == "sqlite"
-                if sqlite_wait:
-                    _busy_timeout(conn, wait_s)
+                if self.dialect == "sqlite":
+                    _busy_timeout(conn, SQLITE_BUSY_TIMEOUT_S if wait_s is None else wait_s)
                 try:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                     with conn.begin():
@@ -682,9 +688,6 @@ class Store:
                             f"store busy: lock not granted within {wait_s:g} s"
                         ) from exc
                     raise
-                finally:
-                    if sqlite_wait:
-                        _busy_timeout(conn, SQLITE_BUSY_TIMEOUT_S)
         finally:
             if writers is not None:
                 writers.release()

@@ -133,6 +133,11 @@ def test_preferences_channels_urgent_only_quiet_hours_and_weekly_max() -> None:
     capped = check(NUMBER, at, state=weekly)
     assert pairs(capped) == {("PREFERENCE", "POLICY")}
     assert capped.next_allowed_at == at + dt.timedelta(days=1, seconds=1)
+    never = NumberState(history=history, preference=_pref(max_per_week=0))
+    refused = check(NUMBER, at, state=never)  # "no contact at all", with or without history
+    assert pairs(refused) == {("PREFERENCE", "POLICY")} and refused.next_allowed_at is None
+    fresh = check(NUMBER, at, state=NumberState(preference=_pref(max_per_week=0)))
+    assert pairs(fresh) == {("PREFERENCE", "POLICY")} and fresh.next_allowed_at is None
 
 
 # ---------------------------------------------------------------- engine-level reasons
