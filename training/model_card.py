@@ -180,6 +180,10 @@ def render(
         "- A person's tolerance is only visible through their history: first contacts carry little signal.",
         "- Calibration holds for the population and period of the calibration slice; recalibrate after "
         "large changes in campaign mix or law.",
+        "- Trees do not extrapolate: contacts with longer histories than the training slice held "
+        "(many contacts 90–365 days back) get the risk of the longest histories seen. On 180 "
+        "simulated days this over-predicts long quiet histories out of time (up to ~1.5× the "
+        "observable ceiling for more than 20 such contacts).",
         "- Rare events: the metrics of small slices are noisy; compare models on the same out-of-time data.",
         "- Not legal advice; legal rules are enforced separately by the rule packs.",
     ]
