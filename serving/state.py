@@ -15,9 +15,9 @@ from features.phone import NumberRecord
 from features.schema import BlockedPeriod, Consent, DncEntry, Preference
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A planned contact, after API defaults are applied (API.md, ``screen``)."""
+class Contact(NamedTuple):
+    """A planned contact, after API defaults are applied (API.md, ``screen``). A named
+    tuple for the reason :class:`HistoryEvent` is one: a screen builds one per contact."""
 
     number: NumberRecord
     channel: str  # call | sms
