@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio.to_thread
 import bentoml
 from starlette.responses import JSONResponse
 
@@ -303,13 +304,23 @@ class ContactGate:
     async def authorize(self, **fields: Any) -> AuthorizeResponse:
         """Check one dial and, when allowed, record it — in one transaction per number.
 
-        Runs on the event loop, not in the worker thread of the other APIs: a dial costs a
-        few milliseconds, less than handing it to a thread and back, and it no longer queues
-        behind a whole ``screen`` (the two meet only at the store's writer lock)."""
+        On SQLite it runs on the event loop, not in the worker thread of the other APIs: a
+        dial costs a few milliseconds, less than handing it to a thread and back, it no
+        longer queues behind a whole ``screen`` (the two meet only at the store's writer
+        lock), and its waits are bounded (``Screener.lock_wait_s``). A network database can
+        stall for longer (a connection attempt waits up to its connect timeout), so with
+        PostgreSQL dials run in threads and the loop stays free for health checks."""
+        request = AuthorizeRequest.model_validate(fields)
+        store = self.resources.store
+        if store is not None and store.dialect != "sqlite":
+            return await anyio.to_thread.run_sync(self._authorize, request)
+        return self._authorize(request)
+
+    def _authorize(self, request: AuthorizeRequest) -> AuthorizeResponse:
         from serving.store import AttemptIdConflict
 
         try:
-            return self.screener.authorize(AuthorizeRequest.model_validate(fields))
+            return self.screener.authorize(request)
         except AttemptIdConflict as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
 

@@ -9,6 +9,7 @@ reason shown in the summary (``-ra``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ def pg_server_url() -> str:
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose ``search_path`` is a fresh schema, dropped after the test."""
+    with fresh_pg_schema(pg_server_url) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_pg_schema(pg_server_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose ``search_path`` is a fresh schema, dropped on exit."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
