@@ -75,6 +75,9 @@ def system_unavailable(what: str) -> Reason:
     )
 
 
+_NOT_YET_SCORED = system_unavailable("decision pipeline")
+
+
 def invalid_number(record: NumberRecord) -> Reason:
     return policy_reason(
         "INVALID_NUMBER",
@@ -451,8 +454,12 @@ class Screener:
         else:
             raws = [c.number.raw for c in planned]
         valid = [i for i, c in enumerate(planned) if c.number.valid and c.number.e164]
+        # every valid contact is scored (or failed closed) below; until then it is withheld
         scored: list[Scored] = [
-            Scored([invalid_number(c.number)], None, None, None) for c in planned
+            Scored([_NOT_YET_SCORED], None, None, None)
+            if c.number.valid and c.number.e164
+            else Scored([invalid_number(c.number)], None, None, None)
+            for c in planned
         ]
         zones: list[tuple[str, ...]] = [() for _ in planned]
         problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
@@ -498,6 +505,8 @@ class Screener:
         if items is None:  # batch: carry the contact's own ref
             for r, c in zip(results, planned, strict=True):
                 r.ref = c.ref
+        model_version = res.model.version if res.model is not None else None
+        rules_version = res.rules_version
         audit_rows = (
             []
             if not self.audit
@@ -506,8 +515,8 @@ class Screener:
                     "number": r.number,
                     "decision": r.decision,
                     "reasons": [x.model_dump(mode="json") for x in r.reasons],
-                    "model_version": res.model.version if res.model is not None else None,
-                    "rules_version": res.rules_version,
+                    "model_version": model_version,
+                    "rules_version": rules_version,
                     "at": c.at,
                     "channel": c.channel,
                     "purpose": c.purpose,
