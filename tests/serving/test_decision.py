@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from serving.api_models import AuthorizeRequest, ContactIn
@@ -441,3 +443,27 @@ def test_authorize_returns_a_generated_attempt_id_it_recorded(screener, sqlite_s
     history = sqlite_store.history_frame([FL], AT + dt.timedelta(seconds=1))
     assert list(history["event_id"]) == [result.attempt_id]
     assert result.model.alias == "champion" and result.rules_version
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    until=st.one_of(
+        st.none(),
+        st.datetimes(
+            min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1),
+            timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-4)),
+                                       dt.timezone(dt.timedelta(hours=5, minutes=45))]),
+        ),
+    ),
+    legal=st.booleans(),
+    text=st.text(max_size=20),
+)  # fmt: skip
+def test_audit_reasons_are_what_pydantic_would_dump(until, legal, text) -> None:
+    """The audit log's reason dicts are built by hand for speed: they must stay exactly
+    ``model_dump(mode="json")``, field for field (a new ReasonOut field fails this)."""
+    from serving.api_models import ReasonOut
+    from serving.screening import audit_reason
+
+    reason = ReasonOut(code="QUIET_HOURS", jurisdiction="US", rule_id=f"US/{text}", legal=legal,
+                       detail=text, until=until)  # fmt: skip
+    assert audit_reason(reason) == reason.model_dump(mode="json")
