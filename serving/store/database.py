@@ -480,10 +480,15 @@ def _lookup_statements() -> tuple[Any, Any]:
 
 
 @functools.cache
-def _insert_statements(dialect: str) -> tuple[Any, Any]:
-    """INSERT … ON CONFLICT DO NOTHING into events; plain INSERT into the audit log."""
+def _insert_ignore(dialect: str, table: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING into ``table``, built once per dialect."""
     make = pg_insert if dialect == "postgresql" else sqlite_insert
-    return make(t.events).on_conflict_do_nothing(), insert(t.decisions)
+    return make(t.metadata.tables[table]).on_conflict_do_nothing()
+
+
+@functools.cache
+def _audit_insert() -> Any:
+    return insert(t.decisions)
 
 
 @functools.cache
@@ -713,9 +718,7 @@ class Store:
             )
 
     def _insert_ignore(self, table: t.Table):  # type: ignore[name-defined]
-        if self.dialect == "postgresql":
-            return pg_insert(table).on_conflict_do_nothing()
-        return sqlite_insert(table).on_conflict_do_nothing()
+        return _insert_ignore(self.dialect, table.name)
 
     def _tombstoned(self, conn: Connection, hashes: Iterable[bytes]) -> set[bytes]:
         hashes = list(set(hashes))
@@ -1605,7 +1608,7 @@ class Store:
         out = self._decision_rows(rows)
         if out:
             with self._write(wait_s) as conn:
-                _insert_rows(conn, _insert_statements(self.dialect)[1], out)
+                _insert_rows(conn, _audit_insert(), out)
         return len(out)
 
     def _decision_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -1789,7 +1792,7 @@ class NumberTransaction:
         """:meth:`Store.append_decisions` in this transaction: the decision commits (or rolls
         back) together with the attempt it allowed."""
         out = self._store._decision_rows(rows)
-        _insert_rows(self._conn, _insert_statements(self._store.dialect)[1], out)
+        _insert_rows(self._conn, _audit_insert(), out)
         return len(out)
 
     def record_contact(self, event: Event) -> bool:
@@ -1803,7 +1806,7 @@ class NumberTransaction:
         if self._store._tombstoned(self._conn, [self.number_hash]):
             raise ValueError("number: erased on request (suppressed); not stored")
         row = self._store._event_row(event, e164, _now_us())
-        _insert_rows(self._conn, _insert_statements(self._store.dialect)[0], [row])
+        _insert_rows(self._conn, self._store._insert_ignore(t.events), [row])
         return True
 
 
