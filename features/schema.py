@@ -243,3 +243,23 @@ FILE_RECORDS: dict[str, type[Record]] = {
     "dnc": DncEntry,
     "blocked_periods": BlockedPeriod,
 }
+
+
+def parse_instant(text: str, what: str, *, date_ok: bool = True) -> dt.datetime:
+    """The one parser of instants given on a command line: ISO-8601 with an offset or
+    ``Z`` (any case), or — when ``date_ok`` — a date ``YYYY-MM-DD`` read as midnight UTC.
+    Returns an aware UTC instant; a ValueError names ``what`` (the option or field)."""
+    text = text.strip()
+    if date_ok and len(text) == 10:
+        try:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        except ValueError:
+            pass
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        shape = "an ISO-8601 date or instant" if date_ok else "an ISO-8601 instant"
+        raise ValueError(f"{what} {text!r}: not {shape} (e.g. 2026-06-10T09:00:00Z)") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{what} {text!r}: give an offset or Z (instants are UTC)")
+    return _to_utc(value)

@@ -40,7 +40,7 @@ from features.replies import classify_reply
 from features.schema import Consent
 from serving.rules import schema as pack_schema
 from serving.rules.schema import RulePack, RulePackError, clock_minutes, parse_duration, read_pack
-from serving.state import Contact, HistoryEvent, NumberState, WorldState
+from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 
 __all__ = [
     "Evaluation",

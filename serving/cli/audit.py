@@ -20,19 +20,6 @@ FIELDS = (
 )  # fmt: skip
 
 
-def parse_instant(text: str, option: str) -> dt.datetime:
-    """An ISO-8601 instant or a date (midnight UTC); naive times are refused."""
-    try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise SystemExit(f"{option} {text!r}: not an ISO-8601 date or instant") from exc
-    if len(text) == 10:  # a date
-        return value.replace(tzinfo=dt.UTC)
-    if value.tzinfo is None:
-        raise SystemExit(f"{option} {text!r}: give an offset or Z (instants are UTC)")
-    return value.astimezone(dt.UTC)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     export = sub.add_parser(
@@ -84,6 +71,7 @@ def export(store: Any, since: dt.datetime, until: dt.datetime | None, out: TextI
 
 
 def run(args: argparse.Namespace) -> int:
+    from features.schema import parse_instant
     from serving.store import Store
 
     since = parse_instant(args.since, "--since")

@@ -24,8 +24,8 @@ from features.schema import (
     RegionCode,
     Registry,
 )
-from serving.decision import Policy
-from serving.state import Contact
+from serving.domain.decision import Policy
+from serving.domain.state import Contact
 
 MAX_CONTACTS_PER_REQUEST = 10_000
 MAX_RECORDS_PER_REQUEST = 10_000

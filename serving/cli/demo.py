@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"champion stays v{decision.champion_before}: {decision.reason}")
 
     t = _step(console, 4, "load the campaign numbers' history and the registries into the store")
-    from serving.registry_import import open_store
+    from serving.cli.registry import open_store
 
     events = pd.read_parquet(paths["events"], columns=["number", "ts"])
     end = events["ts"].max()
@@ -135,7 +135,7 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
     ordered = sorted(numbers)
     regions = normalize_many(ordered)["region"].tolist()
     snapshot_at = at - dt.timedelta(days=3)
-    from serving.registry_import import REGISTRY_REGION
+    from serving.cli.registry import REGISTRY_REGION
 
     for registry, region in REGISTRY_REGION.items():
         in_region = [n for n, r in zip(ordered, regions, strict=True) if r == region]
@@ -171,9 +171,10 @@ def _campaign(numbers: Any, size: int, at: Any, rng: Any) -> Any:
 def _screen(campaign_path: Path, decisions_path: Path, args: argparse.Namespace, console: Any):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from serving.batch import screen_file, summary_table
-    from serving.decision import Policy
-    from serving.screening import Screener, load_resources
+    from serving.cli.screen import summary_table
+    from serving.domain.decision import Policy
+    from serving.pipeline.batch import screen_file
+    from serving.pipeline.screen import Screener, load_resources
 
     resources = load_resources(db_url=args.db_url, tracking_uri=args.tracking_uri)
     problems = resources.problems()

@@ -2,7 +2,7 @@
 
     numbers normalised → ONE batched store read (``load_states``) → the feature kernels on that
     history (``features.build.features_of_records``) → calibrated model → rules engine →
-    :func:`serving.decision.decide` → audit rows.
+    :func:`serving.domain.decision.decide` → audit rows.
 
 Why one read: the store returns every event the rules need (``NumberState.history``) and
 the feature kernels need a subset of the same events, so the features are computed from the
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from features.phone import NumberRecord, normalize
-from serving.api_models import (
+from serving.domain.contract import (
     AuthorizeRequest,
     AuthorizeResponse,
     ContactIn,
@@ -46,9 +46,9 @@ from serving.api_models import (
     ScreenResponse,
     Summary,
 )
-from serving.decision import Decided, Policy, Scored, decide
+from serving.domain.decision import Decided, Policy, Scored, decide
+from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.rules.engine import Reason, policy_reason
-from serving.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.store.database import AttemptIdConflict
 
 log = logging.getLogger("contactgate.screening")

@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from serving.registry_import import open_store, parse_instant
+    from features.schema import parse_instant
+    from serving.cli.registry import open_store
 
     console = Console()
     store = open_store(args.db)

@@ -21,17 +21,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: name → (module, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("serving.demo", "run the end-to-end main job on embedded SQLite/MLflow defaults"),
+    "demo": ("serving.cli.demo", "run the end-to-end main job on embedded SQLite/MLflow defaults"),
     "simulate": ("features.simulate", "generate a synthetic contact history with known risk"),
     "validate": ("features.validate", "check a CSV/Parquet file against a data contract"),
     "features": ("features.build", "build the point-in-time training frame from events"),
     "train": ("training.train", "train calibrated complaint/opt-out models, log to MLflow"),
     "promote": ("training.promote", "move the champion alias when the challenger is as good"),
-    "serve": ("serving.serve", "start the HTTP decision service (BentoML)"),
-    "screen": ("serving.batch", "screen a campaign file of any size, write decisions"),
-    "registry": ("serving.registry_import", "import a do-not-call registry snapshot"),
-    "store": ("serving.store_cli", "store maintenance: init, backup, retention"),
-    "audit": ("serving.audit", "export the decision audit log for reviewers"),
+    "serve": ("serving.cli.serve", "start the HTTP decision service (BentoML)"),
+    "screen": ("serving.cli.screen", "screen a campaign file of any size, write decisions"),
+    "registry": ("serving.cli.registry", "import a do-not-call registry snapshot"),
+    "store": ("serving.cli.store", "store maintenance: init, backup, retention"),
+    "audit": ("serving.cli.audit", "export the decision audit log for reviewers"),
 }
 
 
@@ -103,6 +103,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"contactgate {name}: error: {exc}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

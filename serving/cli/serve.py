@@ -17,7 +17,7 @@ import sys
 
 from features.paths import PROJECT_ROOT
 
-SERVICE = "serving.service:ContactGate"
+SERVICE = "serving.http.service:ContactGate"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def loopback(host: str) -> bool:
 
 def bind_problem(host: str, environ: dict[str, str] | os._Environ[str]) -> str | None:
     """Why the service must not bind ``host`` with this environment (None: it may)."""
-    from serving.service import API_KEYS_ENV, KeyConfigError, parse_api_keys
+    from serving.http.service import API_KEYS_ENV, KeyConfigError, parse_api_keys
 
     try:
         keys = parse_api_keys(environ.get(API_KEYS_ENV))

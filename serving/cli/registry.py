@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from features.schema import REGISTRIES
+from features.schema import REGISTRIES, parse_instant
 
 #: The country whose national format a registry's files use (RULES.md, per registry).
 REGISTRY_REGION: dict[str, str] = {
@@ -128,20 +128,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="store URL (default: $CONTACTGATE_DB_URL or data/contactgate.db)",
     )
-
-
-def parse_instant(text: str, option: str) -> dt.datetime:
-    """An aware ISO-8601 instant (UTC) or a ValueError naming the option."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from features.schema import Instant
-
-    try:
-        return TypeAdapter(Instant).validate_python(text)
-    except ValidationError as exc:
-        raise ValueError(
-            f"{option} {text!r}: {exc.errors()[0]['msg']} (use e.g. 2026-06-10T00:00:00Z)"
-        ) from None
 
 
 def open_store(url: str | None) -> Any:

@@ -1,7 +1,7 @@
 """The HTTP decision service (BentoML, class-based): the contract of ``API.md`` v1.
 
 Start it with ``contactgate serve`` (which refuses a non-loopback address when no API keys
-are configured) or ``bentoml serve serving.service:ContactGate``.
+are configured) or ``bentoml serve serving.http.service:ContactGate``.
 
 Each worker loads, once: the store (``CONTACTGATE_DB_URL``), the rule packs, and the model
 behind the MLflow registry alias ``champion`` (``MLFLOW_TRACKING_URI``; the native LightGBM
@@ -34,7 +34,7 @@ import bentoml
 from starlette.responses import JSONResponse
 
 from features.replies import classify_reply
-from serving.api_models import (
+from serving.domain.contract import (
     AuthorizeRequest,
     AuthorizeResponse,
     ContactIn,
@@ -45,8 +45,14 @@ from serving.api_models import (
     ScreenResponse,
     SubjectRequest,
 )
-from serving.decision import Policy
-from serving.screening import Resources, Screener, load_resources, mask_digits, screen_response
+from serving.domain.decision import Policy
+from serving.pipeline.screen import (
+    Resources,
+    Screener,
+    load_resources,
+    mask_digits,
+    screen_response,
+)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
