@@ -8,7 +8,7 @@ requests' ``now``), so the engine's memos keyed by instant are not simply hit ev
 The last rows mirror a ``screen`` request: 1,000 simulated numbers (US, CA, GB, FR, DE, AU,
 CN; 100 days of history, consents, DNC entries, a registry listing) loaded into a temporary
 SQLite store, read back with ``load_states`` / ``world_state`` and evaluated one by one as
-``serving.screening.score_contacts`` does, calls and SMS — all at one instant (the request's
+``serving.pipeline.screen.score_contacts`` does, calls and SMS — all at one instant (the request's
 ``now``) and each 37 minutes after the one before (25 days in all; a batch file's own
 ``at`` values). ``--no-screen`` skips them (the setup takes a few seconds).
 """
@@ -30,8 +30,8 @@ import pandas as pd
 from features.phone import normalize
 from features.replies import classify_replies
 from features.schema import REGISTRIES, Consent, DncEntry
+from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.rules.engine import evaluate, load_rulebook
-from serving.state import Contact, HistoryEvent, NumberState, WorldState
 
 AT = dt.datetime(2026, 6, 16, 15, 0, tzinfo=dt.UTC)  # Tue 11:00 New York
 WORLD = WorldState(registry_snapshots={name: AT - dt.timedelta(days=2) for name in REGISTRIES})

@@ -18,6 +18,10 @@ from pathlib import Path
 import pytest
 
 from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from serving.settings import start_runtime
+
+# As every entry point does: telemetry off, OpenMP passive (no .env: tests bring their keys).
+start_runtime(env_file=None)
 
 PG_URL_ENV = "CONTACTGATE_TEST_PG_URL"
 #: One pair of fresh keys per test session (never real secrets).

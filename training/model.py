@@ -9,18 +9,15 @@ same class trains, predicts, explains and is loaded by the service.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# OpenMP threads that spin while waiting turn a busy machine into a 10-20x slowdown: on 2
-# cores with one other busy process, a 2-thread fit took 74.5 s instead of 3.9 s (PASSIVE)
-# or 5.5 s (1 thread). Must be set before the OpenMP runtime starts, i.e. before lightgbm.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import lightgbm as lgb  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+# OpenMP threads must wait passively (spinning ones slow a shared machine 10-20x). The
+# variable is read when the OpenMP runtime starts, i.e. on importing lightgbm, so the entry
+# points set it first (``serving.settings.start_runtime``), not this module.
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
 
 from features.definitions import CATEGORICAL_FEATURES, FEATURE_NAMES, TARGETS, monotone_constraints
 from training.calibration import Calibrator

@@ -20,8 +20,6 @@ import pandas as pd
 
 from features.paths import MODELS_DIR
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
@@ -40,7 +38,12 @@ def artifact_root_for(uri: str) -> str | None:
 
 
 def configure(uri: str | None = None) -> str:
-    """Point MLflow (tracking and registry) at ``uri`` or the default store."""
+    """Point MLflow (tracking and registry) at ``uri`` or the default store.
+
+    MLflow's usage telemetry stays off (set before MLflow is first imported by any path
+    that tracks or loads a model; the command line and the service set it earlier still).
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
     uri = uri or default_tracking_uri()

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-
-# Usage telemetry stays off everywhere: this project handles personal data and runs offline.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-# OpenMP (LightGBM) waits passively: spinning threads make a shared machine 10-20x slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: name → (module, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -43,19 +35,6 @@ def _load(name: str):
         if exc.name == module_name:
             raise SystemExit(f"contactgate {name}: not available in this version") from exc
         raise
-
-
-def _load_env_file() -> None:
-    """Secrets from the project's ``.env`` (written by ``make demo``), for every command.
-
-    Variables already in the environment win, so a deployment's own settings are never
-    overridden; without the file nothing happens and a command that needs a key says so.
-    """
-    from pathlib import Path
-
-    from serving.keys import load_env_file
-
-    load_env_file(Path(__file__).resolve().parent.parent / ".env")
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -85,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    _load_env_file()
+    from serving.settings import start_runtime
+
+    start_runtime()  # .env secrets, telemetry off, OpenMP passive: before any library loads
     module = _load(name)
     parser = argparse.ArgumentParser(
         prog=f"contactgate {name}",
@@ -102,4 +83,3 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"contactgate {name}: error: {exc}", file=sys.stderr)
         return 1
-

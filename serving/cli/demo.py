@@ -173,8 +173,8 @@ def _screen(campaign_path: Path, decisions_path: Path, args: argparse.Namespace,
 
     from serving.cli.screen import summary_table
     from serving.domain.decision import Policy
+    from serving.pipeline import Screener, load_resources
     from serving.pipeline.batch import screen_file
-    from serving.pipeline.screen import Screener, load_resources
 
     resources = load_resources(db_url=args.db_url, tracking_uri=args.tracking_uri)
     problems = resources.problems()

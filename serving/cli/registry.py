@@ -131,12 +131,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_store(url: str | None) -> Any:
-    """Open the store, reading keys from the project's ``.env`` when not in the environment."""
-    from features.paths import PROJECT_ROOT
-    from serving.keys import load_env_file
+    """Open the store (keys come from the environment, which the command line filled from
+    the project's ``.env``)."""
     from serving.store import Store
 
-    load_env_file(PROJECT_ROOT / ".env")
     return Store.open(url)
 
 

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from serving.pipeline.screen import Screener, load_resources
+    from serving.pipeline import Screener, load_resources
 
     console = Console(stderr=True)
     if not args.file.exists():

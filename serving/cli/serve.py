@@ -2,7 +2,7 @@
 
 Refuses to bind anything but a loopback address when ``CONTACTGATE_API_KEYS`` is unset:
 without keys there is no authentication, and personal data must not be reachable from the
-network. Configuration comes from the environment (API.md "Operations"):
+network. Configuration comes from the environment (docs/operations.md):
 ``CONTACTGATE_DB_URL``, ``MLFLOW_TRACKING_URI``, ``CONTACTGATE_API_KEYS``,
 ``CONTACTGATE_HMAC_KEY``, ``CONTACTGATE_ENCRYPTION_KEY``; a ``.env`` file in the project
 root fills what is not set.
@@ -11,7 +11,6 @@ root fills what is not set.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 
@@ -42,25 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (or the name ``localhost``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def bind_problem(host: str, environ: dict[str, str] | os._Environ[str]) -> str | None:
     """Why the service must not bind ``host`` with this environment (None: it may)."""
-    from serving.http.service import API_KEYS_ENV, KeyConfigError, parse_api_keys
+    from serving.http.auth import is_loopback, parse_api_keys
+    from serving.keys import KeyConfigError
+    from serving.settings import API_KEYS_ENV
 
     try:
         keys = parse_api_keys(environ.get(API_KEYS_ENV))
     except KeyConfigError as exc:
         return str(exc)
-    if not keys and not loopback(host):
+    if not keys and not is_loopback(host):
         return (
             f"refusing to bind {host}: {API_KEYS_ENV} is not set, so there would be no "
             "authentication. Set role:key pairs (e.g. campaign:k1,operator:k2,reviewer:k3) "
@@ -70,15 +61,13 @@ def bind_problem(host: str, environ: dict[str, str] | os._Environ[str]) -> str |
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.keys import load_env_file
+    from serving.settings import start_runtime
 
-    load_env_file(args.env_file)
+    start_runtime(args.env_file)
     if args.db_url:
         os.environ["CONTACTGATE_DB_URL"] = args.db_url
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
     # One OpenMP thread per predict: requests are small and many; a thread team per
     # one-row predict costs milliseconds on a shared 2-core machine (measured: 70 → 42 ms
     # per authorize). Concurrency comes from BentoML's request threads instead.

@@ -1,6 +1,6 @@
 """From rule reasons and calibrated probabilities to decisions: pure, no I/O.
 
-Order of authority (DESIGN.md): any legal or policy reason withholds; the score may then add
+Order of authority: any legal or policy reason withholds; the score may then add
 a withhold (``RISK_ABOVE_THRESHOLD``) or a review, never remove a withhold; finally the
 campaign budget (expected complaints, contact count) keeps the least risky allowed contacts
 and withholds the rest with ``BUDGET_EXHAUSTED``.
@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serving.rules.engine import Reason, policy_reason
+from serving.domain.reasons import Reason, budget_reason, risk_reason
+
+K = TypeVar("K", bound=Hashable)
 
 
 class Policy(BaseModel):
-    """Risk thresholds and campaign budget of a screening request (API.md)."""
+    """Risk thresholds and campaign budget of a screening request (docs/api.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,8 +38,10 @@ class Policy(BaseModel):
         return self
 
 
-def combined_risk(p_complaint: np.ndarray, p_opt_out: np.ndarray) -> np.ndarray:
-    """P(complaint or opt-out), treating the two calibrated events as independent."""
+def combined_risk(p_complaint: Any, p_opt_out: Any) -> Any:
+    """P(complaint or opt-out), treating the two calibrated events as independent.
+
+    Works on floats and on numpy arrays alike (the one formula for every caller)."""
     return 1.0 - (1.0 - p_complaint) * (1.0 - p_opt_out)
 
 
@@ -62,28 +67,81 @@ class Decided:
     next_allowed_at: dt.datetime | None
 
 
-def _risk_reason(risk: float, threshold: float) -> Reason:
-    return policy_reason(
-        "RISK_ABOVE_THRESHOLD", "risk", f"risk {risk:.3f} above withhold threshold {threshold:.3f}"
-    )
+@dataclass
+class Allocation:
+    """The campaign budget applied to allowed contacts: ranks of those kept, the budget
+    reason's detail for those withheld, and the expected complaints of those kept."""
+
+    rank: dict[Any, int] = field(default_factory=dict)
+    withheld: dict[Any, str] = field(default_factory=dict)
+    expected_complaints: float = 0.0
 
 
-def budget_reason(detail: str) -> Reason:
-    return policy_reason("BUDGET_EXHAUSTED", "budget", detail)
+def allocate_budget(least_risky_first: Iterable[tuple[K, float]], policy: Policy) -> Allocation:
+    """Keep allowed contacts, least risky first, while the budget lasts.
+
+    ``least_risky_first`` yields ``(key, p_complaint)`` in rank order. A contact past
+    ``max_contacts``, or one whose ``p_complaint`` would take the total past
+    ``max_expected_complaints``, is withheld ``BUDGET_EXHAUSTED`` (the detail says which);
+    every contact is tried, since a later one with a smaller ``p_complaint`` may still fit.
+    Used by :func:`decide` (one request) and the batch's second pass (a whole file).
+    """
+    out = Allocation()
+    kept = 0
+    expected = 0.0
+    for key, p_c in least_risky_first:
+        if policy.max_contacts is not None and kept >= policy.max_contacts:
+            out.withheld[key] = f"max_contacts {policy.max_contacts} reached"
+            continue
+        if (
+            policy.max_expected_complaints is not None
+            and expected + p_c > policy.max_expected_complaints
+        ):
+            out.withheld[key] = (
+                f"expected complaints would exceed {policy.max_expected_complaints:g}"
+            )
+            continue
+        kept += 1
+        expected += p_c
+        out.rank[key] = kept
+    out.expected_complaints = expected
+    return out
+
+
+@dataclass
+class Tally:
+    """Counts of decisions and reason codes: the summary of a request or a file."""
+
+    decisions: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, decision: str, codes: Iterable[str]) -> None:
+        self.decisions[decision] += 1
+        self.reasons.update(codes)
+
+    def summary(self, expected_complaints: float = 0.0) -> dict[str, Any]:
+        """``{allow, review, withhold, by_reason, expected_complaints}`` (docs/api.md)."""
+        return {
+            "allow": self.decisions.get("allow", 0),
+            "review": self.decisions.get("review", 0),
+            "withhold": self.decisions.get("withhold", 0),
+            "by_reason": dict(sorted(self.reasons.items())),
+            "expected_complaints": round(expected_complaints, 6),
+        }
 
 
 def decide(items: list[Scored], policy: Policy) -> tuple[list[Decided], dict]:
-    """Decisions in input order, plus the summary of API.md."""
+    """Decisions in input order, plus the summary (docs/api.md)."""
     out: list[Decided] = []
     for item in items:
         reasons = list(item.reasons)
         risk = None
         if item.p_complaint is not None and item.p_opt_out is not None:
-            risk = 1.0 - (1.0 - item.p_complaint) * (1.0 - item.p_opt_out)  # combined_risk
+            risk = combined_risk(item.p_complaint, item.p_opt_out)
         if reasons or risk is None:  # a legal reason, or no score at all: fail closed
             decision = "withhold"
         elif risk > policy.withhold_above:
-            reasons.append(_risk_reason(risk, policy.withhold_above))
+            reasons.append(risk_reason(risk, policy.withhold_above))
             decision = "withhold"
         elif risk > policy.review_above:
             decision = "review"
@@ -94,35 +152,13 @@ def decide(items: list[Scored], policy: Policy) -> tuple[list[Decided], dict]:
 
     allowed = [i for i, d in enumerate(out) if d.decision == "allow"]
     allowed.sort(key=lambda i: (out[i].risk, i))
-    kept = 0
-    expected = 0.0
-    for i in allowed:
-        p_c = items[i].p_complaint or 0.0
-        if policy.max_contacts is not None and kept >= policy.max_contacts:
-            out[i].decision = "withhold"
-            out[i].reasons.append(budget_reason(f"max_contacts {policy.max_contacts} reached"))
-            continue
-        if (
-            policy.max_expected_complaints is not None
-            and expected + p_c > policy.max_expected_complaints
-        ):
-            out[i].decision = "withhold"
-            out[i].reasons.append(
-                budget_reason(
-                    f"expected complaints would exceed {policy.max_expected_complaints:g}"
-                )
-            )
-            continue
-        kept += 1
-        expected += p_c
-        out[i].rank = kept
-    counts = Counter(d.decision for d in out)
-    by_reason = Counter(r.code for d in out for r in d.reasons)
-    summary = {
-        "allow": counts.get("allow", 0),
-        "review": counts.get("review", 0),
-        "withhold": counts.get("withhold", 0),
-        "by_reason": dict(sorted(by_reason.items())),
-        "expected_complaints": round(expected, 6),
-    }
-    return out, summary
+    budget = allocate_budget(((i, items[i].p_complaint or 0.0) for i in allowed), policy)
+    for i, detail in budget.withheld.items():
+        out[i].decision = "withhold"
+        out[i].reasons.append(budget_reason(detail))
+    for i, rank in budget.rank.items():
+        out[i].rank = rank
+    tally = Tally()
+    for d in out:
+        tally.add(d.decision, (r.code for r in d.reasons))
+    return out, tally.summary(budget.expected_complaints)

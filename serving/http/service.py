@@ -1,4 +1,4 @@
-"""The HTTP decision service (BentoML, class-based): the contract of ``API.md`` v1.
+"""The HTTP decision service (BentoML, class-based): the contract of docs/api.md (v1).
 
 Start it with ``contactgate serve`` (which refuses a non-loopback address when no API keys
 are configured) or ``bentoml serve serving.http.service:ContactGate``.
@@ -10,23 +10,17 @@ labels). A missing part is retried every few seconds; until all three are there
 ``/readyz`` answers 503 and every contact is withheld ``SYSTEM_UNAVAILABLE`` (fail closed;
 ``screen`` and ``authorize`` still answer 200, because a dialer must get an answer).
 
-In front of the APIs, :class:`GateMiddleware` checks, before any body is parsed:
-- the API key and its role (``CONTACTGATE_API_KEYS``, constant-time comparison; 401 for a
-  missing or unknown key, 403 for a key whose role may not call the endpoint);
-- the body size (413 above ``CONTACTGATE_MAX_BODY_BYTES``, default 8 MiB);
-- that the body is a JSON object (400 naming the problem). Field errors are then reported
-  by pydantic through BentoML as 400 with the field's location, never 5xx.
+In front of the APIs, :class:`serving.http.auth.GateMiddleware` checks keys, roles, body
+size and JSON before any body is parsed. Field errors are then reported by pydantic through
+BentoML as 400 with the field's location, never 5xx.
 """
 
 from __future__ import annotations
 
 import gc
-import hmac
 import json
 import logging
-import os
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio.to_thread
@@ -46,195 +40,12 @@ from serving.domain.contract import (
     SubjectRequest,
 )
 from serving.domain.decision import Policy
-from serving.pipeline.screen import (
-    Resources,
-    Screener,
-    load_resources,
-    mask_digits,
-    screen_response,
-)
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+from serving.domain.reasons import mask_digits
+from serving.http.auth import GateMiddleware
+from serving.pipeline import Resources, Screener, load_resources, screen_response
+from serving.settings import Settings, start_runtime
 
 log = logging.getLogger("contactgate.service")
-
-API_KEYS_ENV = "CONTACTGATE_API_KEYS"
-MAX_BODY_ENV = "CONTACTGATE_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-ROLES = ("campaign", "operator", "reviewer")
-#: Which roles may call each API (API.md "Authentication").
-ENDPOINT_ROLES: dict[str, frozenset[str]] = {
-    "/screen": frozenset({"campaign"}),
-    "/authorize": frozenset({"campaign"}),
-    "/record_events": frozenset({"operator"}),
-    "/record_consent": frozenset({"operator"}),
-    "/record_preferences": frozenset({"operator"}),
-    "/dnc_add": frozenset({"operator"}),
-    "/dnc_remove": frozenset({"operator"}),
-    "/registry_import": frozenset({"operator"}),
-    "/block_period": frozenset({"operator"}),
-    "/erase_subject": frozenset({"operator"}),
-    "/subject_report": frozenset({"reviewer"}),
-}
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-class KeyConfigError(ValueError):
-    """``CONTACTGATE_API_KEYS`` is malformed; the message names the bad entry's position."""
-
-
-def parse_api_keys(text: str | None) -> list[tuple[bytes, str]]:
-    """``role:key,role:key`` → [(key bytes, role)]. A key may appear under several roles."""
-    pairs: list[tuple[bytes, str]] = []
-    for position, item in enumerate((text or "").split(","), start=1):
-        item = item.strip()
-        if not item:
-            continue
-        role, sep, key = item.partition(":")
-        role, key = role.strip(), key.strip()
-        if not sep or role not in ROLES or not key:
-            raise KeyConfigError(
-                f"{API_KEYS_ENV}: entry {position} must be role:key with role one of "
-                f"{', '.join(ROLES)} and a non-empty key"
-            )
-        pairs.append((key.encode(), role))
-    return pairs
-
-
-def roles_of(presented: bytes, keys: list[tuple[bytes, str]]) -> set[str]:
-    """Roles of a presented key. Compares against EVERY configured key with
-    :func:`hmac.compare_digest`, so the time taken does not reveal which key came close."""
-    roles: set[str] = set()
-    for key, role in keys:
-        if hmac.compare_digest(presented, key):
-            roles.add(role)
-    return roles
-
-
-def is_loopback(host: str | None) -> bool:
-    return host is not None and (host in LOOPBACK_HOSTS or host.startswith("127."))
-
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-
-class GateMiddleware:
-    """Authentication, roles, body size and JSON well-formedness, before BentoML parses."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.keys = parse_api_keys(os.environ.get(API_KEYS_ENV))
-        self.max_body = int(os.environ.get(MAX_BODY_ENV) or DEFAULT_MAX_BODY_BYTES)
-        if not self.keys:
-            log.warning(
-                "%s is not set: NO AUTHENTICATION; only loopback requests are served",
-                API_KEYS_ENV,
-            )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path not in ENDPOINT_ROLES:
-            await self.app(scope, receive, send)
-            return
-        if not self.keys:
-            server = scope.get("server")
-            if server and not is_loopback(server[0]):
-                await _reply(send, 403, "no API keys configured: only loopback is served")
-                return
-        else:
-            presented = _bearer(scope)
-            if presented is None:
-                await _reply(send, 401, "missing Authorization: Bearer <key>", auth=True)
-                return
-            roles = roles_of(presented, self.keys)
-            if not roles:
-                await _reply(send, 401, "unknown API key", auth=True)
-                return
-            if not roles & ENDPOINT_ROLES[path]:
-                allowed = " or ".join(sorted(ENDPOINT_ROLES[path]))
-                await _reply(send, 403, f"{path[1:]} needs the {allowed} role")
-                return
-        body, too_large = await _read_body(scope, receive, self.max_body)
-        if too_large:
-            await _reply(send, 413, f"body larger than {self.max_body} bytes")
-            return
-        problem = _json_problem(body)
-        if problem:
-            await _reply(send, 400, problem)
-            return
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-def _bearer(scope: Scope) -> bytes | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return token.strip()
-            return None
-    return None
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, bool]:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                if int(value) > limit:
-                    return b"", True
-            except ValueError:
-                pass
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"", True
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), False
-
-
-def _json_problem(body: bytes) -> str | None:
-    if not body.strip():
-        return "body: a JSON object is required"
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return f"body: invalid JSON{where}"
-    if not isinstance(parsed, dict):
-        return "body: expected a JSON object"
-    return None
-
-
-async def _reply(send: Send, status: int, error: str, auth: bool = False) -> None:
-    payload = json.dumps({"error": error}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    if auth:
-        headers.append((b"www-authenticate", b'Bearer realm="contactgate"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 def _bad_request(field: str, message: str) -> JSONResponse:
@@ -254,22 +65,24 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-#: Worker processes (``CONTACTGATE_WORKERS``, default 1). Each loads its own model; caps stay
-#: exact across workers because ``Store.number_lock`` serialises in the database.
-WORKERS = int(os.environ.get("CONTACTGATE_WORKERS") or 1)
+#: The service's settings, read from the environment once. Worker processes
+#: (``CONTACTGATE_WORKERS``, default 1) each load their own model; caps stay exact across
+#: workers because ``Store.number_lock`` serialises in the database.
+SETTINGS = Settings.from_environ()
 
 
-@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=WORKERS)
+@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=SETTINGS.workers)
 class ContactGate:
-    """Screening, pre-dial authorisation, operator writes, access and erasure (API.md)."""
+    """Screening, pre-dial authorisation, operator writes, access and erasure."""
 
     def __init__(self) -> None:
+        start_runtime()
         self.resources: Resources = load_resources(
-            db_url=os.environ.get("CONTACTGATE_DB_URL"),
-            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"),
-            model_name=os.environ.get("CONTACTGATE_MODEL_NAME", "contact-risk"),
-            alias=os.environ.get("CONTACTGATE_MODEL_ALIAS", "champion"),
-            rules_dir=os.environ.get("CONTACTGATE_RULES_DIR"),
+            db_url=SETTINGS.db_url,
+            tracking_uri=SETTINGS.tracking_uri,
+            model_name=SETTINGS.model_name,
+            alias=SETTINGS.model_alias,
+            rules_dir=SETTINGS.rules_dir,
         )
         self.screener = Screener(self.resources)
         from features.build import warm_up

@@ -1,0 +1,24 @@
+"""The decision pipeline: store read → features → model → rules → decision → audit.
+
+One pipeline serves the HTTP ``screen`` and ``authorize`` APIs and batch screening of files.
+"""
+
+from serving.pipeline.resources import RETRY_AFTER_S, Resources, load_resources
+from serving.pipeline.screen import (
+    AUTHORIZE_LOCK_WAIT_S,
+    DEFAULT_LOOKBACK_DAYS,
+    Outcome,
+    Screener,
+    screen_response,
+)
+
+__all__ = [
+    "AUTHORIZE_LOCK_WAIT_S",
+    "DEFAULT_LOOKBACK_DAYS",
+    "RETRY_AFTER_S",
+    "Outcome",
+    "Resources",
+    "Screener",
+    "load_resources",
+    "screen_response",
+]

@@ -20,10 +20,12 @@ import datetime as dt
 import json
 import math
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from serving.domain.decision import Allocation, Tally, allocate_budget
+from serving.domain.reasons import budget_reason, reason_dict
 
 CONTACT_COLUMNS = (
     "number", "channel", "purpose", "dial_mode", "subject", "campaign_id", "at",
@@ -184,8 +186,7 @@ def screen_file(
                         "decision": [r.decision for r in results],
                         "reason_codes": [";".join(x.code for x in r.reasons) for r in results],
                         "reasons": [
-                            json.dumps([x.model_dump(mode="json") for x in r.reasons])
-                            for r in results
+                            json.dumps([reason_dict(x) for x in r.reasons]) for r in results
                         ],
                         "p_complaint": [r.p_complaint for r in results],
                         "p_opt_out": [r.p_opt_out for r in results],
@@ -217,18 +218,17 @@ def screen_file(
         if writer is not None:
             writer.close()
             writer = None
-        rank_of, budget_of, expected = _select(
+        budget = _select(
             np.concatenate(allowed_rows) if allowed_rows else np.zeros(0, np.int64),
             np.concatenate(allowed_risk) if allowed_risk else np.zeros(0),
             np.concatenate(allowed_pc) if allowed_pc else np.zeros(0),
             policy,
         )
-        summary = _second_pass(temp, output, rank_of, budget_of, screener, audit, meta, write_batch)
+        summary = _second_pass(temp, output, budget, screener, audit, meta, write_batch)
     finally:
         if writer is not None:
             writer.close()
         temp.unlink(missing_ok=True)
-    summary["expected_complaints"] = round(expected, 6)
     summary["rejected_rows"] = len(rejects)
     if rejects:
         pd.DataFrame(rejects).to_csv(rejects_path, index=False)
@@ -236,37 +236,18 @@ def screen_file(
     return summary
 
 
-def _select(rows: Any, risk: Any, p_complaint: Any, policy: Any) -> tuple[dict, dict, float]:
-    """Rank allowed rows least risky first and apply the budget (as :func:`decide` does)."""
+def _select(rows: Any, risk: Any, p_complaint: Any, policy: Any) -> Allocation:
+    """Rank allowed rows least risky first and apply the budget, as :func:`decide` does."""
     import numpy as np
 
     order = np.lexsort((rows, risk))
-    rank_of: dict[int, int] = {}
-    budget_of: dict[int, str] = {}
-    kept = 0
-    expected = 0.0
-    for i in order:
-        row, pc = int(rows[i]), float(p_complaint[i])
-        if policy.max_contacts is not None and kept >= policy.max_contacts:
-            budget_of[row] = f"max_contacts {policy.max_contacts} reached"
-            continue
-        if (
-            policy.max_expected_complaints is not None
-            and expected + pc > policy.max_expected_complaints
-        ):
-            budget_of[row] = f"expected complaints would exceed {policy.max_expected_complaints:g}"
-            continue
-        kept += 1
-        expected += pc
-        rank_of[row] = kept
-    return rank_of, budget_of, expected
+    return allocate_budget(((int(rows[i]), float(p_complaint[i])) for i in order), policy)
 
 
 def _second_pass(
     temp: Path,
     output: Path,
-    rank_of: dict[int, int],
-    budget_of: dict[int, str],
+    budget: Allocation,
     screener: Any,
     audit: bool,
     meta: dict[str, Any],
@@ -274,10 +255,7 @@ def _second_pass(
 ) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from serving.domain.decision import budget_reason
-
-    counts: Counter[str] = Counter()
-    by_reason: Counter[str] = Counter()
+    tally = Tally()
     request_id = f"batch-{uuid.uuid4().hex}"
     store = screener.resources.store
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -287,7 +265,7 @@ def _second_pass(
     if not temp.exists():
         if not as_parquet:
             output.write_text(",".join(OUTPUT_COLUMNS) + "\n")
-        return {"allow": 0, "review": 0, "withhold": 0, "by_reason": {}}
+        return tally.summary(budget.expected_complaints)
     # Decisions go to a temporary sibling, renamed over ``output`` only once every audit
     # row is written: a failure half-way leaves no decisions file with unaudited allows.
     final, output = output, output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
@@ -301,22 +279,20 @@ def _second_pass(
             for i, row in enumerate(frame["row"].tolist()):
                 if decisions[i] != "allow":
                     continue
-                if row in budget_of:
-                    reason = budget_reason(budget_of[row]).to_dict()
+                if row in budget.withheld:
+                    reason = reason_dict(budget_reason(budget.withheld[row]))
                     decisions[i] = "withhold"
                     codes[i] = reason["code"]
                     reasons[i] = json.dumps([reason])
                 else:
-                    ranks[i] = rank_of.get(row, -1)
+                    ranks[i] = budget.rank.get(row, -1)
             frame["decision"] = decisions
             frame["reason_codes"] = codes
             frame["reasons"] = reasons
             frame["rank"] = [None if r is None or r < 0 else int(r) for r in ranks]
             frame["rank"] = frame["rank"].astype("Int64")
-            counts.update(decisions)
-            for text in codes:
-                if text:
-                    by_reason.update(text.split(";"))
+            for decision, text in zip(decisions, codes, strict=True):
+                tally.add(decision, text.split(";") if text else ())
             if audit and store is not None:
                 store.append_decisions(
                     [
@@ -353,9 +329,4 @@ def _second_pass(
         if writer is not None:
             writer.close()
         output.unlink(missing_ok=True)
-    return {
-        "allow": counts.get("allow", 0),
-        "review": counts.get("review", 0),
-        "withhold": counts.get("withhold", 0),
-        "by_reason": dict(sorted(by_reason.items())),
-    }
+    return tally.summary(budget.expected_complaints)

@@ -38,9 +38,9 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 from features.phone import UNKNOWN_ZONE, area_code_subdivisions
 from features.replies import classify_reply
 from features.schema import Consent
+from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.rules import schema as pack_schema
 from serving.rules.schema import RulePack, RulePackError, clock_minutes, parse_duration, read_pack
-from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 
 __all__ = [
     "Evaluation",

@@ -60,8 +60,8 @@ from features.io import columns_for
 from features.phone import normalize
 from features.schema import BlockedPeriod, Consent, DncEntry, Event, Preference
 from serving.crypto import PURPOSE_EVIDENCE, PURPOSE_NUMBER, PURPOSE_TEXT, NumberCrypto
-from serving.registry_numbers import e164_batch
 from serving.domain.state import HistoryEvent, NumberState, WorldState
+from serving.registry_numbers import e164_batch
 from serving.store import tables as t
 from serving.store.checkpoint import REQUEST_PATH_CHECKPOINT_PAGES, WalCheckpointer
 

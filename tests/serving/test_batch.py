@@ -12,8 +12,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from serving.api_models import ContactIn
-from serving.decision import Policy
+from serving.domain.contract import ContactIn
+from serving.domain.decision import Policy
 from tests.e2e.trained_model import champion_store
 
 UTC = dt.UTC
@@ -31,8 +31,8 @@ def loaded_model():
 
 @pytest.fixture
 def screener(sqlite_store, loaded_model):
+    from serving.pipeline import Resources, Screener
     from serving.rules.engine import load_rulebook
-    from serving.screening import Resources, Screener
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
     history = [
@@ -69,7 +69,7 @@ def _campaign(path, rows: int = 230) -> list[dict]:
 
 def test_batch_equals_the_api_path_across_chunks(tmp_path, screener) -> None:
     from features.phone import normalize
-    from serving.batch import screen_file
+    from serving.pipeline.batch import screen_file
 
     records = _campaign(tmp_path / "campaign.csv")
     policy = Policy(max_contacts=7)
@@ -95,7 +95,7 @@ def test_batch_equals_the_api_path_across_chunks(tmp_path, screener) -> None:
 
 
 def test_bad_row_names_file_row_and_field(tmp_path, screener) -> None:
-    from serving.batch import BadRow, screen_file
+    from serving.pipeline.batch import BadRow, screen_file
 
     path = tmp_path / "bad.csv"
     path.write_text("number,channel\n+13055550101,call\n+13055550102,fax\n")
@@ -141,7 +141,7 @@ def test_cli_screen_then_audit_export(tmp_path, sqlite_url, store_env, monkeypat
 
 
 def test_policy_file_errors_name_the_key(tmp_path) -> None:
-    from serving.batch import load_policy
+    from serving.pipeline.batch import load_policy
 
     path = tmp_path / "p.yaml"
     path.write_text("withhold_abov: 0.3\n")
@@ -156,7 +156,7 @@ def test_an_audit_failure_leaves_no_decisions_file(tmp_path, screener, sqlite_ur
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.batch import screen_file
+    from serving.pipeline.batch import screen_file
 
     _campaign(tmp_path / "campaign.csv", rows=40)
     out = tmp_path / "decisions.csv"

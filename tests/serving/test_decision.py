@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from serving.api_models import AuthorizeRequest, ContactIn
-from serving.decision import Policy, Scored, combined_risk, decide
+from serving.domain.contract import AuthorizeRequest, ContactIn
+from serving.domain.decision import Policy, Scored, combined_risk, decide
 from serving.rules.engine import Reason
 from tests.e2e.trained_model import champion_store
 
@@ -113,7 +113,7 @@ def rulebook():
 
 @pytest.fixture
 def screener(sqlite_store, rulebook, loaded_model):
-    from serving.screening import Resources, Screener
+    from serving.pipeline import Resources, Screener
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
     return Screener(Resources(store=sqlite_store, rulebook=rulebook, model=loaded_model))
@@ -251,7 +251,7 @@ def test_audit_rows_hold_hashes_versions_and_reasons_but_no_number(screener, sql
 
 
 def test_fail_closed_without_model_keeps_invalid_number(sqlite_store, rulebook) -> None:
-    from serving.screening import Resources, Screener
+    from serving.pipeline import Resources, Screener
 
     screener = Screener(Resources(store=sqlite_store, rulebook=rulebook, model=None))
     out = screener.screen([_contact(FL), _contact("12")])
@@ -264,7 +264,7 @@ def test_fail_closed_without_model_keeps_invalid_number(sqlite_store, rulebook) 
 def test_fail_closed_when_rule_packs_are_invalid(
     tmp_path, sqlite_url, sqlite_store, loaded_model
 ) -> None:
-    from serving.screening import Resources, Screener, load_resources
+    from serving.pipeline import Resources, Screener, load_resources
 
     (tmp_path / "packs").mkdir()
     (tmp_path / "packs" / "US.yaml").write_text("jurisdiction: US\nnot_a_key: 1\n")
@@ -283,7 +283,7 @@ def test_fail_closed_when_rule_packs_are_invalid(
 
 
 def test_fail_closed_when_the_store_breaks(tmp_path, store_env, rulebook, loaded_model) -> None:
-    from serving.screening import Resources, Screener
+    from serving.pipeline import Resources, Screener
     from serving.store import Store
 
     path = tmp_path / "broken.db"
@@ -461,8 +461,8 @@ def test_authorize_returns_a_generated_attempt_id_it_recorded(screener, sqlite_s
 def test_audit_reasons_are_what_pydantic_would_dump(until, legal, text) -> None:
     """The audit log's reason dicts are built by hand for speed: they must stay exactly
     ``model_dump(mode="json")``, field for field (a new ReasonOut field fails this)."""
-    from serving.api_models import ReasonOut
-    from serving.screening import audit_reason
+    from serving.domain.contract import ReasonOut
+    from serving.domain.reasons import reason_dict as audit_reason
 
     reason = ReasonOut(code="QUIET_HOURS", jurisdiction="US", rule_id=f"US/{text}", legal=legal,
                        detail=text, until=until)  # fmt: skip

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from features.schema import BlockedPeriod, Preference
-from serving.state import HistoryEvent, NumberState, WorldState
+from serving.domain.state import HistoryEvent, NumberState, WorldState
 from tests.serving.test_rules_support import calls, check, consent, dnc, event, fresh_world, local
 
 NY, PARIS, LONDON, SYDNEY = "America/New_York", "Europe/Paris", "Europe/London", "Australia/Sydney"

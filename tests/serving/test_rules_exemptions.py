@@ -22,7 +22,7 @@ import datetime as dt
 import pytest
 
 from features.schema import Consent
-from serving.state import HistoryEvent, NumberState
+from serving.domain.state import HistoryEvent, NumberState
 from tests.serving.test_rules_support import check, consent, event, local, pairs, utc
 
 LA = "America/Los_Angeles"

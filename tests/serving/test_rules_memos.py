@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.schema import BlockedPeriod, DncEntry, Preference
+from serving.domain.state import HistoryEvent, NumberState
 from serving.rules import engine
 from serving.rules.engine import evaluate, load_rulebook
-from serving.state import HistoryEvent, NumberState
 from tests.serving.test_rules_properties import _consents, _state, dnc_entries, scenario
 from tests.serving.test_rules_support import contact, fresh_world
 

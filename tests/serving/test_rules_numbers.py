@@ -14,8 +14,8 @@ import datetime as dt
 import pytest
 
 from features.phone import normalize
+from serving.domain.state import NumberState
 from serving.rules.engine import zones_for_region
-from serving.state import NumberState
 from tests.serving.test_rules_support import calls, check, consent, local, pairs, utc
 
 SECOND = dt.timedelta(seconds=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from features.schema import Preference
+from serving.domain.state import NumberState
 from serving.rules.engine import PACKS_DIR, evaluate, load_rulebook
-from serving.state import NumberState
 from tests.serving.test_rules_support import (
     calls,
     check,

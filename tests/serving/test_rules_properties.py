@@ -18,8 +18,8 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from features.schema import REGISTRIES, Consent, DncEntry
+from serving.domain.state import HistoryEvent, NumberState
 from serving.rules.engine import Evaluation, evaluate
-from serving.state import HistoryEvent, NumberState
 from tests.serving.test_rules_support import contact, fresh_world, rulebook, utc
 
 NUMBERS = [

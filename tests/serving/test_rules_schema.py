@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from serving.domain.state import NumberState
 from serving.rules.engine import PACKS_DIR, Reason, evaluate, load_rulebook
 from serving.rules.schema import RulePackError, read_pack
-from serving.state import NumberState
 from tests.serving.test_rules_support import contact, fresh_world
 
 REQUIRED = {

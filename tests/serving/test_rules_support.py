@@ -12,8 +12,8 @@ from typing import Any
 
 from features.phone import normalize
 from features.schema import REGISTRIES, Consent, DncEntry
+from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.rules.engine import Evaluation, RuleBook, evaluate, load_rulebook
-from serving.state import Contact, HistoryEvent, NumberState, WorldState
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from features.schema import BlockedPeriod
-from serving.state import NumberState
+from serving.domain.state import NumberState
 from tests.serving.test_rules_support import (
     calls,
     check,

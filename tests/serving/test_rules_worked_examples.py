@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from features.schema import Consent
-from serving.state import NumberState
+from serving.domain.state import NumberState
 from tests.serving.test_rules_support import check, event, pairs, utc
 
 COLD = NumberState()

@@ -46,7 +46,7 @@ def asgi_app() -> Any:
     BentoML's metrics twice (``DuplicateTimeseries``). A module that needs the service runs
     its own lifespan on it (``with TestClient(asgi_app())``), which makes a fresh service
     instance from that module's environment: its own store, keys and model."""
-    from serving.service import ContactGate
+    from serving.http.service import ContactGate
 
     return ContactGate.to_asgi()
 
@@ -259,7 +259,7 @@ def test_without_keys_only_loopback_is_served() -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from serving.service import GateMiddleware
+    from serving.http.auth import GateMiddleware
 
     async def echo(request):
         return JSONResponse(await request.json())
@@ -275,7 +275,8 @@ def test_without_keys_only_loopback_is_served() -> None:
 
 
 def test_api_keys_are_parsed_strictly() -> None:
-    from serving.service import KeyConfigError, parse_api_keys, roles_of
+    from serving.http.auth import parse_api_keys, roles_of
+    from serving.keys import KeyConfigError
 
     keys = parse_api_keys("campaign:a, operator:b,reviewer:b")
     assert roles_of(b"b", keys) == {"operator", "reviewer"}
@@ -286,7 +287,7 @@ def test_api_keys_are_parsed_strictly() -> None:
 
 def test_serve_refuses_a_public_address_without_keys(tmp_path) -> None:
     from serving.cli import main
-    from serving.serve import bind_problem
+    from serving.cli.serve import bind_problem
 
     assert bind_problem("0.0.0.0", {}) is not None
     assert bind_problem("127.0.0.1", {}) is None

@@ -1,4 +1,4 @@
-"""The service on a PostgreSQL store: dials run in threads there (serving.service), and
+"""The service on a PostgreSQL store: dials run in threads there (serving.http.service), and
 the cap still holds across concurrent requests."""
 
 from __future__ import annotations

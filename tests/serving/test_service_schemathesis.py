@@ -55,13 +55,13 @@ def gate(tmp_path_factory) -> Iterator[tuple[TestClient, schemathesis.BaseSchema
 
 
 def _role_for(path: str) -> str:
-    from serving.service import ENDPOINT_ROLES
+    from serving.http.auth import ENDPOINT_ROLES
 
     return sorted(ENDPOINT_ROLES[path])[0]
 
 
 def test_every_post_operation_is_fuzzed(gate) -> None:
-    from serving.service import ENDPOINT_ROLES
+    from serving.http.auth import ENDPOINT_ROLES
 
     _, schema = gate
     served = {
