@@ -15,7 +15,6 @@ the best any model of the history can do. Model / ceiling is how much is left to
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import tempfile
@@ -29,114 +28,19 @@ import pandas as pd
 
 from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, ORACLE_COLUMNS, TARGETS
 from features.paths import GENERATED_DIR, PROJECT_ROOT
-from training.calibration import Calibrator
 from training.config import TrainConfig, load_config
-from training.metrics import COMPARED_METRICS, ece_uncertainty, evaluate, versus_reference
-
-SPLITS = ("train", "early_stopping", "calibration", "test")
-#: Scorers on simulated data, beside the model and the baseline: column per target.
-REFERENCE_SCORERS: dict[str, dict[str, str]] = {
-    "oracle": ORACLE_COLUMNS,
-    "observable_ceiling": CEILING_COLUMNS,
-}
-#: What the model is compared with, as ``model / reference`` ratios.
-RATIO_REFERENCES = ("oracle", "observable_ceiling")
-RATIO_METRICS = ("roc_auc", "pr_auc")
-HORIZON = pd.Timedelta(days=7)
+from training.data import TrainingData, load_training_data, time_split
+from training.evaluate import (
+    RATIO_METRICS,
+    RATIO_REFERENCES,
+    baseline_verdicts,
+    beats_baseline_tag,
+    flat_metrics,
+    score_test,
+)
+from training.metrics import COMPARED_METRICS
 
 
-# --------------------------------------------------------------------------- data
-@dataclass
-class TrainingData:
-    frame: pd.DataFrame
-    source: str
-    events: int
-    digest: str
-    start: pd.Timestamp
-    end: pd.Timestamp
-
-
-def data_digest(events: pd.DataFrame) -> str:
-    """Content digest of the events (ids, instants, kinds, outcomes): changes when data does."""
-    cols = [c for c in ("event_id", "ts", "kind", "outcome") if c in events.columns]
-    h = pd.util.hash_pandas_object(events[cols], index=False).to_numpy()
-    return hashlib.sha256(h.tobytes()).hexdigest()[:16]
-
-
-def _find(path: Path, stem: str) -> Path | None:
-    for suffix in (".parquet", ".csv"):
-        if (path / f"{stem}{suffix}").exists():
-            return path / f"{stem}{suffix}"
-    return None
-
-
-def load_training_data(events_path: Path, progress: bool = True) -> TrainingData:
-    """Events from a file or a folder holding events.* (and optionally consent.*)."""
-    from features.build import build_training_frame
-    from features.io import load_events, load_records
-
-    consent = None
-    if events_path.is_dir():
-        ev_file = _find(events_path, "events")
-        if ev_file is None:
-            raise FileNotFoundError(
-                f"{events_path}: no events.parquet or events.csv in this folder"
-            )
-        cons_file = _find(events_path, "consent")
-        if cons_file is not None:
-            consent = load_records(cons_file, "consent").frame
-    else:
-        ev_file = events_path
-    events = load_events(ev_file).frame
-    frame = build_training_frame(events, consent, progress=progress)
-    return TrainingData(
-        frame=frame,
-        source=str(ev_file),
-        events=len(events),
-        digest=data_digest(events),
-        start=events["ts"].min(),
-        end=events["ts"].max(),
-    )
-
-
-def time_split(
-    frame: pd.DataFrame, cfg: TrainConfig, data_end: pd.Timestamp
-) -> dict[str, pd.DataFrame]:
-    """Split by contact instant. Drops the warm-up (truncated history windows) and contacts whose
-    7-day label window is not yet fully observed at the end of the data."""
-    start = frame["ts"].min() + pd.Timedelta(days=cfg.split.warmup_days)
-    usable = frame[(frame["ts"] >= start) & (frame["ts"] < data_end - HORIZON)]
-    usable = usable.sort_values("ts", kind="stable")
-    shares = np.cumsum([getattr(cfg.split, s) for s in SPLITS])
-    cuts = [0, *(int(round(s * len(usable))) for s in shares)]
-    cuts[-1] = len(usable)
-    parts = {}
-    for name, lo, hi in zip(SPLITS, cuts[:-1], cuts[1:], strict=True):
-        parts[name] = usable.iloc[lo:hi]
-    for name, part in parts.items():
-        if len(part) == 0:
-            raise ValueError(f"the {name} slice is empty: not enough contacts after the warm-up")
-    return parts
-
-
-def baseline_scores(train_frames: dict[str, pd.DataFrame], target: str) -> np.ndarray:
-    """The heuristic a team would use without a model: more recent contacts → riskier.
-
-    Score = contacts_30d (ties broken by contacts_7d), calibrated on the calibration slice so
-    that Brier and calibration metrics compare like with like.
-    """
-
-    def score(f: pd.DataFrame) -> np.ndarray:
-        return f["contacts_30d"].to_numpy(float) + 0.01 * f["contacts_7d"].to_numpy(float)
-
-    cal = train_frames["calibration"]
-    # scale counts into [0, 1) monotonically; isotonic calibration does the rest
-    top = max(score(cal).max(), score(train_frames["test"]).max()) + 1.0
-    calibrator = Calibrator("isotonic").fit(score(cal) / top, cal[target].to_numpy())
-    return calibrator.transform(score(train_frames["test"]) / top)
-
-
-# --------------------------------------------------------------------------- run
 @dataclass
 class TrainResult:
     run_id: str
@@ -210,20 +114,7 @@ def train(
     test = parts["test"]
     x_test = feature_matrix(test, FEATURE_NAMES)
     predicted = model.predict(x_test)
-    metrics: dict[str, dict[str, dict[str, float]]] = {}
-    scores_by_target: dict[str, dict[str, np.ndarray]] = {}
-    for target in TARGETS:
-        y = test[target].to_numpy(int)
-        scores = {"model": predicted[target], "baseline": baseline_scores(parts, target)}
-        for scorer, columns in REFERENCE_SCORERS.items():
-            column = columns[target]
-            if column in test.columns and test[column].notna().all():
-                scores[scorer] = test[column].to_numpy(float)
-        metrics[target] = {name: evaluate(y, s) for name, s in scores.items()}
-        uncertainty = ece_uncertainty(y, scores, reference="baseline", seed=cfg.seed)
-        for name, extra in uncertainty.items():
-            metrics[target][name].update(extra)
-        scores_by_target[target] = scores
+    metrics, scores_by_target = score_test(parts, predicted, cfg.seed)
     verdicts = baseline_verdicts(metrics)
     timings["evaluate_s"] = time.perf_counter() - t0 - timings["fit_s"]
 
@@ -272,21 +163,7 @@ def train(
                     name=f"{name}-{data.digest[:8]}", targets=TARGETS[0],
                 )  # fmt: skip
             mlflow.log_input(ds, context=name)
-        flat = {}
-        for target, by_scorer in metrics.items():
-            for scorer, values in by_scorer.items():
-                for k, v in values.items():
-                    if v == v:  # skip NaN
-                        flat[f"{target}.{scorer}.{k}"] = v
-            for reference in RATIO_REFERENCES:
-                if reference in by_scorer:
-                    for k in RATIO_METRICS:
-                        flat[f"{target}.model_vs_{reference}.{k}"] = (
-                            by_scorer["model"][k] / by_scorer[reference][k]
-                        )
-            for k, verdict in verdicts[target].items():
-                if verdict in VERDICT_SCORE:
-                    flat[f"{target}.model_beats_baseline.{k}"] = VERDICT_SCORE[verdict]
+        flat = flat_metrics(metrics, verdicts)
         mlflow.log_metrics(flat)
         mlflow.set_tag("beats_baseline", beats_baseline_tag(verdicts))
 
@@ -383,32 +260,6 @@ def train(
             f"logged run {run.info.run_id} to {configure_uri}; registered {cfg.model_name} v{version} @challenger"
         )
     return TrainResult(run.info.run_id, cfg.model_name, version, metrics, timings)
-
-
-#: Verdict of the model against the baseline as a logged metric: 1 win, 0 tie, -1 loss.
-VERDICT_SCORE = {"win": 1.0, "tie": 0.0, "loss": -1.0}
-
-
-def baseline_verdicts(
-    metrics: dict[str, dict[str, dict[str, float]]],
-) -> dict[str, dict[str, str]]:
-    """Per target and metric: does the model beat the baseline (win / tie / loss)?
-    ECE, Brier and log-loss by the paired bootstrap interval, the rest by value
-    (:func:`training.metrics.versus_reference`)."""
-    return {
-        target: {
-            m: versus_reference(by["model"], by["baseline"], m)
-            for m in COMPARED_METRICS
-            if m in by["model"] and "baseline" in by
-        }
-        for target, by in metrics.items()
-    }
-
-
-def beats_baseline_tag(verdicts: dict[str, dict[str, str]]) -> str:
-    """``all`` when the model wins every metric of every target, else what it does not win."""
-    short = [f"{t}.{m}={v}" for t, by in verdicts.items() for m, v in by.items() if v != "win"]
-    return "all" if not short else ", ".join(short)
 
 
 TABLE_SCORERS = ("model", "baseline", "oracle", "observable_ceiling")

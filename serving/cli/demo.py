@@ -52,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from features.simulate import simulate_to_dir, summarize
     from training import tracking
     from training.config import load_config
+    from training.data import load_training_data
     from training.promote import promote
-    from training.train import load_training_data, metrics_table, train
+    from training.train import metrics_table, train
 
     console = Console()
     cfg = load_config(args.config)

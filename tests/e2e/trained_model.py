@@ -56,8 +56,8 @@ def _train_into(root: Path) -> ChampionStore:
     from features.simulate import simulate_to_dir
     from training import tracking
     from training.config import TrainConfig
+    from training.data import load_training_data, time_split
     from training.model import RiskModel
-    from training.train import load_training_data, time_split
 
     sim_dir = root / "sim"
     simulate_to_dir(sim_dir, numbers=4000, days=100, seed=5, progress=False)

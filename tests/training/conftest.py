@@ -25,7 +25,7 @@ def sim_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def training_data(sim_dir):
-    from training.train import load_training_data
+    from training.data import load_training_data
 
     return load_training_data(sim_dir, progress=False)
 
@@ -54,7 +54,7 @@ def small_config():
 
 @pytest.fixture(scope="session")
 def split(training_data, small_config):
-    from training.train import time_split
+    from training.data import time_split
 
     return time_split(training_data.frame, small_config, training_data.end)
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from features.definitions import FEATURE_NAMES, FEATURES, TARGETS
+from training.evaluate import baseline_scores
 from training.metrics import evaluate
 from training.model import feature_matrix
-from training.train import baseline_scores
 
 MONOTONE = [f.name for f in FEATURES if f.monotone > 0]
 

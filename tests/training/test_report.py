@@ -8,7 +8,8 @@ import io
 from rich.console import Console
 
 from training import model_card
-from training.train import baseline_verdicts, beats_baseline_tag, metrics_table
+from training.evaluate import baseline_verdicts, beats_baseline_tag
+from training.train import metrics_table
 
 
 def _metrics() -> dict[str, dict[str, dict[str, float]]]:
