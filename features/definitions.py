@@ -17,8 +17,11 @@ depend on the batch, so a model trained on one frame scores any other frame corr
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,13 +33,14 @@ COUNT_WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30, 90)
 #: The long look-back of the exposure features: within the 400 days of history the store
 #: loads for serving, so training and serving see the same value.
 LONG_WINDOW_DAYS = 365
-#: Local night, where people least want a call or text (DESIGN.md: 21:00–08:00 local).
+#: Local night, where people least want a call or text (21:00–08:00 local).
 NIGHT_START_HOUR = 21
 NIGHT_END_HOUR = 8
 #: An answered call shorter than this is a "short hang-up" (the person hung up at once).
 SHORT_HANGUP_SECONDS = 10.0
 
-#: Jurisdictions the rule packs know (RULES.md); any other region gets the "unknown" code.
+#: Jurisdictions the rule packs knew when the model features were fixed; any other region
+#: gets the "unknown" code (a bundle pins this list: growing it needs a new model).
 REGION_VOCABULARY: tuple[str, ...] = ("US", "CA", "GB", "FR", "DE", "AU", "CN")
 #: Line types of :data:`features.phone.LINE_TYPES`, spelled out so codes never move.
 LINE_TYPE_VOCABULARY: tuple[str, ...] = (
@@ -271,3 +275,67 @@ def encode_categorical(name: str, values: pd.Series) -> np.ndarray:
         dtype=np.int16,
     )
     return lookup[codes]  # code -1 (missing) picks the last slot
+
+
+def combined_risk(p_complaint: Any, p_opt_out: Any) -> Any:
+    """P(complaint or opt-out), treating the two calibrated events as independent.
+
+    The one formula for the model's ``risk``, the decisions and the reports; floats and
+    numpy arrays alike."""
+    return 1.0 - (1.0 - p_complaint) * (1.0 - p_opt_out)
+
+
+def feature_set_description() -> dict[str, Any]:
+    """Everything that decides what a feature column means: each feature's name, dtype,
+    monotone direction and vocabulary, plus the windows and thresholds that compute them.
+
+    A model bundle records it (and its fingerprint): codes of a categorical are positions
+    in its vocabulary, so a vocabulary that grew under an existing model would silently
+    shift what the model reads."""
+    return {
+        "features": [
+            {
+                "name": f.name,
+                "dtype": f.dtype,
+                "monotone": f.monotone,
+                "vocabulary": list(f.vocabulary) if f.vocabulary is not None else None,
+            }
+            for f in FEATURES
+        ],
+        "count_windows_days": list(COUNT_WINDOWS_DAYS),
+        "long_window_days": LONG_WINDOW_DAYS,
+        "night_hours": [NIGHT_START_HOUR, NIGHT_END_HOUR],
+        "short_hangup_seconds": SHORT_HANGUP_SECONDS,
+        "targets": list(TARGETS),
+    }
+
+
+def feature_set_fingerprint(description: dict[str, Any] | None = None) -> str:
+    """A short digest of :func:`feature_set_description` (of the code, by default)."""
+    text = json.dumps(description or feature_set_description(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def feature_set_differences(recorded: dict[str, Any]) -> list[str]:
+    """How a recorded feature-set description differs from the code's, in plain words
+    (empty when they agree)."""
+    current = feature_set_description()
+    out: list[str] = []
+    old = {f["name"]: f for f in recorded.get("features", [])}
+    new = {f["name"]: f for f in current["features"]}
+    if missing := [n for n in old if n not in new]:
+        out.append(f"features no longer computed: {', '.join(missing)}")
+    if added := [n for n in new if n not in old]:
+        out.append(f"features the bundle does not know: {', '.join(added)}")
+    for name in (n for n in new if n in old):
+        for key in ("dtype", "monotone", "vocabulary"):
+            if old[name].get(key) != new[name].get(key):
+                out.append(
+                    f"{name}.{key}: bundle {old[name].get(key)!r}, code {new[name].get(key)!r}"
+                )
+    if [f["name"] for f in recorded.get("features", [])] != list(new) and not out:
+        out.append("feature order differs")
+    for key in current:
+        if key != "features" and recorded.get(key) != current[key]:
+            out.append(f"{key}: bundle {recorded.get(key)!r}, code {current[key]!r}")
+    return out

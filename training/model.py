@@ -19,12 +19,26 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.definitions import CATEGORICAL_FEATURES, FEATURE_NAMES, TARGETS, monotone_constraints
+from features.definitions import (
+    CATEGORICAL_FEATURES,
+    FEATURE_NAMES,
+    TARGETS,
+    combined_risk,
+    feature_set_description,
+    feature_set_differences,
+    feature_set_fingerprint,
+    monotone_constraints,
+)
 from training.calibration import Calibrator
 from training.config import LightGBMConfig
 from training.fast_predict import SingleRowPredictor
 
-BUNDLE_FORMAT = 1
+#: 2: the bundle records the feature set (vocabularies, windows) and its fingerprint.
+BUNDLE_FORMAT = 2
+
+
+class BundleMismatch(ValueError):
+    """A bundle's feature set is not the code's: loading it would misread its columns."""
 
 
 def feature_matrix(frame: pd.DataFrame, names: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -133,7 +147,7 @@ class RiskModel:
         x = frame if isinstance(frame, np.ndarray) else feature_matrix(frame, self.feature_names)
         out = {t: m.predict(x) for t, m in self.models_.items()}
         if "complaint_7d" in out and "opt_out_7d" in out:
-            out["risk"] = 1.0 - (1.0 - out["complaint_7d"]) * (1.0 - out["opt_out_7d"])
+            out["risk"] = combined_risk(out["complaint_7d"], out["opt_out_7d"])
         return out
 
     def contributions(self, x: np.ndarray, target: str) -> np.ndarray:
@@ -171,6 +185,8 @@ class RiskModel:
             "best_iteration": {t: m.best_iteration for t, m in self.models_.items()},
             "seed": self.seed,
             "params": self.params.model_dump(),
+            "feature_set": feature_set_description(),
+            "feature_fingerprint": feature_set_fingerprint(),
         }
         (path / "bundle.json").write_text(json.dumps(meta, indent=2))
         return path
@@ -185,7 +201,11 @@ class RiskModel:
             raise FileNotFoundError(f"{path}: not a contactgate model bundle (no bundle.json)")
         meta = json.loads(meta_file.read_text())
         if meta.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"{path}: bundle format {meta.get('format')} is not {BUNDLE_FORMAT}")
+            raise BundleMismatch(
+                f"{path}: bundle format {meta.get('format')} is not {BUNDLE_FORMAT} "
+                "(older bundles do not record their feature set); retrain with contactgate train"
+            )
+        check_feature_set(meta, path)
         model = cls(
             params=LightGBMConfig(**meta["params"]),
             seed=meta["seed"],
@@ -196,3 +216,22 @@ class RiskModel:
             cal = Calibrator.from_dict(json.loads((path / target / "calibration.json").read_text()))
             model.models_[target] = TargetModel(target, booster, cal, booster.current_iteration())
         return model
+
+
+def check_feature_set(meta: dict, where: object) -> None:
+    """Fail closed when a bundle was trained on another feature set than the code computes
+    (a vocabulary that grew, a window that changed): its columns would be misread."""
+    recorded = meta.get("feature_set") or {}
+    if (
+        meta.get("feature_fingerprint")
+        == feature_set_fingerprint(recorded)
+        == (feature_set_fingerprint())
+    ):
+        return
+    differences = feature_set_differences(recorded) or ["the recorded fingerprint does not match"]
+    raise BundleMismatch(
+        f"{where}: the model was trained on another feature set than this code computes "
+        f"(bundle {meta.get('feature_fingerprint')}, code {feature_set_fingerprint()}): "
+        + "; ".join(differences)
+        + ". Retrain with contactgate train, or run the code version the model was trained with."
+    )

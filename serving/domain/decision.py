@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.definitions import combined_risk
 from serving.domain.reasons import Reason, budget_reason, risk_reason
 
 K = TypeVar("K", bound=Hashable)
@@ -36,13 +37,6 @@ class Policy(BaseModel):
         if self.review_above > self.withhold_above:
             raise ValueError("review_above must not exceed withhold_above")
         return self
-
-
-def combined_risk(p_complaint: Any, p_opt_out: Any) -> Any:
-    """P(complaint or opt-out), treating the two calibrated events as independent.
-
-    Works on floats and on numpy arrays alike (the one formula for every caller)."""
-    return 1.0 - (1.0 - p_complaint) * (1.0 - p_opt_out)
 
 
 @dataclass
