@@ -284,7 +284,7 @@ def _import(args: argparse.Namespace) -> int:
     from serving.store import ImportAborted
 
     console = Console(stderr=True)
-    as_of = parse_instant(args.as_of, "--as-of")
+    as_of = parse_instant(args.as_of, "--as-of", date_ok=False)
     if as_of > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
         raise ValueError(
             f"--as-of {args.as_of}: in the future; a snapshot cannot be younger than now"

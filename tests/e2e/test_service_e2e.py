@@ -21,7 +21,9 @@ import httpx
 import pytest
 
 from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
-from tests.e2e.trained_model import champion_store
+from tests.support.models import champion_store
+
+pytestmark = pytest.mark.e2e
 
 START_TIMEOUT_S = 120
 AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida

@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import fresh_pg_schema
-from tests.e2e.trained_model import champion_store
-from tests.serving.test_service import AT, AUTH, _environment, asgi_app
+from tests.support.models import champion_store
+from tests.support.service import AT, AUTH, asgi_app, service_environment
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.postgres
 def pg_client(tmp_path_factory, pg_server_url: str) -> Iterator[TestClient]:
     tmp = tmp_path_factory.mktemp("service-pg")
     with fresh_pg_schema(pg_server_url) as url, pytest.MonkeyPatch.context() as mp:
-        env = _environment(tmp, champion_store().tracking_uri) | {"CONTACTGATE_DB_URL": url}
+        env = service_environment(tmp, champion_store().tracking_uri) | {"CONTACTGATE_DB_URL": url}
         for name, value in env.items():
             mp.setenv(name, value)
         mp.delenv("CONTACTGATE_RULES_DIR", raising=False)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from serving.domain.contract import AuthorizeRequest, ContactIn
 from serving.domain.decision import Policy, Scored, combined_risk, decide
 from serving.rules.engine import Reason
-from tests.e2e.trained_model import champion_store
+from tests.support.models import champion_store
 
 UTC = dt.UTC
 AT = dt.datetime(2026, 6, 16, 14, 0, tzinfo=UTC)  # Tue 10:00 in Florida

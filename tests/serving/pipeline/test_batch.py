@@ -14,7 +14,7 @@ import pytest
 
 from serving.domain.contract import ContactIn
 from serving.domain.decision import Policy
-from tests.e2e.trained_model import champion_store
+from tests.support.models import champion_store
 
 UTC = dt.UTC
 AT = dt.datetime(2026, 6, 16, 14, 0, tzinfo=UTC)

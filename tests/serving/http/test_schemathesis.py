@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from starlette.testclient import TestClient
 
-from tests.e2e.trained_model import champion_store
-from tests.serving.test_service import AUTH, FL, _environment, asgi_app
+from tests.support.models import champion_store
+from tests.support.service import AUTH, FL, asgi_app, service_environment
 
 #: Generated requests per operation and generation mode (positive / negative).
 MAX_EXAMPLES = 16
@@ -44,7 +44,7 @@ def gate(tmp_path_factory) -> Iterator[tuple[TestClient, schemathesis.BaseSchema
     """The in-process service and the OpenAPI schema it serves at ``/docs.json``."""
     tmp = tmp_path_factory.mktemp("schemathesis")
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in _environment(tmp, champion_store().tracking_uri).items():
+        for name, value in service_environment(tmp, champion_store().tracking_uri).items():
             mp.setenv(name, value)
         mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
         with TestClient(asgi_app()) as client:

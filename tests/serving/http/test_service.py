@@ -6,56 +6,22 @@ Only the environment (the outside world) is set per test: keys, URLs, BENTOML_HO
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
-from tests.e2e.trained_model import champion_store
-
-AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
-FL = "+13055550142"
-KEYS = {"campaign": "camp-key-1", "operator": "oper-key-2", "reviewer": "revi-key-3"}
-AUTH = {role: {"Authorization": f"Bearer {key}"} for role, key in KEYS.items()}
-
-
-def _environment(tmp_path, tracking_uri: str, keys: bool = True) -> dict[str, str]:
-    env = {
-        HMAC_ENV: new_key(),
-        ENCRYPTION_ENV: new_key(),
-        "CONTACTGATE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}",
-        "MLFLOW_TRACKING_URI": tracking_uri,
-        "BENTOML_HOME": str(tmp_path / "bentoml"),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "BENTOML_DO_NOT_TRACK": "True",
-        "CONTACTGATE_MAX_BODY_BYTES": "200000",
-    }
-    if keys:
-        env["CONTACTGATE_API_KEYS"] = ",".join(f"{r}:{k}" for r, k in KEYS.items())
-    return env
-
-
-@functools.cache
-def asgi_app() -> Any:
-    """``ContactGate.to_asgi()``, built once per process: building a second app registers
-    BentoML's metrics twice (``DuplicateTimeseries``). A module that needs the service runs
-    its own lifespan on it (``with TestClient(asgi_app())``), which makes a fresh service
-    instance from that module's environment: its own store, keys and model."""
-    from serving.http.service import ContactGate
-
-    return ContactGate.to_asgi()
+from tests.support.models import champion_store
+from tests.support.service import AT, AUTH, FL, asgi_app, service_environment
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> Iterator[TestClient]:
     tmp = tmp_path_factory.mktemp("service")
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in _environment(tmp, champion_store().tracking_uri).items():
+        for name, value in service_environment(tmp, champion_store().tracking_uri).items():
             mp.setenv(name, value)
         mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
         with TestClient(asgi_app()) as test_client:

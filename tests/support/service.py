@@ -1,0 +1,40 @@
+"""The service in process: its environment (keys, URLs, BentoML home) and the ASGI app."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+
+AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
+FL = "+13055550142"
+KEYS = {"campaign": "camp-key-1", "operator": "oper-key-2", "reviewer": "revi-key-3"}
+AUTH = {role: {"Authorization": f"Bearer {key}"} for role, key in KEYS.items()}
+
+
+def service_environment(tmp_path, tracking_uri: str, keys: bool = True) -> dict[str, str]:
+    env = {
+        HMAC_ENV: new_key(),
+        ENCRYPTION_ENV: new_key(),
+        "CONTACTGATE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "BENTOML_DO_NOT_TRACK": "True",
+        "CONTACTGATE_MAX_BODY_BYTES": "200000",
+    }
+    if keys:
+        env["CONTACTGATE_API_KEYS"] = ",".join(f"{r}:{k}" for r, k in KEYS.items())
+    return env
+
+
+@functools.cache
+def asgi_app() -> Any:
+    """``ContactGate.to_asgi()``, built once per process: building a second app registers
+    BentoML's metrics twice (``DuplicateTimeseries``). A module that needs the service runs
+    its own lifespan on it (``with TestClient(asgi_app())``), which makes a fresh service
+    instance from that module's environment: its own store, keys and model."""
+    from serving.http.service import ContactGate
+
+    return ContactGate.to_asgi()
