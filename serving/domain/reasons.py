@@ -1,7 +1,7 @@
-"""Reasons a contact is withheld: the project's own reasons and their one serialised form.
+"""Reasons a contact is withheld (:class:`Reason`) and their one serialised form.
 
-The rules engine produces :class:`Reason` values for the law and the company's policy
-packs; the pipeline adds the reasons below (fail closed, unparsable number, risk, budget).
+The rules engine produces reasons for the law and the company's policy packs; the
+pipeline adds the reasons below (fail closed, unparsable number, risk, budget).
 Every place that writes a reason out — the HTTP answers, the audit log, the batch decisions
 file — goes through :func:`reason_dict`, so a reason has one shape everywhere
 (``{code, jurisdiction, rule_id, legal, detail, until}``, ``until`` as the API writes it).
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any, Protocol
-
-from serving.rules.engine import Reason, policy_reason
 
 __all__ = [
     "Reason",
@@ -21,6 +20,7 @@ __all__ = [
     "budget_reason",
     "invalid_number",
     "iso_instant",
+    "iso_utc",
     "mask_digits",
     "policy_reason",
     "reason_dict",
@@ -29,6 +29,27 @@ __all__ = [
 ]
 
 _DIGITS = re.compile(r"\d{4,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a contact is withheld (docs/api.md, "Reason codes"); ``until`` only for time-based ones."""
+
+    code: str
+    jurisdiction: str
+    rule_id: str
+    legal: bool
+    detail: str
+    until: dt.datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API shape: ``{code, jurisdiction, rule_id, legal, detail, until}``."""
+        return reason_dict(self)
+
+
+def policy_reason(code: str, rule: str, detail: str) -> Reason:
+    """A company-policy reason (``jurisdiction: POLICY``, ``legal: false``, no ``until``)."""
+    return Reason(code, "POLICY", f"POLICY/{rule}", False, detail)
 
 
 class ReasonLike(Protocol):
@@ -48,6 +69,11 @@ def iso_instant(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")
+
+
+def iso_utc(value: dt.datetime | None) -> str | None:
+    """An aware instant converted to UTC, as :func:`iso_instant` writes it."""
+    return None if value is None else iso_instant(value.astimezone(dt.UTC))
 
 
 def reason_dict(reason: ReasonLike) -> dict[str, Any]:

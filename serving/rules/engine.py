@@ -38,6 +38,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 from features.phone import UNKNOWN_ZONE, area_code_subdivisions
 from features.replies import classify_reply
 from features.schema import Consent
+from serving.domain.reasons import Reason, iso_utc, policy_reason
 from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.rules import schema as pack_schema
 from serving.rules.schema import RulePack, RulePackError, clock_minutes, parse_duration, read_pack
@@ -84,29 +85,6 @@ _PAST_CONTACTS, _HISTORY, _REVOCATIONS, _DNC, _BLOCKED, _PREFERENCE = (1 << i fo
 
 # ============================================================================ results
 @dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a contact is withheld (API.md "Reason codes"); ``until`` only for time-based ones."""
-
-    code: str
-    jurisdiction: str
-    rule_id: str
-    legal: bool
-    detail: str
-    until: dt.datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: ``{code, jurisdiction, rule_id, legal, detail, until}``."""
-        return {
-            "code": self.code,
-            "jurisdiction": self.jurisdiction,
-            "rule_id": self.rule_id,
-            "legal": self.legal,
-            "detail": self.detail,
-            "until": _iso(self.until),
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Evaluation:
     """Every reason that fired at ``contact.at`` and when the contact could go ahead.
 
@@ -132,16 +110,10 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return {
             "reasons": [reason.to_dict() for reason in self.reasons],
-            "next_allowed_at": _iso(self.next_allowed_at),
+            "next_allowed_at": iso_utc(self.next_allowed_at),
             "time_zones": list(self.time_zones),
             "jurisdictions": list(self.jurisdictions),
         }
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(_UTC).isoformat().replace("+00:00", "Z")
 
 
 # ============================================================================ time helpers
@@ -810,7 +782,7 @@ class _BlockedPeriodRule(_Rule):
                 if period.start <= until < period.end:
                     until, changed = period.end, True
         first = active[0]
-        detail = f"blocked in {first.region} until {_iso(first.end)}: {first.reason}"
+        detail = f"blocked in {first.region} until {iso_utc(first.end)}: {first.reason}"
         return (self.reason("BLOCKED_PERIOD", detail, until),)
 
 
@@ -977,9 +949,7 @@ class _RegistryRule(_Rule):
             detail = f"no {self.registry} snapshot loaded (must be at most {self.max_age_text} old)"
             reasons.append(self.reason("REGISTRY_STALE", detail))
         elif facts.at - snapshot_at > self.max_age:
-            detail = (
-                f"{self.registry} snapshot of {_iso(snapshot_at)} is older than {self.max_age_text}"
-            )
+            detail = f"{self.registry} snapshot of {iso_utc(snapshot_at)} is older than {self.max_age_text}"
             reasons.append(self.reason("REGISTRY_STALE", detail))
         if self.registry in facts.state.registries and self._exemption(facts) is None:
             reasons.append(self.reason("REGISTRY_LISTED", f"listed on {self.registry}"))
@@ -1061,7 +1031,7 @@ class _RevocationRule(_Rule):
         ):
             return _NO_REASONS
         scope = "every channel" if self.all_channels else contact.channel
-        detail = f"{what} at {_iso(revoked_at)} withholds {contact.purpose} on {scope}"
+        detail = f"{what} at {iso_utc(revoked_at)} withholds {contact.purpose} on {scope}"
         return (self.reason("CONSENT_REVOKED", detail),)
 
 
@@ -1432,11 +1402,6 @@ def load_rulebook(path: Path | None = None) -> RuleBook:
 
 
 # ============================================================================ evaluate
-def policy_reason(code: str, rule: str, detail: str) -> Reason:
-    """A company-policy reason (``jurisdiction: POLICY``, ``legal: false``, no ``until``)."""
-    return Reason(code, "POLICY", f"POLICY/{rule}", False, detail)
-
-
 def _evaluate_rules(rules: Sequence[_Rule], facts: _Facts, instant: dt.datetime) -> list[Reason]:
     reasons: list[Reason] = []
     fired_by_law: set[str] = set()

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from serving.domain.contract import AuthorizeRequest, ContactIn
 from serving.domain.decision import Policy, Scored, combined_risk, decide
-from serving.rules.engine import Reason
+from serving.domain.reasons import Reason
 from tests.support.models import champion_store
 
 UTC = dt.UTC
