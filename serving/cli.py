@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 #: name → (module, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("serving.demo", "run the end-to-end main job on embedded SQLite/MLflow defaults"),
-    "simulate": ("features.simulate", "generate a synthetic contact history with known risk"),
+    "simulate": ("features.simulate.cli", "generate a synthetic contact history with known risk"),
     "validate": ("features.validate", "check a CSV/Parquet file against a data contract"),
     "features": ("features.build", "build the point-in-time training frame from events"),
     "train": ("training.train", "train calibrated complaint/opt-out models, log to MLflow"),
