@@ -1,4 +1,8 @@
-"""The ``contactgate simulate`` command."""
+"""Synthetic multi-channel contact histories with a known complaint and opt-out hazard.
+
+The ``contactgate simulate`` command (its first paragraph above is the ``--help``
+description); the simulator itself is described in :mod:`features.simulate`.
+"""
 
 from __future__ import annotations
 
