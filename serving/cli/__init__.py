@@ -14,7 +14,7 @@ import sys
 #: name → (module, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("serving.cli.demo", "run the end-to-end main job on embedded SQLite/MLflow defaults"),
-    "simulate": ("features.simulate", "generate a synthetic contact history with known risk"),
+    "simulate": ("features.simulate.cli", "generate a synthetic contact history with known risk"),
     "validate": ("features.validate", "check a CSV/Parquet file against a data contract"),
     "features": ("features.build", "build the point-in-time training frame from events"),
     "train": ("training.train", "train calibrated complaint/opt-out models, log to MLflow"),

@@ -1,0 +1,1 @@
+"""Tests of the contact-history simulator (:mod:`features.simulate`)."""
