@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from features.schema import parse_instant
 from features.simulate.summary import summarize
 from features.simulate.world import DEFAULT_OUT, DEFAULT_START
 from features.simulate.writer import simulate_to_dir
@@ -37,12 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _parse_start(text: str) -> dt.datetime:
     try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_instant(text, "--start", date_ok=False)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 instant") from exc
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no offset; add Z or +hh:mm")
-    return value
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
