@@ -38,6 +38,7 @@ __all__ = [
     "CONVENTIONS",
     "PACKS_DIR",
     "REASON_CODES",
+    "WORKED_EXAMPLES",
     "describe_rule",
     "load_packs",
     "main",
@@ -431,6 +432,34 @@ def _render_conventions() -> list[str]:
     return lines
 
 
+#: Worked examples: (number and channel, instant, state, expected). Each is a case of the
+#: worked-examples test of the rules (under ``tests/serving/rules/``), which holds them.
+WORKED_EXAMPLES: tuple[tuple[str, str, str, str], ...] = (
+    ("+12122345678 call", "2026-06-16T11:59Z (07:59 EDT)", "no history", "withhold `QUIET_HOURS` (US)"),
+    ("+12122345678 call", "2026-06-16T12:00Z (08:00 EDT)", "no history", "allow"),
+    ("+13052134567 call", "2026-06-16T00:15Z (Mon 20:15 EDT)", "no history", "withhold `QUIET_HOURS` (US-FL)"),
+    ("+14162345678 call", "2026-06-16T01:00Z (Mon 21:00 EDT)", "no history", "allow (CA weekdays until 21:30)"),
+    ("+33612345678 call", "2026-06-16T11:15Z (13:15 CEST)", "no history", "withhold `QUIET_HOURS` (FR)"),
+    ("+61291234567 call", "2026-06-21T00:00Z (Sun 10:00 AEST)", "no history", "withhold `DAY_NOT_ALLOWED` (AU)"),
+    ("+12122345678 sms", "2026-06-16T15:00Z", "written consent, then a reply \"Stop.\"", "withhold `CONSENT_REVOKED`"),
+    ("+12132345678 call", "2026-06-16T18:00Z", "on the US national DNC, purchase on 2025-01-20", "allow (established business relationship)"),
+)  # fmt: skip
+
+
+def _render_examples() -> list[str]:
+    lines = [
+        "## Worked examples",
+        "",
+        "Each row is a case of the rules' worked-examples test (under `tests/serving/rules/`).",
+        "",
+        "| contact | at (UTC) | state | decision of the rules |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {' | '.join(_cell(cell) for cell in row)} |" for row in WORKED_EXAMPLES]
+    lines.append("")
+    return lines
+
+
 def _render_reasons() -> list[str]:
     lines = [
         "## Reason codes",
@@ -513,6 +542,7 @@ def render(packs: Sequence[RulePack]) -> str:
     lines += _render_conventions()
     for pack in packs:
         lines += _render_pack(pack)
+    lines += _render_examples()
     lines += _render_reasons()
     lines += _render_replies()
     return "\n".join(lines).rstrip("\n") + "\n"
