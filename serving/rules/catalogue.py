@@ -68,38 +68,18 @@ REASON_CODES: tuple[tuple[str, str, bool, str], ...] = (
     ("COOLING_OFF", "`cooling_off`", True, "a pause after refusals or unanswered attempts"),
     ("PREFERENCE", "`preference`", True, "the person's own preferences exclude the contact"),
     ("REGISTRY_LISTED", "`registry`", False, "listed on a do-not-call registry, not exempt"),
-    (
-        "REGISTRY_STALE",
-        "`registry`",
-        False,
-        "the registry snapshot is missing or older than the pack allows",
-    ),
+    ("REGISTRY_STALE", "`registry`", False, "the registry snapshot is missing or older than the pack allows"),
     ("NO_CONSENT", "`consent`", False, "no valid consent of an accepted type"),
     ("CONSENT_REVOKED", "`revocation`", False, "an opt-out or revocation not since cleared"),
     ("INTERNAL_DNC", "`internal_dnc`", False, "on the company's own do-not-call list"),
-    (
-        "NO_RULE_PACK",
-        "`no_rule_pack`; engine",
-        False,
-        "a region with no rules (GG, JE, IM) or a number with no geographic region",
-    ),
+    ("NO_RULE_PACK", "`no_rule_pack`; engine", False, "a region with no rules (GG, JE, IM) or a number with no geographic region"),
     ("INVALID_NUMBER", "engine", False, "the number cannot be parsed or is not valid"),
     ("SUPPRESSED", "engine", False, "the number belongs to an erased subject (tombstone)"),
-    (
-        "UNKNOWN_TIMEZONE",
-        "engine",
-        False,
-        "no time zone is known, so local-time rules cannot be checked",
-    ),
+    ("UNKNOWN_TIMEZONE", "engine", False, "no time zone is known, so local-time rules cannot be checked"),
     ("RISK_ABOVE_THRESHOLD", "decision", False, "combined risk above `withhold_above`"),
     ("BUDGET_EXHAUSTED", "decision", False, "the campaign budget keeps less risky contacts"),
-    (
-        "SYSTEM_UNAVAILABLE",
-        "service",
-        False,
-        "store, packs or model unavailable, or the number's lock not obtained: fail closed",
-    ),
-)
+    ("SYSTEM_UNAVAILABLE", "service", False, "store, packs or model unavailable, or the number's lock not obtained: fail closed"),
+)  # fmt: skip
 
 
 # ------------------------------------------------------------------------- loading
