@@ -145,19 +145,21 @@ def _windows(rule: WindowRule) -> str:
     return "; ".join(parts)
 
 
+def _outside_hours(rule: WindowRule | DayBanRule | HolidayRule) -> str:
+    if rule.exempt_outside_hours_consent:
+        return " An express consent to contact outside the usual hours lifts it."
+    return ""
+
+
 def _window_words(rule: WindowRule) -> str:
     text = f"Local hours [start, end): {_windows(rule)}."
-    if rule.exempt_outside_hours_consent:
-        text += " An express consent to contact outside these hours lifts it."
-    return text
+    return text + _outside_hours(rule)
 
 
 def _day_ban_words(rule: DayBanRule) -> str:
     days = _words((_DAY_LABELS[day] for day in rule.days), "and")
     text = f"No contact on {days} (local)."
-    if rule.exempt_outside_hours_consent:
-        text += " An express consent to contact outside the usual hours lifts it."
-    return text
+    return text + _outside_hours(rule)
 
 
 def _holiday_words(rule: HolidayRule) -> str:
@@ -171,9 +173,7 @@ def _holiday_words(rule: HolidayRule) -> str:
     text += ", observed weekdays included." if rule.observed else ", observed days not added."
     if rule.extra_dates:
         text += f" Also on {_words((d.isoformat() for d in rule.extra_dates), 'and')}."
-    if rule.exempt_outside_hours_consent:
-        text += " An express consent to contact outside the usual hours lifts it."
-    return text
+    return text + _outside_hours(rule)
 
 
 def _blocked_words(rule: BlockedPeriodRule) -> str:
