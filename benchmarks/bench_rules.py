@@ -30,7 +30,7 @@ import pandas as pd
 from features.phone import normalize
 from features.replies import classify_replies
 from features.schema import REGISTRIES, Consent, DncEntry
-from serving.rules.engine import evaluate, load_rulebook
+from serving.rules import evaluate, load_rulebook
 from serving.state import Contact, HistoryEvent, NumberState, WorldState
 
 AT = dt.datetime(2026, 6, 16, 15, 0, tzinfo=dt.UTC)  # Tue 11:00 New York

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serving.rules.engine import Reason, policy_reason
+from serving.rules import Reason, policy_reason
 
 
 class Policy(BaseModel):

@@ -47,7 +47,7 @@ from serving.api_models import (
     Summary,
 )
 from serving.decision import Decided, Policy, Scored, decide
-from serving.rules.engine import Reason, policy_reason
+from serving.rules import Reason, policy_reason
 from serving.state import Contact, HistoryEvent, NumberState, WorldState
 from serving.store.database import AttemptIdConflict
 
@@ -111,7 +111,7 @@ class Resources:
     """
 
     store: Any = None  # serving.store.Store
-    rulebook: Any = None  # serving.rules.engine.RuleBook
+    rulebook: Any = None  # serving.rules.RuleBook
     model: Any = None  # training.tracking.LoadedModel
     loaders: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -179,7 +179,7 @@ def load_resources(
     def open_rulebook() -> Any:
         from pathlib import Path
 
-        from serving.rules.engine import load_rulebook
+        from serving.rules import load_rulebook
 
         return load_rulebook(Path(rules_dir) if rules_dir else None)
 
@@ -345,7 +345,7 @@ def score_contacts(
     and runs only the rules inside). Returns one :class:`Scored` per contact and each
     contact's candidate time zones.
     """
-    from serving.rules.engine import evaluate
+    from serving.rules import evaluate
 
     if not contacts:
         return [], []

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from serving.api_models import AuthorizeRequest, ContactIn
 from serving.decision import Policy, Scored, combined_risk, decide
-from serving.rules.engine import Reason
+from serving.rules import Reason
 from tests.e2e.trained_model import champion_store
 
 UTC = dt.UTC
@@ -106,7 +106,7 @@ def loaded_model():
 
 @pytest.fixture(scope="module")
 def rulebook():
-    from serving.rules.engine import load_rulebook
+    from serving.rules import load_rulebook
 
     return load_rulebook()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from features.schema import Preference
-from serving.rules.engine import PACKS_DIR, evaluate, load_rulebook
+from serving.rules import PACKS_DIR, evaluate, load_rulebook
 from serving.state import NumberState
-from tests.serving.test_rules_support import (
+from tests.support.rules import (
     calls,
     check,
     consent,

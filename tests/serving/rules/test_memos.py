@@ -20,11 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.schema import BlockedPeriod, DncEntry, Preference
-from serving.rules import engine
-from serving.rules.engine import evaluate, load_rulebook
+from serving.rules import evaluate, load_rulebook
+from serving.rules.facts import _Facts
 from serving.state import HistoryEvent, NumberState
-from tests.serving.test_rules_properties import _consents, _state, dnc_entries, scenario
-from tests.serving.test_rules_support import contact, fresh_world
+from tests.support.rules import _consents, _state, contact, dnc_entries, fresh_world, scenario
 
 WARM = load_rulebook()  # shared by every example: its memos only grow
 COLD = load_rulebook()  # forgets everything before each evaluation
@@ -124,7 +123,7 @@ def test_rules_left_out_find_nothing(case: tuple, extra: tuple) -> None:
         each_kind = tuple(HistoryEvent(ts=hour_ago, kind=kind) for kind in OTHER_KINDS)
         # as drawn, without past contacts, and with only one event of every other kind
         for history in (state.history, others, each_kind):
-            facts = engine._Facts(planned, replace(state, history=history), world)
+            facts = _Facts(planned, replace(state, history=history), world)
             for rule in WARM.rules_for(WARM.packs_for(facts), planned):
                 found = rule.check(facts, planned.at)
                 assert {reason.code for reason in found} <= rule.codes, rule.rule_id
