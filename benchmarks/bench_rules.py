@@ -22,7 +22,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -137,7 +136,7 @@ def _screen_batches(size: int = 1000) -> dict[str, tuple[list[Contact], dict, Wo
 
 
 def _later(contacts: list[Contact], microseconds: int) -> list[Contact]:
-    return [replace(c, at=c.at + dt.timedelta(microseconds=microseconds)) for c in contacts]
+    return [c._replace(at=c.at + dt.timedelta(microseconds=microseconds)) for c in contacts]
 
 
 def _time(function: Callable[[int], object], repeat: int) -> tuple[float, float]:
