@@ -218,4 +218,6 @@ class _Facts:
 
 
 def _subject(event: HistoryEvent) -> str:
+    """The subject a past contact counts under for ``same_subject`` caps: its subject, else
+    its campaign id, else ``"default"`` (an empty subject or campaign id counts as absent)."""
     return event.subject or event.campaign_id or "default"
