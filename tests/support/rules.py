@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
 
 from features.phone import normalize
-from features.schema import REGISTRIES, Consent, DncEntry
+from features.schema import REGISTRIES, BlockedPeriod, Consent, DncEntry, Preference
 from serving.rules import Evaluation, RuleBook, evaluate, load_rulebook
 from serving.state import Contact, HistoryEvent, NumberState, WorldState
 
@@ -165,3 +166,69 @@ dnc_entries = st.lists(
     ),
     max_size=3,
 )
+
+
+preferences = st.one_of(
+    st.none(),
+    st.tuples(
+        st.sampled_from([None, 0, 1, 3]),
+        st.booleans(),
+        st.sampled_from([None, ("21:00", "08:00"), ("12:00", "13:30")]),
+        st.sampled_from([None, "sms", "call|sms"]),
+        st.sampled_from([-60, 600]),  # updated after the contact (ignored) or before it
+    ),
+)
+blocked = st.lists(
+    st.tuples(st.sampled_from(["US", "US-FL", "FR", "GB", "AU", "CA-ON"]),
+              st.integers(-48, 48), st.integers(1, 72)),
+    max_size=2,
+)  # fmt: skip
+extras = st.tuples(
+    dnc_entries,
+    preferences,
+    blocked,
+    st.lists(st.tuples(st.integers(1, 60 * 24 * 30), st.sampled_from(["opt_out", "opt_in"])),
+             max_size=2),
+    st.sampled_from(["marketing", "service"]),
+    st.sampled_from([None, "US-FL", "FR", "AU-WA"]),
+    st.sampled_from(["manual", "predictive", "prerecorded"]),
+)  # fmt: skip
+
+
+def _case(case: tuple, extra: tuple, at: dt.datetime) -> tuple:
+    """(contact, state, world) of a property-test scenario, moved to ``at``, plus extras."""
+    number, _, channel, contacts, others, listed, kind = case
+    dncs, preference, periods, opt_events, purpose, address, mode = extra
+    state: NumberState = _state(at, contacts, others, listed, _consents(number, at, kind))
+    revocations = [HistoryEvent(ts=at - dt.timedelta(minutes=m), kind=k) for m, k in opt_events]
+    entries = [
+        DncEntry(number=number, action=action, scope=scope, category=category,
+                 added_at=at - dt.timedelta(minutes=minutes))
+        for minutes, action, scope, category in dncs
+    ]  # fmt: skip
+    liked = None
+    if preference is not None:
+        most, urgent, quiet, channels, minutes = preference
+        liked = Preference(number=number, max_per_week=most, urgent_only=urgent,
+                           quiet_start=quiet and quiet[0], quiet_end=quiet and quiet[1],
+                           channels=channels, updated_at=at - dt.timedelta(minutes=minutes))  # fmt: skip
+    state = replace(
+        state,
+        history=tuple(sorted([*state.history, *revocations], key=lambda e: e.ts)),
+        dnc=tuple(sorted(entries, key=lambda d: d.added_at)),
+        preference=liked,
+    )
+    world = fresh_world(at, blocked_periods=tuple(
+        BlockedPeriod(region=region, start=at + dt.timedelta(hours=start),
+                      end=at + dt.timedelta(hours=start + hours), reason="storm")
+        for region, start, hours in periods
+    ))  # fmt: skip
+    planned = contact(number, at, channel, subject="a", purpose=purpose, address_region=address,
+                      dial_mode=mode)  # fmt: skip
+    return planned, state, world
+
+
+#: One number per pack family: US (NY, FL state pack), CA, FR, GB, AU, DE, CN, toll-free.
+SAMPLE = ["+12122345678", "+13052134567", "+14162345678", "+33612345678", "+447400123456",
+          "+61412345678", "+4915123456789", "+8613123456789", "+18005550123"]  # fmt: skip
+OTHER_KINDS = ("purchase", "inquiry", "refusal", "complaint", "contract_start", "opt_in")
