@@ -1,6 +1,6 @@
 """Shared builders for the rule tests (no tests here): contacts, states, worlds, instants,
-and the hypothesis scenarios of the property tests (``tests/serving/rules/test_properties.py``,
-``test_memos.py``).
+and the hypothesis scenarios of the property, memo and contract tests (``tests/serving/rules/``:
+``test_properties.py``, ``test_memos.py``, ``test_contract.py``).
 
 Numbers come from RULES.md examples, libphonenumber example numbers or the fictional
 555-01xx range, always through ``features.phone.normalize`` (real libphonenumber data).
