@@ -22,7 +22,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +30,7 @@ from features.phone import normalize
 from features.replies import classify_replies
 from features.schema import REGISTRIES, Consent, DncEntry
 from serving.domain.state import Contact, HistoryEvent, NumberState, WorldState
-from serving.rules.engine import evaluate, load_rulebook
+from serving.rules import evaluate, load_rulebook
 
 AT = dt.datetime(2026, 6, 16, 15, 0, tzinfo=dt.UTC)  # Tue 11:00 New York
 WORLD = WorldState(registry_snapshots={name: AT - dt.timedelta(days=2) for name in REGISTRIES})
@@ -137,7 +136,7 @@ def _screen_batches(size: int = 1000) -> dict[str, tuple[list[Contact], dict, Wo
 
 
 def _later(contacts: list[Contact], microseconds: int) -> list[Contact]:
-    return [replace(c, at=c.at + dt.timedelta(microseconds=microseconds)) for c in contacts]
+    return [c._replace(at=c.at + dt.timedelta(microseconds=microseconds)) for c in contacts]
 
 
 def _time(function: Callable[[int], object], repeat: int) -> tuple[float, float]:

@@ -110,7 +110,7 @@ def main() -> int:
 
         simulate_to_dir(sim_dir, numbers=args.numbers, days=100, seed=5, progress=False)
     else:
-        from tests.e2e.trained_model import champion_store
+        from tests.support.models import champion_store
 
         console.print("training a small model into a temp MLflow store …")
         built = champion_store()

@@ -104,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
             path = store.backup(args.path)
             console.print(f"backup written: {path} ({path.stat().st_size:,} bytes)")
         else:
-            at = parse_instant(args.at, "--at", date_ok=False) if args.at else dt.datetime.now(dt.UTC)
+            at = (
+                parse_instant(args.at, "--at", date_ok=False)
+                if args.at
+                else dt.datetime.now(dt.UTC)
+            )
             counts = store.retention(args.older_than_days, at)
             table = Table(
                 title=f"retention: raw events older than {args.older_than_days} days before {at.isoformat()}"

@@ -1,7 +1,7 @@
 """What the rules engine decides on: plain, immutable values, no I/O.
 
 The store (:mod:`serving.store`) builds these from the database; tests build them by hand.
-The engine (:mod:`serving.rules.engine`) is a pure function of
+The engine (:mod:`serving.rules`) is a pure function of
 ``(contact, number state, world state, instant)`` and never reads the clock or the store.
 """
 

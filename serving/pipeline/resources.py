@@ -101,7 +101,7 @@ def load_resources(
     def open_rulebook() -> Any:
         from pathlib import Path
 
-        from serving.rules.engine import load_rulebook
+        from serving.rules import load_rulebook
 
         return load_rulebook(Path(rules_dir) if rules_dir else None)
 

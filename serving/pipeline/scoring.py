@@ -97,7 +97,7 @@ def score_contacts(
     and runs only the rules inside). Returns one :class:`Scored` per contact and each
     contact's candidate time zones.
     """
-    from serving.rules.engine import evaluate
+    from serving.rules import evaluate
 
     if not contacts:
         return [], []

@@ -500,7 +500,7 @@ def test_load_states_finds_a_number_written_in_another_format(store: Store) -> N
 def test_a_stop_reply_binds_through_the_store_however_old(store: Store) -> None:
     """An opt-out reply older than the 400-day lookback still revokes (RULES.md US federal:
     revocation by any reasonable means; nothing says it expires)."""
-    from tests.serving.test_rules_support import check, pairs
+    from tests.support.rules import check, pairs
 
     granted = AT - dt.timedelta(days=900)
     store.record_consent([Consent(number=NY, channel="sms", type="written", granted_at=granted,
@@ -525,7 +525,7 @@ def test_a_stop_reply_binds_through_the_store_however_old(store: Store) -> None:
 def test_documented_consent_counts_in_germany_through_the_store(store: Store) -> None:
     """UWG §7a needs documented consent: the state the store builds says THAT evidence is
     held (without decrypting it), so a documented German consent allows."""
-    from tests.serving.test_rules_support import check, pairs
+    from tests.support.rules import check, pairs
 
     de, de_bare = "+4915112345678", "+4915112345679"
     granted = AT - dt.timedelta(days=30)

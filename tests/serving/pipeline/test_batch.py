@@ -32,7 +32,7 @@ def loaded_model():
 @pytest.fixture
 def screener(sqlite_store, loaded_model):
     from serving.pipeline import Resources, Screener
-    from serving.rules.engine import load_rulebook
+    from serving.rules import load_rulebook
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
     history = [

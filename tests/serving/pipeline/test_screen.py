@@ -1,7 +1,7 @@
 """Decision policy (pure) and the screening pipeline on real parts.
 
 The pipeline tests use a real SQLite store in a temp dir, the real rule packs and a small
-model really trained and registered in a temp MLflow store (``tests/e2e/trained_model.py``).
+model really trained and registered in a temp MLflow store (``tests/support/models.py``).
 Numbers are fictional (555-01xx) or the RULES.md examples.
 """
 
@@ -106,7 +106,7 @@ def loaded_model():
 
 @pytest.fixture(scope="module")
 def rulebook():
-    from serving.rules.engine import load_rulebook
+    from serving.rules import load_rulebook
 
     return load_rulebook()
 

@@ -17,7 +17,7 @@ import pytest
 from features.phone import normalize
 from features.schema import Preference
 from serving.domain.state import NumberState
-from tests.serving.test_rules_support import calls, check, consent, local, pairs, utc
+from tests.support.rules import calls, check, consent, local, pairs, utc
 
 SECOND = dt.timedelta(seconds=1)
 LONDON = "Europe/London"

@@ -10,8 +10,8 @@ import pytest
 
 from features.schema import Preference
 from serving.domain.state import NumberState
-from serving.rules.engine import PACKS_DIR, evaluate, load_rulebook
-from tests.serving.test_rules_support import (
+from serving.rules import PACKS_DIR, evaluate, load_rulebook
+from tests.support.rules import (
     calls,
     check,
     consent,

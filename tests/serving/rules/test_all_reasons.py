@@ -18,7 +18,7 @@ import pytest
 
 from features.schema import BlockedPeriod, Preference
 from serving.domain.state import HistoryEvent, NumberState, WorldState
-from tests.serving.test_rules_support import calls, check, consent, dnc, event, fresh_world, local
+from tests.support.rules import calls, check, consent, dnc, event, fresh_world, local
 
 NY, PARIS, LONDON, SYDNEY = "America/New_York", "Europe/Paris", "Europe/London", "Australia/Sydney"
 Expected = tuple[str, str, str, bool, dt.datetime | None]

@@ -8,7 +8,7 @@ import pytest
 
 from features.schema import BlockedPeriod
 from serving.domain.state import NumberState
-from tests.serving.test_rules_support import (
+from tests.support.rules import (
     calls,
     check,
     consent,
@@ -231,7 +231,7 @@ LA_NUMBER = "+12132345678"  # RULES.md example (Los Angeles)
 LISTED = frozenset({"US_NATIONAL_DNC"})
 
 
-# EBR windows at their edges: test_rules_exemptions.py
+# EBR windows at their edges: test_exemptions.py
 
 
 def test_internal_dnc_request_ends_ebr() -> None:

@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 
 from features.schema import REGISTRIES
-from serving.rules.engine import evaluate
-from tests.serving.test_rules_support import contact, rulebook, utc
+from serving.rules import evaluate
+from tests.support.rules import contact, rulebook, utc
 
 SNAPSHOT_AT = utc("2026-06-15T00:00:00Z")
 LISTED_ELSEWHERE = "+12025550123"  # fictional 555-01xx: keeps every snapshot non-empty

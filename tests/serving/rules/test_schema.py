@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from serving.domain.state import NumberState
-from serving.rules.engine import PACKS_DIR, Reason, evaluate, load_rulebook
+from serving.rules import PACKS_DIR, Reason, evaluate, load_rulebook
 from serving.rules.schema import RulePackError, read_pack
-from tests.serving.test_rules_support import contact, fresh_world
+from tests.support.rules import contact, fresh_world
 
 REQUIRED = {
     "US", "US-FL", "US-OK", "US-MD", "US-LA", "US-AL", "US-MS", "US-TX", "US-UT", "US-KY",
@@ -145,7 +145,7 @@ def test_new_jurisdiction_is_just_a_new_yaml_file(tmp_path: Path) -> None:
 
 
 def test_reason_to_dict_has_exactly_the_api_shape() -> None:
-    from tests.serving.test_rules_support import utc
+    from tests.support.rules import utc
 
     reason = Reason(
         "QUIET_HOURS", "US-FL", "US-FL/hours", True, "20:15 local", utc("2026-06-16T12:00Z")

@@ -19,12 +19,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.schema import BlockedPeriod, DncEntry, Preference
-from serving.domain.state import HistoryEvent, NumberState
-from serving.rules import engine
-from serving.rules.engine import evaluate, load_rulebook
-from tests.serving.test_rules_properties import _consents, _state, dnc_entries, scenario
-from tests.serving.test_rules_support import contact, fresh_world
+from serving.domain.state import HistoryEvent
+from serving.rules import evaluate, load_rulebook
+from serving.rules.facts import _Facts
+from tests.support.rules import OTHER_KINDS, SAMPLE, _case, extras, scenario
 
 WARM = load_rulebook()  # shared by every example: its memos only grow
 COLD = load_rulebook()  # forgets everything before each evaluation
@@ -32,64 +30,6 @@ COLD = load_rulebook()  # forgets everything before each evaluation
 #: Instants next to the first contact's: the same, a microsecond, an hour or a day later.
 offsets = st.sampled_from([dt.timedelta(0)] * 3 + [dt.timedelta(microseconds=1),
                           dt.timedelta(hours=1), dt.timedelta(days=1)])  # fmt: skip
-preferences = st.one_of(
-    st.none(),
-    st.tuples(
-        st.sampled_from([None, 0, 1, 3]),
-        st.booleans(),
-        st.sampled_from([None, ("21:00", "08:00"), ("12:00", "13:30")]),
-        st.sampled_from([None, "sms", "call|sms"]),
-        st.sampled_from([-60, 600]),  # updated after the contact (ignored) or before it
-    ),
-)
-blocked = st.lists(
-    st.tuples(st.sampled_from(["US", "US-FL", "FR", "GB", "AU", "CA-ON"]),
-              st.integers(-48, 48), st.integers(1, 72)),
-    max_size=2,
-)  # fmt: skip
-extras = st.tuples(
-    dnc_entries,
-    preferences,
-    blocked,
-    st.lists(st.tuples(st.integers(1, 60 * 24 * 30), st.sampled_from(["opt_out", "opt_in"])),
-             max_size=2),
-    st.sampled_from(["marketing", "service"]),
-    st.sampled_from([None, "US-FL", "FR", "AU-WA"]),
-    st.sampled_from(["manual", "predictive", "prerecorded"]),
-)  # fmt: skip
-
-
-def _case(case: tuple, extra: tuple, at: dt.datetime) -> tuple:
-    """(contact, state, world) of a property-test scenario, moved to ``at``, plus extras."""
-    number, _, channel, contacts, others, listed, kind = case
-    dncs, preference, periods, opt_events, purpose, address, mode = extra
-    state: NumberState = _state(at, contacts, others, listed, _consents(number, at, kind))
-    revocations = [HistoryEvent(ts=at - dt.timedelta(minutes=m), kind=k) for m, k in opt_events]
-    entries = [
-        DncEntry(number=number, action=action, scope=scope, category=category,
-                 added_at=at - dt.timedelta(minutes=minutes))
-        for minutes, action, scope, category in dncs
-    ]  # fmt: skip
-    liked = None
-    if preference is not None:
-        most, urgent, quiet, channels, minutes = preference
-        liked = Preference(number=number, max_per_week=most, urgent_only=urgent,
-                           quiet_start=quiet and quiet[0], quiet_end=quiet and quiet[1],
-                           channels=channels, updated_at=at - dt.timedelta(minutes=minutes))  # fmt: skip
-    state = replace(
-        state,
-        history=tuple(sorted([*state.history, *revocations], key=lambda e: e.ts)),
-        dnc=tuple(sorted(entries, key=lambda d: d.added_at)),
-        preference=liked,
-    )
-    world = fresh_world(at, blocked_periods=tuple(
-        BlockedPeriod(region=region, start=at + dt.timedelta(hours=start),
-                      end=at + dt.timedelta(hours=start + hours), reason="storm")
-        for region, start, hours in periods
-    ))  # fmt: skip
-    planned = contact(number, at, channel, subject="a", purpose=purpose, address_region=address,
-                      dial_mode=mode)  # fmt: skip
-    return planned, state, world
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -106,12 +46,6 @@ def test_a_warm_rule_book_answers_as_a_cold_one(batch: list) -> None:
         assert got.next_allowed_at == expected.next_allowed_at
 
 
-#: One number per pack family: US (NY, FL state pack), CA, FR, GB, AU, DE, CN, toll-free.
-SAMPLE = ["+12122345678", "+13052134567", "+14162345678", "+33612345678", "+447400123456",
-          "+61412345678", "+4915123456789", "+8613123456789", "+18005550123"]  # fmt: skip
-OTHER_KINDS = ("purchase", "inquiry", "refusal", "complaint", "contract_start", "opt_in")
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario, extras)
 def test_rules_left_out_find_nothing(case: tuple, extra: tuple) -> None:
@@ -124,7 +58,7 @@ def test_rules_left_out_find_nothing(case: tuple, extra: tuple) -> None:
         each_kind = tuple(HistoryEvent(ts=hour_ago, kind=kind) for kind in OTHER_KINDS)
         # as drawn, without past contacts, and with only one event of every other kind
         for history in (state.history, others, each_kind):
-            facts = engine._Facts(planned, replace(state, history=history), world)
+            facts = _Facts(planned, replace(state, history=history), world)
             for rule in WARM.rules_for(WARM.packs_for(facts), planned):
                 found = rule.check(facts, planned.at)
                 assert {reason.code for reason in found} <= rule.codes, rule.rule_id

@@ -1,6 +1,6 @@
 """Exemption windows at their edges: the instant just inside and just outside each one.
 
-How the engine counts (``engine._span_end``): an exemption opened by an event lasts
+How the engine counts (``serving.rules.clock._span_end``): an exemption opened by an event lasts
 ``[event, event + span)``. Calendar months (``18mo``) are counted on the recipient's wall
 clock in **every** candidate zone and in UTC, and the window ends at the earliest of these
 readings (winter to summer the local clock ends first, summer to winter UTC does); a day the target month lacks is clamped to its last day (31 Jan + 3 months =
@@ -23,7 +23,7 @@ import pytest
 
 from features.schema import Consent
 from serving.domain.state import HistoryEvent, NumberState
-from tests.serving.test_rules_support import check, consent, event, local, pairs, utc
+from tests.support.rules import check, consent, event, local, pairs, utc
 
 LA = "America/Los_Angeles"
 TORONTO = "America/Toronto"

@@ -1,5 +1,5 @@
 """Numbers without a usable local time (toll-free) and regions without a rule pack
-(Guernsey, Jersey, Isle of Man), beyond the cases in test_rules_us / _international.
+(Guernsey, Jersey, Isle of Man), beyond the cases in test_us / test_international.
 
 RULES.md convention 3: toll-free / non-geographic numbers → ``UNKNOWN_TIMEZONE`` [P] for
 every marketing contact, unless a known address region gives the zones; convention 9:
@@ -15,8 +15,8 @@ import pytest
 
 from features.phone import normalize
 from serving.domain.state import NumberState
-from serving.rules.engine import zones_for_region
-from tests.serving.test_rules_support import calls, check, consent, local, pairs, utc
+from serving.rules import zones_for_region
+from tests.support.rules import calls, check, consent, local, pairs, utc
 
 SECOND = dt.timedelta(seconds=1)
 NOON_UTC = "2026-06-16T12:00:00Z"  # a Tuesday

@@ -6,7 +6,7 @@ import pytest
 
 from features.schema import Consent
 from serving.domain.state import NumberState
-from tests.serving.test_rules_support import check, event, pairs, utc
+from tests.support.rules import check, event, pairs, utc
 
 COLD = NumberState()
 

@@ -17,50 +17,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
-from features.schema import REGISTRIES, Consent, DncEntry
+from features.schema import REGISTRIES, DncEntry
 from serving.domain.state import HistoryEvent, NumberState
-from serving.rules.engine import Evaluation, evaluate
-from tests.serving.test_rules_support import contact, fresh_world, rulebook, utc
-
-NUMBERS = [
-    "+12122345678", "+13052134567", "+12255550123", "+15125550123", "+17012010123",
-    "+14162345678", "+33612345678", "+447400123456", "+61412345678", "+61291234567",
-    "+4915123456789", "+8613123456789", "+34612345678", "+441481712345", "+18005550123",
-]  # fmt: skip
-START = utc("2026-01-01T00:00:00Z")
-SPAN_MINUTES = 365 * 24 * 60
-
-instants = st.integers(0, SPAN_MINUTES).map(lambda m: START + dt.timedelta(minutes=m))
-past = st.integers(1, 60 * 24 * 45)  # minutes before the contact, up to 45 days
-contact_events = st.builds(
-    lambda minutes, channel, outcome, subject: (minutes, channel, outcome, subject),
+from serving.rules import Evaluation, evaluate
+from tests.support.rules import (
+    _consents,
+    _state,
+    contact,
+    contact_events,
+    dnc_entries,
+    fresh_world,
     past,
-    st.sampled_from(["call", "sms"]),
-    st.sampled_from(["answered", "no_answer", "abandoned", "amd", "voicemail", "delivered"]),
-    st.sampled_from(["a", "b"]),
-)
-other_events = st.tuples(
-    past, st.sampled_from(["purchase", "inquiry", "refusal", "contract_start", "complaint"])
+    rulebook,
+    scenario,
 )
 
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
-
-def _state(
-    at: dt.datetime, contacts: list, others: list, listed: set[str], consents: tuple = ()
-) -> NumberState:
-    events = [
-        HistoryEvent(ts=at - dt.timedelta(minutes=m), kind="contact", channel=channel,
-                     purpose="marketing", subject=subject, outcome=outcome)
-        for m, channel, outcome, subject in contacts
-    ] + [HistoryEvent(ts=at - dt.timedelta(minutes=m), kind=kind) for m, kind in others]  # fmt: skip
-    return NumberState(
-        history=tuple(sorted(events, key=lambda e: e.ts)),
-        registries=frozenset(listed),
-        consents=consents,
-    )
 
 
 def _evaluate(
@@ -85,36 +59,6 @@ def _never_softer(before: Evaluation, after: Evaluation) -> None:
         if after.next_allowed_at is not None:
             assert before.next_allowed_at is not None
             assert after.next_allowed_at >= before.next_allowed_at
-
-
-scenario = st.tuples(
-    st.sampled_from(NUMBERS),
-    instants,
-    st.sampled_from(["call", "sms"]),
-    st.lists(contact_events, max_size=6),
-    st.lists(other_events, max_size=3),
-    st.sets(st.sampled_from(REGISTRIES), max_size=2),
-    # none, or a documented consent (so SMS and DE/FR contacts are not all NO_CONSENT)
-    st.sampled_from(["", "express", "written"]),
-)
-
-
-def _consents(number: str, at: dt.datetime, kind: str) -> tuple[Consent, ...]:
-    if not kind:
-        return ()
-    granted = at - dt.timedelta(days=100)
-    return (Consent(number=number, type=kind, granted_at=granted, evidence="form"),)
-
-
-dnc_entries = st.lists(
-    st.tuples(
-        past,
-        st.sampled_from(["add", "remove"]),
-        st.sampled_from(["all", "call", "sms"]),
-        st.sampled_from(["do_not_contact", "not_interested"]),
-    ),
-    max_size=3,
-)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,7 +8,7 @@ import pytest
 
 from features.schema import Consent
 from serving.domain.state import NumberState
-from tests.serving.test_rules_support import (
+from tests.support.rules import (
     calls,
     check,
     consent,
@@ -61,7 +61,7 @@ def test_canada_multi_zone_newfoundland_labrador() -> None:
     assert late.next_allowed_at == utc("2026-06-17T12:00:00Z")
 
 
-# DNCL EBR and CASL implied-consent windows at their edges: test_rules_exemptions.py
+# DNCL EBR and CASL implied-consent windows at their edges: test_exemptions.py
 
 
 def test_casl_implied_consent_from_purchase_expires_after_two_years() -> None:
