@@ -1,7 +1,7 @@
 """The one decision pipeline, shared by the HTTP service and the batch command.
 
     numbers normalised → ONE batched store read (``load_states``) → the feature kernels on that
-    history (``features.build.features_of_records``) → calibrated model → rules engine →
+    history (``features.pointintime.features_of_records``) → calibrated model → rules engine →
     :func:`serving.decision.decide` → audit rows.
 
 Why one read: the store returns every event the rules need (``NumberState.history``) and
@@ -314,7 +314,7 @@ def model_scores(
     contacts: Sequence[Contact], states: dict[str, NumberState], model: Any, explain: int = 0
 ) -> ModelScores:
     """Online features (the training kernels on the states' history) → calibrated model."""
-    from features.build import features_of_records
+    from features.pointintime import features_of_records
 
     columns = features_of_records(
         [c.number.e164 for c in contacts],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.build import build_training_frame
+from features.pointintime import build_training_frame
 
 NUMBER = "+12015550123"  # libphonenumber's US example number
 OTHER = "+15062345678"  # libphonenumber's CA example number
