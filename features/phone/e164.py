@@ -31,38 +31,42 @@ _POSSIBLE_REASONS = {
 
 def checked(
     raw: object, default_region: str | None = None
-) -> tuple[pn.PhoneNumber | None, str | None, str | None, str | None]:
-    """``(number, e164, region, invalid_reason)`` of one input.
+) -> tuple[pn.PhoneNumber | None, str | None, str | None]:
+    """``(number, region, invalid_reason)`` of one input; valid when ``invalid_reason`` is None.
 
-    ``number`` is the parsed number when valid (``invalid_reason`` None), else None; ``e164``
-    is known once the input parses into a possible-length number, ``region`` once it is
-    possible. National formats need ``default_region``; None / NaN count as empty.
+    ``number`` is the parsed number whenever the input parses (valid or not), ``region`` is
+    known once the number has a possible length. National formats need ``default_region``;
+    None / NaN count as empty.
     """
     text = raw.strip() if isinstance(raw, str) else ""
     if not text:
-        return None, None, None, "empty"
+        return None, None, "empty"
     try:
         number = pn.parse(text, default_region)
     except pn.NumberParseException as exc:
-        return None, None, None, _PARSE_REASONS.get(exc.error_type, "not a phone number")
-    e164 = pn.format_number(number, pn.PhoneNumberFormat.E164)
+        return None, None, _PARSE_REASONS.get(exc.error_type, "not a phone number")
     possible = pn.is_possible_number_with_reason(number)
     if possible not in (
         pn.ValidationResult.IS_POSSIBLE,
         pn.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
     ):
-        return None, e164, None, _POSSIBLE_REASONS.get(possible, "not a possible number")
+        return number, None, _POSSIBLE_REASONS.get(possible, "not a possible number")
     region = pn.region_code_for_number(number)
     # is_valid_number(number) is exactly this, with the region found once instead of twice
     if not pn.is_valid_number_for_region(number, region):
-        return None, e164, region, "not a valid number for its region"
-    return number, e164, region, None
+        return number, region, "not a valid number for its region"
+    return number, region, None
+
+
+def e164_of(number: pn.PhoneNumber) -> str:
+    """The E.164 form of a parsed number."""
+    return pn.format_number(number, pn.PhoneNumberFormat.E164)
 
 
 def valid_e164(raw: str | None, default_region: str | None = None) -> str | None:
     """The E.164 form when ``normalize(raw, default_region).valid``, else None."""
-    number, e164, _region, _reason = checked(raw, default_region)
-    return e164 if number is not None else None
+    number, _region, reason = checked(raw, default_region)
+    return e164_of(number) if reason is None and number is not None else None
 
 
 def e164_batch(raws: Sequence[str], default_region: str | None = None) -> list[str | None]:

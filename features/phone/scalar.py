@@ -14,7 +14,7 @@ import phonenumbers as pn
 from phonenumbers import timezone as pn_timezone
 
 from features.phone._subdivisions import area_code_subdivisions  # noqa: F401 (re-exported)
-from features.phone.e164 import checked
+from features.phone.e164 import checked, e164_of
 
 LINE_TYPES: dict[int, str] = {
     pn.PhoneNumberType.FIXED_LINE: "fixed_line",
@@ -78,10 +78,10 @@ def normalize(raw: str, default_region: str | None = None) -> NumberRecord:
     >>> normalize("hello").invalid_reason
     'not a phone number'
     """
-    num, e164, region, reason = checked(raw, default_region)
-    if num is None:
-        return _invalid(raw, reason or "invalid", e164, region)
-        return _invalid(raw, "not a valid number for its region", e164, region)
+    num, region, reason = checked(raw, default_region)
+    e164 = e164_of(num) if num is not None else None
+    if reason is not None or num is None:
+        return _invalid(raw, reason or "empty", e164, region)
     line_type = LINE_TYPES.get(pn.number_type(num), "unknown")
     zones = tuple(z for z in pn_timezone.time_zones_for_number(num) if z != UNKNOWN_ZONE)
     subdivision = None
