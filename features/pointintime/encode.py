@@ -179,18 +179,27 @@ def event_flags(
     return EncodedEvents(flags, is_contact, is_call, is_sms)
 
 
-def subject_codes(subject: pd.Series | Sequence[object], campaign: pd.Series | Sequence[object]
-                  ) -> np.ndarray:  # fmt: skip
+def subject_codes(
+    subject: pd.Series | Sequence[str | None], campaign: pd.Series | Sequence[str | None]
+) -> np.ndarray:
     """Integer codes of each row's :func:`~features.schema.subject_of` (equal subjects, equal
-    codes, whichever column they came from). Factorises the columns and applies
-    ``subject_of`` once per distinct (subject, campaign) pair, not once per row."""
-    s_codes, s_uniques = pd.factorize(pd.Series(subject, dtype=object, copy=False)
-                                      if not isinstance(subject, pd.Series) else subject)  # fmt: skip
+    codes, whichever column they came from).
+
+    Columns (the frame path) are factorised and ``subject_of`` applied once per distinct
+    (subject, campaign) pair; a request's few values (lists) go one by one.
+    """
+    if not isinstance(subject, pd.Series):
+        vocabulary: dict[str, int] = {}
+        codes = [
+            vocabulary.setdefault(subject_of(s, c), len(vocabulary))
+            for s, c in zip(subject, campaign, strict=True)
+        ]
+        return np.asarray(codes, dtype=np.int64)
+    s_codes, s_uniques = pd.factorize(subject)
     s_list = list(s_uniques)
     if (s_codes >= 0).all() and "" not in s_list:
         return s_codes.astype(np.int64, copy=False)  # every row has its own subject
-    c_codes, c_uniques = pd.factorize(pd.Series(campaign, dtype=object, copy=False)
-                                      if not isinstance(campaign, pd.Series) else campaign)  # fmt: skip
+    c_codes, c_uniques = pd.factorize(pd.Series(campaign, copy=False))
     c_list = list(c_uniques)
     width = len(c_list) + 1
     pair_codes, pairs = pd.factorize((s_codes.astype(np.int64) + 1) * width + (c_codes + 1))
@@ -205,11 +214,14 @@ def subject_codes(subject: pd.Series | Sequence[object], campaign: pd.Series | S
     return text_codes.astype(np.int64)[pair_codes]
 
 
-def with_candidate_default(name: str, values: Sequence[object] | np.ndarray) -> np.ndarray:
-    """``values`` (object array) with :data:`CANDIDATE_DEFAULTS` ``[name]`` where missing."""
+def with_candidate_default(name: str, values: pd.Series | Sequence[object]) -> np.ndarray:
+    """``values`` (an object array) with :data:`CANDIDATE_DEFAULTS` ``[name]`` where missing."""
+    default = CANDIDATE_DEFAULTS[name]
+    if isinstance(values, pd.Series):
+        values = values.astype(object)
+        return values.where(values.notna(), default).to_numpy(dtype=object)
     out = np.empty(len(values), dtype=object)
-    out[:] = list(values)
-    out[pd.isna(out)] = CANDIDATE_DEFAULTS[name]
+    out[:] = [default if v is None or v != v else v for v in values]  # v != v: NaN
     return out
 
 
