@@ -5,12 +5,12 @@
 
 Measures, each in a fresh process so its peak memory is its own:
 
-1. the whole training frame (:func:`features.build.build_training_frame`, every feature and
+1. the whole training frame (:func:`features.pointintime.build_training_frame`, every feature and
    both labels, with consent) from the loaded events — target ≤ 60 s, ≤ 8 GB peak;
 2. the six core features (prior 1/7/30-day contacts, prior complaints, unanswered streak,
    hours since last contact) with our kernel and with DuckDB window SQL — the reference a
    data scientist would write; both read the same Parquet columns, results are compared;
-3. :func:`features.build.features_as_of` for 1,000 numbers × 50 events — target < 50 ms.
+3. :func:`features.pointintime.features_as_of` for 1,000 numbers × 50 events — target < 50 ms.
 
 The simulated history is generated once into ``data/generated/`` (git-ignored).
 """
@@ -56,7 +56,7 @@ def _in_fresh_process(fn, *args):
 def whole_frame(directory: str) -> dict[str, float]:
     import pandas as pd
 
-    from features.build import build_training_frame
+    from features.pointintime import build_training_frame
 
     build_training_frame(pd.read_parquet(Path(directory) / "events.parquet").iloc[:200])  # JIT
     t0 = time.perf_counter()
@@ -77,41 +77,42 @@ def whole_frame(directory: str) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- 2. core six
 def core_six_ours(directory: str) -> dict[str, object]:
-    """The six core features with the kernel of features.build (no normalisation: grouped by
+    """The six core features with the kernel of features.pointintime (no normalisation: grouped by
     the number as written, like the SQL)."""
     import numpy as np
     import pandas as pd
 
-    from features import build
+    from features.pointintime.assemble import NS_PER_DAY, sort_order
+    from features.pointintime.encode import equals
+    from features.pointintime.frame import instants_ns
+    from features.pointintime.kernels import Flag, FloatSlot, IntSlot, history_kernel
 
     def six(events: pd.DataFrame) -> pd.DataFrame:
         code, _ = pd.factorize(events["number"])
         code = code.astype(np.int64)
-        ts = build._instants_ns(events["ts"], "ts")
+        ts = instants_ns(events["ts"], "ts")
         kind = events["kind"]
-        contact = build._equals(kind, "contact")
-        call = contact & build._equals(events["channel"], "call")
-        answered_call = call & build._equals(events["outcome"], "answered")
+        contact = equals(kind, "contact")
+        call = contact & equals(events["channel"], "call")
+        answered_call = call & equals(events["outcome"], "answered")
         flags = (
-            contact.astype(np.uint16) << build._FLAG_CONTACT
-            | call.astype(np.uint16) << build._FLAG_CALL
-            | answered_call.astype(np.uint16) << build._FLAG_ANSWERED_CALL
-            | build._equals(kind, "complaint").astype(np.uint16) << build._FLAG_COMPLAINT
+            contact.astype(np.uint16) << Flag.CONTACT
+            | call.astype(np.uint16) << Flag.CALL
+            | answered_call.astype(np.uint16) << Flag.ANSWERED_CALL
+            | equals(kind, "complaint").astype(np.uint16) << Flag.COMPLAINT
         )
         rows = np.flatnonzero(contact)
         out_pos = np.full(len(ts), -1, dtype=np.int64)
         out_pos[rows] = np.arange(len(rows))
-        order = build._sort_order(code, ts)
+        order = sort_order(code, ts)
         n_q = len(rows)
         counts = np.zeros((4, 4, n_q), dtype=np.int32)
-        ints = np.zeros((9, n_q), dtype=np.int32)
-        floats = np.full((4, n_q), np.nan)
-        labels = np.zeros((2, n_q), dtype=np.int8)
-        windows = np.array([d * build.NS_PER_DAY for d in (1, 7, 30, 90)], dtype=np.int64)
-        build._history_kernel(
+        ints = np.zeros((len(IntSlot), n_q), dtype=np.int32)
+        floats = np.full((len(FloatSlot), n_q), np.nan)
+        windows = np.array([d * NS_PER_DAY for d in (1, 7, 30, 90)], dtype=np.int64)
+        history_kernel(
             code[order], ts[order], flags[order], np.full(len(ts), -1, dtype=np.int64)[order],
-            1, windows, np.int64(7 * build.NS_PER_DAY), out_pos[order], counts, ints, floats,
-            labels,
+            1, windows, out_pos[order], counts, ints, floats,
         )  # fmt: skip
         return pd.DataFrame(
             {
@@ -119,9 +120,9 @@ def core_six_ours(directory: str) -> dict[str, object]:
                 "contacts_1d": counts[0, 0],
                 "contacts_7d": counts[0, 1],
                 "contacts_30d": counts[0, 2],
-                "complaints_ever": ints[3],
-                "unanswered_streak": ints[0],
-                "hours_since_last_contact": floats[0],
+                "complaints_ever": ints[IntSlot.COMPLAINTS_EVER],
+                "unanswered_streak": ints[IntSlot.UNANSWERED_STREAK],
+                "hours_since_last_contact": floats[FloatSlot.HOURS_SINCE_LAST_CONTACT],
             }
         )
 
@@ -225,7 +226,7 @@ def as_of(numbers: int, per_number: int, repeats: int) -> dict[str, float]:
     import numpy as np
     import pandas as pd
 
-    from features.build import features_as_of
+    from features.pointintime import features_as_of
 
     rng = np.random.default_rng(1)
     # fictional US numbers 555-01xx in many area codes (libphonenumber accepts them as valid)
@@ -264,7 +265,7 @@ def as_of(numbers: int, per_number: int, repeats: int) -> dict[str, float]:
     # the service's path: the same histories as Python records (what the store returns)
     from types import SimpleNamespace
 
-    from features.build import features_of_records
+    from features.pointintime import features_of_records
 
     fields = ("ts", "kind", "channel", "purpose", "subject", "campaign_id", "dial_mode",
               "outcome", "duration_s", "text")  # fmt: skip

@@ -321,7 +321,7 @@ def _raw_predict_ms(store_url: str, tracking_uri: str, numbers: list[str], at) -
     """Median time of the model's plain predict on the same feature rows (no service)."""
     import pandas as pd
 
-    from features.build import features_as_of
+    from features.pointintime import features_as_of
     from serving.store import Store
     from training import tracking
     from training.model import feature_matrix

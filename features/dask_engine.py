@@ -3,7 +3,7 @@
 Why this works without a home-made distribution layer: every feature and label of a
 contact depends only on the history of ITS number. So the events are shuffled by number
 (hash of the normalised history key — E.164, or the raw text of an invalid number — so two
-spellings of one number land together) and :func:`features.build.build_training_frame`
+spellings of one number land together) and :func:`features.pointintime.build_training_frame`
 runs unchanged on each partition. The rows are then put back in the events' original row
 order, which makes the output identical to the in-process engine (tested on a
 ``dask.distributed.LocalCluster``).
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.build import build_training_frame, number_table
+from features.pointintime import build_training_frame, number_table
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -58,7 +58,7 @@ def build_training_frame_dask(
     scheduler: str | None = None,
     client: Client | None = None,
 ) -> pd.DataFrame:
-    """:func:`features.build.build_training_frame` on Dask, partitioned by number.
+    """:func:`features.pointintime.build_training_frame` on Dask, partitioned by number.
 
     ``client`` — an existing ``distributed.Client``; else ``scheduler`` — the address of a
     running scheduler; else a local cluster of 2 worker processes is started for the call.

@@ -1,7 +1,7 @@
 """The feature set: one definition per feature, shared by training and serving.
 
 Every feature the model sees is declared here once — name, dtype, what it means and, for
-the model, a monotone direction. :mod:`features.build` computes them (offline for every past
+the model, a monotone direction. :mod:`features.pointintime` computes them (offline for every past
 contact, online for candidates as of an instant, with the same kernel); training reads
 :func:`monotone_constraints` and :data:`CATEGORICAL_FEATURES` from here, so the two sides
 cannot drift apart.

@@ -151,6 +151,16 @@ class Event(Record):
         return self
 
 
+def subject_of(subject: str | None, campaign_id: str | None) -> str:
+    """What a contact is about, with the Event contract's default: its ``subject``, else its
+    ``campaign_id``, else ``"default"``. Empty text counts as missing (``""`` is no subject).
+
+    >>> subject_of(None, "spring"), subject_of("", None), subject_of("loans", "spring")
+    ('spring', 'default', 'loans')
+    """
+    return subject or campaign_id or "default"
+
+
 class Consent(Record):
     """A consent grant, optionally revoked (append-only ledger)."""
 

@@ -47,8 +47,8 @@ def _find(path: Path, stem: str) -> Path | None:
 
 def load_training_data(events_path: Path, progress: bool = True) -> TrainingData:
     """Events from a file or a folder holding events.* (and optionally consent.*)."""
-    from features.build import build_training_frame
     from features.io import load_events, load_records
+    from features.pointintime import build_training_frame
 
     consent = None
     if events_path.is_dir():

@@ -56,9 +56,7 @@ from __future__ import annotations
 from features.simulate.hazard import sensitivity_grid
 from features.simulate.numbers import NumberBlock, NumberPlan, number_blocks
 from features.simulate.summary import (
-    label_contacts,
     labelled_contacts,
-    region_of_numbers,
     summarize,
 )
 from features.simulate.world import (
@@ -94,10 +92,8 @@ __all__ = [
     "consent_schema",
     "dnc_schema",
     "event_schema",
-    "label_contacts",
     "labelled_contacts",
     "number_blocks",
-    "region_of_numbers",
     "sensitivity_grid",
     "simulate_to_dir",
     "summarize",

@@ -1,5 +1,9 @@
 """Labels and the summary of a simulated history: realised ``complaint_7d`` /
-``opt_out_7d`` per contact beside the oracle, overall and by region and channel."""
+``opt_out_7d`` per contact beside the oracle, overall and by region and channel.
+
+The labels are the training labels (:mod:`features.pointintime.labels`, the one
+definition) and regions come from the one phone normalisation (:func:`features.phone.regions_of`).
+"""
 
 from __future__ import annotations
 
@@ -10,73 +14,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from features.simulate.world import WEEK
-
-_COUNTRY_REGIONS: dict[str, str] = {"+44": "GB", "+33": "FR", "+49": "DE", "+61": "AU", "+86": "CN"}
-
-
-def region_of_numbers(numbers: pa.Array | list[str]) -> pa.Array:
-    """ISO 3166-1 region of simulated E.164 numbers from their prefix (no per-number parse).
-
-    NANP numbers go by area code (libphonenumber's geocoder table, ``US``/``CA``), the
-    others by country calling code; anything else is ``"??"``. Only meant for numbers this
-    simulator wrote (its blocks are checked against ``features.phone.normalize``).
-    """
-    import pyarrow.compute as pc
-
-    from features.phone import area_code_subdivisions
-
-    arr = numbers if isinstance(numbers, pa.Array) else pa.array(numbers, type=pa.string())
-    nanp = area_code_subdivisions()
-    area_codes = pa.array(list(nanp), type=pa.string())
-    nanp_regions = pa.array([v[:2] for v in nanp.values()], type=pa.string())
-    by_area = nanp_regions.take(pc.index_in(pc.utf8_slice_codeunits(arr, 2, 5), area_codes))
-    countries = pa.array(list(_COUNTRY_REGIONS), type=pa.string())
-    country_regions = pa.array(list(_COUNTRY_REGIONS.values()), type=pa.string())
-    by_country = country_regions.take(pc.index_in(pc.utf8_slice_codeunits(arr, 0, 3), countries))
-    region = pc.if_else(pc.starts_with(arr, "+1"), by_area, by_country)
-    return pc.fill_null(region, "??")
-
-
-def label_contacts(
-    number_code: np.ndarray,
-    ts: np.ndarray,
-    is_contact: np.ndarray,
-    is_complaint: np.ndarray,
-    is_opt_out: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``complaint_7d`` / ``opt_out_7d`` for every row (meaningful on contact rows).
-
-    DESIGN.md: a complaint (an opt-out, incl. an opt-out reply) strictly after the contact,
-    within 7 days, and strictly before the next contact to the same number. Rows must be
-    sorted by (number, ts); at equal ts a contact counts as later than other events.
-    ``ts`` is in microseconds since the epoch.
-    """
-    n = len(ts)
-    idx = np.arange(n)
-    last_contact = np.maximum.accumulate(np.where(is_contact, idx, -1)) if n else idx
-    prev = np.where(is_contact, -1, last_contact)  # the contact a reaction belongs to
-    linked = prev >= 0
-    rows = np.flatnonzero(linked)
-    linked[rows] = number_code[prev[rows]] == number_code[rows]
-    never = np.iinfo(np.int64).max
-    next_ts = np.full(n, never, dtype=np.int64)
-    contact_rows = np.flatnonzero(is_contact)
-    if len(contact_rows) > 1:
-        same_number = number_code[contact_rows[1:]] == number_code[contact_rows[:-1]]
-        next_ts[contact_rows[:-1]] = np.where(same_number, ts[contact_rows[1:]], never)
-    labels = []
-    for hit in (is_complaint, is_opt_out):
-        rows = np.flatnonzero(hit & linked)
-        c = prev[rows]
-        inside = (
-            (ts[rows] > ts[c]) & (ts[rows] <= ts[c] + WEEK * 1_000_000) & (ts[rows] < next_ts[c])
-        )
-        label = np.zeros(n, dtype=bool)
-        label[c[inside]] = True
-        labels.append(label)
-    return labels[0], labels[1]
-
+from features.phone import regions_of
+from features.pointintime.labels import label_contacts
 
 _PROBABILITY_COLUMNS = [
     "p_complaint_true", "p_opt_out_true", "p_complaint_observable", "p_opt_out_observable",
@@ -191,7 +130,7 @@ def _contact_frame(table: pa.Table) -> tuple[Any, dict[str, int], int]:
     ordered = ordered and not tie_wrong.any()
     order = np.arange(len(ts)) if ordered else np.lexsort((is_contact, ts, code))
     code, ts, kind_code, is_contact = code[order], ts[order], kind_code[order], is_contact[order]
-    region_of_code, region_names = _codes(region_of_numbers(pa.array(number_values)))
+    region_of_code, region_names = _codes(regions_of(pa.array(number_values)))
     region = region_of_code[code]
     reply_rows = np.flatnonzero(kind_code == kinds.index("reply")) if "reply" in kinds else []
     opt_out_reply = np.zeros(len(ts), dtype=bool)

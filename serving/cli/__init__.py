@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("serving.cli.demo", "run the end-to-end main job on embedded SQLite/MLflow defaults"),
     "simulate": ("features.simulate.cli", "generate a synthetic contact history with known risk"),
     "validate": ("features.validate", "check a CSV/Parquet file against a data contract"),
-    "features": ("features.build", "build the point-in-time training frame from events"),
+    "features": ("features.pointintime.cli", "build the point-in-time training frame from events"),
     "train": ("training.train", "train calibrated complaint/opt-out models, log to MLflow"),
     "promote": ("training.promote", "move the champion alias when the challenger is as good"),
     "serve": ("serving.cli.serve", "start the HTTP decision service (BentoML)"),

@@ -23,6 +23,7 @@ from features.schema import (
     Purpose,
     RegionCode,
     Registry,
+    subject_of,
 )
 from serving.domain.decision import Policy
 from serving.domain.state import Contact
@@ -78,7 +79,7 @@ class ContactIn(_Body):
             at=self.at or now,
             purpose=self.purpose,
             dial_mode=self.dial_mode or "manual",
-            subject=self.subject or self.campaign_id or "default",
+            subject=subject_of(self.subject, self.campaign_id),
             campaign_id=self.campaign_id,
             address_region=self.address_region,
             live_agent_guaranteed=self.live_agent_guaranteed,

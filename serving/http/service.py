@@ -85,7 +85,7 @@ class ContactGate:
             rules_dir=SETTINGS.rules_dir,
         )
         self.screener = Screener(self.resources)
-        from features.build import warm_up
+        from features.pointintime import warm_up
 
         try:
             warm_up()  # compiled kernels loaded before the first dial, not during it

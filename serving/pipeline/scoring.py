@@ -66,7 +66,7 @@ def model_scores(
     explain: int = 0,
 ) -> ModelScores:
     """Online features (the training kernels on the states' history) → calibrated model."""
-    from features.build import features_of_records
+    from features.pointintime import features_of_records
 
     columns = features_of_records(
         [c.number.e164 for c in contacts],

@@ -215,9 +215,3 @@ class _Facts:
                 if self.at < end and (best is None or event.ts > best):
                     best = event.ts
         return best
-
-
-def _subject(event: HistoryEvent) -> str:
-    """The subject a past contact counts under for ``same_subject`` caps: its subject, else
-    its campaign id, else ``"default"`` (an empty subject or campaign id counts as absent)."""
-    return event.subject or event.campaign_id or "default"

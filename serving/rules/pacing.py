@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from features.schema import subject_of
 from serving.domain.reasons import Reason, iso_utc
 from serving.domain.state import Contact
 from serving.rules import schema as pack_schema
-from serving.rules.facts import _BLOCKED, _HISTORY, _PAST_CONTACTS, _Facts, _subject
+from serving.rules.facts import _BLOCKED, _HISTORY, _PAST_CONTACTS, _Facts
 from serving.rules.rule import _NO_REASONS, _RESOLUTION, _Rule
 from serving.rules.schema import parse_duration
 
@@ -95,7 +96,7 @@ class _CapRule(_Rule):
             for event in recent
             if event.channel in channels
             and (event.purpose or "marketing") in purposes
-            and (not self.same_subject or _subject(event) == subject)
+            and (not self.same_subject or subject_of(event.subject, event.campaign_id) == subject)
         ]
         if len(counted) < self.max:
             return _NO_REASONS

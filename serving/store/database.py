@@ -57,11 +57,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from features.io import columns_for
-from features.phone import normalize
+from features.phone import e164_batch, normalize
 from features.schema import BlockedPeriod, Consent, DncEntry, Event, Preference
 from serving.crypto import PURPOSE_EVIDENCE, PURPOSE_NUMBER, PURPOSE_TEXT, NumberCrypto
 from serving.domain.state import HistoryEvent, NumberState, WorldState
-from serving.registry_numbers import e164_batch
 from serving.store import tables as t
 from serving.store.checkpoint import REQUEST_PATH_CHECKPOINT_PAGES, WalCheckpointer
 
@@ -250,7 +249,7 @@ def normalize_batch(
 ) -> list[tuple[str | None, str | None]]:
     """(E.164, None) or (None, reason) per raw number, as :func:`normalize` decides.
 
-    Validity and E.164 come from :func:`serving.registry_numbers.e164_batch` (the same
+    Validity and E.164 come from :func:`features.phone.e164_batch` (the same
     checks, without time zones and line type); the reason of each reject from the
     uncached ``normalize`` (5 M one-off numbers must not fill its per-number cache).
     """

@@ -9,7 +9,7 @@ import phonenumbers
 import pytest
 
 from features import simulate as sim
-from features.phone import normalize
+from features.phone import normalize, regions_of
 from features.replies import classify_reply
 from tests.support.simulate import REGIONS
 
@@ -29,7 +29,7 @@ def test_numbers_are_valid_in_the_intended_regions_with_known_zones(events: pd.D
         )
         assert block.region == region
         assert normalize(raw).time_zones == block.zones
-    regions = sim.region_of_numbers(numbers.tolist()).to_pylist()
+    regions = regions_of(numbers.tolist()).to_pylist()
     share = pd.Series(regions).value_counts(normalize=True)
     assert set(share.index) == REGIONS
     assert 0.45 < share["US"] < 0.55

@@ -176,8 +176,7 @@ def test_bulk_validity_matches_normalize() -> None:
     """The light bulk path decides validity and E.164 exactly as features.phone.normalize."""
     import phonenumbers as pn
 
-    from features.phone import normalize
-    from serving.registry_numbers import e164_batch
+    from features.phone import e164_batch, normalize
 
     samples: list[tuple[str, str | None]] = []
     for region in ("US", "CA", "GB", "FR", "DE", "AU", "CN", "GG", "JE", "IM"):

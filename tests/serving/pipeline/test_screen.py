@@ -143,7 +143,7 @@ def test_online_features_equal_a_direct_history_read(screener, sqlite_store, loa
     history frame (the read path the training side uses)."""
     import pandas as pd
 
-    from features.build import features_as_of
+    from features.pointintime import features_as_of
     from training.model import feature_matrix
 
     events = [

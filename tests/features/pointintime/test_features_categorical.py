@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_training_frame
 from features.definitions import (
     CATEGORICAL_FEATURES,
     FEATURE_NAMES,
@@ -20,6 +19,7 @@ from features.definitions import (
     monotone_constraints,
     unknown_code,
 )
+from features.pointintime import build_training_frame
 
 
 def test_codes_are_stable_across_batches_unknown_and_missing_have_their_own() -> None:

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.build import features_as_of, features_of_records
 from features.definitions import FEATURE_NAMES
 from features.phone import normalize
-from tests.features.test_features import (
+from features.pointintime import features_as_of, features_of_records
+from tests.support.frames import (
     FAST,
     NUMBERS,
     consent_frames,

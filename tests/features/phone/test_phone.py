@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import phonenumbers as pn
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -333,3 +334,13 @@ def test_normalize_many_equals_normalize_hypothesis(
     raws: list[str | None], default_region: str | None
 ) -> None:
     _assert_rows_equal(raws, default_region)
+
+
+def test_regions_of_is_the_region_of_normalize() -> None:
+    """regions_of (the simulator's region of each number) reads normalize's region."""
+    from features.phone import regions_of
+
+    raws = ["+12015550123", "+15062345678", "+447400123456", "+61412345678", "12345", "", "+1"]
+    expected = [normalize(raw).region or "??" for raw in raws]
+    assert regions_of(raws).to_pylist() == expected
+    assert regions_of(pa.array(raws)).to_pylist() == expected

@@ -6,10 +6,11 @@ reply counts) at ``s`` with ``t <= s < min(t + 7 d, next contact after t)``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_training_frame
+from features.pointintime import build_training_frame, label_contacts
 
 NUMBER = "+12015550123"  # libphonenumber's US example number
 OTHER = "+15062345678"  # libphonenumber's CA example number
@@ -118,3 +119,58 @@ def test_horizon_is_a_parameter() -> None:
     assert build_training_frame(frame, horizon="3D")["complaint_7d"].iloc[0] == 1
     with pytest.raises(ValueError, match="horizon"):
         build_training_frame(frame, horizon="0D")
+
+
+def _labels_py(frame: pd.DataFrame) -> pd.DataFrame:
+    """Labels of the contacts of ``frame`` (one number) from labels.label_contacts, fed the
+    simulator's way: rows sorted by ts, a contact after other events at equal ts, µs."""
+    ordered = frame.assign(_late=frame["kind"].eq("contact")).sort_values(
+        ["ts", "_late"], kind="stable"
+    )
+    ts_us = pd.DatetimeIndex(ordered["ts"]).as_unit("us").asi8
+    kind = ordered["kind"].to_numpy(dtype=object)
+    complaint, opt_out = label_contacts(
+        np.zeros(len(ordered), dtype=np.int64),
+        ts_us,
+        kind == "contact",
+        kind == "complaint",
+        kind == "opt_out",
+    )
+    out = pd.DataFrame(
+        {"complaint_7d": complaint.astype(int), "opt_out_7d": opt_out.astype(int)},
+        index=ordered["event_id"].to_numpy(),
+    )
+    return out.loc[ordered["event_id"][kind == "contact"].to_numpy()]
+
+
+@pytest.mark.parametrize(
+    "offsets",
+    [
+        (pd.Timedelta(0),),  # a reaction at exactly t
+        (pd.Timedelta(days=7),),  # ... at exactly t + 7 d
+        (pd.Timedelta(days=7) - pd.Timedelta(microseconds=1),),
+        (pd.Timedelta(0), pd.Timedelta(days=7)),
+    ],
+)
+@pytest.mark.parametrize("kind", ["complaint", "opt_out"])
+def test_window_edges_agree_between_the_training_frame_and_labels_py(
+    offsets: tuple[pd.Timedelta, ...], kind: str
+) -> None:
+    """The training frame and features.pointintime.labels (which the simulator's summary
+    calls) give the same labels at the window edges: a reaction at exactly t, at t + 7 d."""
+    frame = events(*[(offset, kind, {}) for offset in offsets])
+    built = build_training_frame(frame).set_index("event_id")[["complaint_7d", "opt_out_7d"]]
+    expected = _labels_py(frame)
+    assert built.astype(int).to_dict() == expected.to_dict()
+
+
+def test_window_edges_at_the_next_contact_agree_between_the_two() -> None:
+    frame = events(
+        (pd.Timedelta(days=2), "contact", {"channel": "call"}),
+        (pd.Timedelta(days=2), "complaint", {}),
+        (pd.Timedelta(days=9), "opt_out", {}),  # exactly 7 days after the second contact
+        (pd.Timedelta(days=2) - pd.Timedelta(seconds=1), "opt_out", {}),
+    )
+    built = build_training_frame(frame).set_index("event_id")[["complaint_7d", "opt_out_7d"]]
+    assert built.astype(int).to_dict() == _labels_py(frame).to_dict()
+    assert built.loc["e1"].tolist() == [1, 0]

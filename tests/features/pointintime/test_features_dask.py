@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.build import build_training_frame
 from features.dask_engine import build_training_frame_dask
 from features.io import load_events, load_records
+from features.pointintime import build_training_frame
 from features.simulate import simulate_to_dir
 
 

@@ -1,14 +1,9 @@
-"""Phone numbers, normalised once at the boundary with ``phonenumbers`` (libphonenumber).
+"""libphonenumber's metadata prepared for column-wise use: one plan per calling code.
 
-:func:`normalize` turns any input into a :class:`NumberRecord`: E.164, validity (and why
-not), region (ISO 3166-1), US/CA subdivision (ISO 3166-2, from the area code), line type,
-**all** candidate time zones, and whether the number is non-geographic (toll-free etc.).
-
-:func:`normalize_many` gives the same records for many inputs as a DataFrame, one row per
-input, a few seconds per million E.164 numbers instead of two minutes (issue 2, item 4): it
-applies libphonenumber's own metadata column-wise and hands everything else to
-:func:`normalize`, so both agree row for row (``tests/features/test_phone.py`` checks it;
-``benchmarks/bench_phone.py`` measures it).
+A :class:`_CountryPlan` holds what :func:`features.phone.normalize` consults for one calling
+code (national-prefix patterns, possible lengths, regions in phonenumbers' order, line-type
+patterns, time zones) so that :func:`features.phone.normalize_many` can apply it to a whole
+column of numbers; zones are shared tuple objects addressed by integer ids.
 """
 
 from __future__ import annotations
@@ -17,283 +12,25 @@ import functools
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import phonenumbers as pn
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import timezone as pn_timezone
-from phonenumbers.geodata import GEOCODE_DATA
 from phonenumbers.phonemetadata import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _test_number_length
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-LINE_TYPES: dict[int, str] = {
-    pn.PhoneNumberType.FIXED_LINE: "fixed_line",
-    pn.PhoneNumberType.MOBILE: "mobile",
-    pn.PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
-    pn.PhoneNumberType.TOLL_FREE: "toll_free",
-    pn.PhoneNumberType.PREMIUM_RATE: "premium_rate",
-    pn.PhoneNumberType.SHARED_COST: "shared_cost",
-    pn.PhoneNumberType.VOIP: "voip",
-    pn.PhoneNumberType.PERSONAL_NUMBER: "personal_number",
-    pn.PhoneNumberType.PAGER: "pager",
-    pn.PhoneNumberType.UAN: "uan",
-    pn.PhoneNumberType.VOICEMAIL: "voicemail",
-    pn.PhoneNumberType.UNKNOWN: "unknown",
-}
-#: Line types whose number says nothing about where the person is.
-NON_GEOGRAPHIC_TYPES = frozenset(
-    {
-        "toll_free",
-        "premium_rate",
-        "shared_cost",
-        "voip",
-        "personal_number",
-        "pager",
-        "uan",
-        "unknown",
-    }
+from features.phone.e164 import _PARSE_REASONS, _POSSIBLE_REASONS
+from features.phone.scalar import (
+    LINE_TYPES,
+    NON_GEOGRAPHIC_TYPES,
+    UNKNOWN_ZONE,
+    area_code_subdivisions,
 )
-UNKNOWN_ZONE = "Etc/Unknown"
 
-_US_STATES = {
-    "Alabama": "AL",
-    "Alaska": "AK",
-    "Arizona": "AZ",
-    "Arkansas": "AR",
-    "California": "CA",
-    "Colorado": "CO",
-    "Connecticut": "CT",
-    "Delaware": "DE",
-    "Florida": "FL",
-    "Georgia": "GA",
-    "Hawaii": "HI",
-    "Idaho": "ID",
-    "Illinois": "IL",
-    "Indiana": "IN",
-    "Iowa": "IA",
-    "Kansas": "KS",
-    "Kentucky": "KY",
-    "Louisiana": "LA",
-    "Maine": "ME",
-    "Maryland": "MD",
-    "Massachusetts": "MA",
-    "Michigan": "MI",
-    "Minnesota": "MN",
-    "Mississippi": "MS",
-    "Missouri": "MO",
-    "Montana": "MT",
-    "Nebraska": "NE",
-    "Nevada": "NV",
-    "New Hampshire": "NH",
-    "New Jersey": "NJ",
-    "New Mexico": "NM",
-    "New York": "NY",
-    "North Carolina": "NC",
-    "North Dakota": "ND",
-    "Ohio": "OH",
-    "Oklahoma": "OK",
-    "Oregon": "OR",
-    "Pennsylvania": "PA",
-    "Rhode Island": "RI",
-    "South Carolina": "SC",
-    "South Dakota": "SD",
-    "Tennessee": "TN",
-    "Texas": "TX",
-    "Utah": "UT",
-    "Vermont": "VT",
-    "Virginia": "VA",
-    "Washington": "WA",
-    "West Virginia": "WV",
-    "Wisconsin": "WI",
-    "Wyoming": "WY",
-    "Washington D.C.": "DC",
-    "Washington, D.C.": "DC",
-    "District of Columbia": "DC",
-    "Washington State": "WA",  # libphonenumber's name for 206, 253, 360, 425, 509
-}
-_CA_PROVINCES = {
-    "Alberta": "AB",
-    "British Columbia": "BC",
-    "Manitoba": "MB",
-    "New Brunswick": "NB",
-    "Newfoundland and Labrador": "NL",
-    "Newfoundland": "NL",
-    "Nova Scotia": "NS",
-    "Ontario": "ON",
-    "Prince Edward Island": "PE",
-    "Quebec": "QC",
-    "Québec": "QC",
-    "Saskatchewan": "SK",
-    "Northwest Territories": "NT",
-    "Nunavut": "NU",
-    "Yukon": "YT",
-    "Nova Scotia/Prince Edward Island": "NS",
-    "Yukon/Northwest Territories/Nunavut": "YT",
-    "British Colombia": "BC",  # sic, libphonenumber's spelling for 236, 250, 604, 672, 778
-}
-_US_ABBR = set(_US_STATES.values())
-_CA_ABBR = set(_CA_PROVINCES.values())
-
-
-@dataclass(frozen=True, slots=True)
-class NumberRecord:
-    """A number as the rules and features see it."""
-
-    raw: str
-    e164: str | None
-    valid: bool
-    invalid_reason: str | None
-    region: str | None  # ISO 3166-1 alpha-2 ("US", "GG"); None when unknown
-    subdivision: str | None  # ISO 3166-2 for US/CA ("US-FL", "CA-ON")
-    line_type: str  # see LINE_TYPES values
-    time_zones: tuple[str, ...]  # every candidate IANA zone; () when unknown
-    non_geographic: bool  # toll-free / non-geographic / unknown zone
-
-
-@functools.cache
-def area_code_subdivisions() -> dict[str, str]:
-    """NANP area code (3 digits) → ISO 3166-2 subdivision, from libphonenumber's geocoder."""
-    table: dict[str, str] = {}
-    for key, names in GEOCODE_DATA.items():
-        if len(key) != 4 or not key.startswith("1"):
-            continue
-        name = names.get("en", "")
-        code = _subdivision_from_name(name)
-        if code:
-            table[key[1:]] = code
-    # Area codes the geocoder only names by city ("Bridgeport, CT" under 1203xxx): use
-    # them when every longer prefix of the area code names the same subdivision.
-    by_area: dict[str, set[str | None]] = {}
-    for key, names in GEOCODE_DATA.items():
-        if len(key) > 4 and key.startswith("1") and key[1:4] not in table:
-            by_area.setdefault(key[1:4], set()).add(_subdivision_from_name(names.get("en", "")))
-    for area, codes in by_area.items():
-        known = codes - {None}
-        if len(known) == 1:
-            table[area] = known.pop()
-    return table
-
-
-def _subdivision_from_name(name: str) -> str | None:
-    if name in _US_STATES:
-        return "US-" + _US_STATES[name]
-    if name in _CA_PROVINCES:
-        return "CA-" + _CA_PROVINCES[name]
-    if ", " in name:  # "New York, NY", "Etobicoke, ON"
-        abbr = name.rsplit(", ", 1)[1].strip()
-        if abbr in _US_ABBR:
-            return "US-" + abbr
-        if abbr in _CA_ABBR:
-            return "CA-" + abbr
-    return None
-
-
-def _invalid(
-    raw: str, reason: str, e164: str | None = None, region: str | None = None
-) -> NumberRecord:
-    return NumberRecord(raw, e164, False, reason, region, None, "unknown", (), True)
-
-
-@functools.lru_cache(maxsize=1_000_000)
-def normalize(raw: str, default_region: str | None = None) -> NumberRecord:
-    """Normalise one number. National formats need ``default_region`` (e.g. ``"US"``).
-
-    >>> normalize("+1 305-213-4567").subdivision
-    'US-FL'
-    >>> normalize("+1 701 201 4567").time_zones
-    ('America/Denver', 'America/North_Dakota/Center')
-    >>> normalize("hello").invalid_reason
-    'not a phone number'
-    """
-    text = raw.strip() if isinstance(raw, str) else ""  # None / NaN count as empty
-    if not text:
-        return _invalid(raw, "empty")
-    try:
-        num = pn.parse(text, default_region)
-    except pn.NumberParseException as exc:
-        return _invalid(raw, _PARSE_REASONS.get(exc.error_type, "not a phone number"))
-    e164 = pn.format_number(num, pn.PhoneNumberFormat.E164)
-    if not pn.is_possible_number(num):
-        reason = _POSSIBLE_REASONS.get(
-            pn.is_possible_number_with_reason(num), "not a possible number"
-        )
-        return _invalid(raw, reason, e164)
-    region = pn.region_code_for_number(num)
-    if not pn.is_valid_number(num):
-        return _invalid(raw, "not a valid number for its region", e164, region)
-    line_type = LINE_TYPES.get(pn.number_type(num), "unknown")
-    zones = tuple(z for z in pn_timezone.time_zones_for_number(num) if z != UNKNOWN_ZONE)
-    subdivision = None
-    if num.country_code == 1 and region in ("US", "CA"):
-        subdivision = area_code_subdivisions().get(str(num.national_number)[:3])
-    zones = with_zone_corrections(e164, zones)
-    non_geo = line_type in NON_GEOGRAPHIC_TYPES or not zones or region == "001"
-    return NumberRecord(raw, e164, True, None, region, subdivision, line_type, zones, non_geo)
-
-
-#: Where libphonenumber's time-zone data is known to be wrong, by E.164 prefix: zones ADDED in
-#: front of its own (the rules check every candidate zone, so adding one is conservative; the
-#: features read the first). +1 689 is an overlay of Orlando's 407/321 (Eastern time), but
-#: libphonenumber 9.0 lists it in America/Chicago only — a Florida 20:00 cut-off would be
-#: checked an hour late.
-ZONE_CORRECTIONS: dict[str, tuple[str, ...]] = {"+1689": ("America/New_York",)}
-
-
-def with_zone_corrections(e164: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
-    """``zones`` of the number with :data:`ZONE_CORRECTIONS` applied."""
-    if e164:
-        for prefix, extra in ZONE_CORRECTIONS.items():
-            if e164.startswith(prefix):
-                return tuple(dict.fromkeys((*extra, *zones)))
-    return zones
-
-
-_PARSE_REASONS = {
-    pn.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code (use +CC or a default region)",
-    pn.NumberParseException.NOT_A_NUMBER: "not a phone number",
-    pn.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    pn.NumberParseException.TOO_SHORT_NSN: "too short",
-    pn.NumberParseException.TOO_LONG: "too long",
-}
-_POSSIBLE_REASONS = {
-    pn.ValidationResult.TOO_SHORT: "too short",
-    pn.ValidationResult.TOO_LONG: "too long",
-    pn.ValidationResult.INVALID_LENGTH: "invalid length",
-    pn.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Many numbers at once.
-#
-# ``normalize`` costs ~120 µs a number (parse + validate + type + zones in pure Python), i.e.
-# two minutes for a million. ``normalize_many`` reproduces the same steps for E.164-like input
-# ("+" then 4-17 digits, optionally spaced with " -.()") column-wise, calling code by calling
-# code: parse()'s national-prefix cut ("+44 (0)20 ..."), the possible-length test, region choice
-# for shared codes (+1, +44, ...), the line-type tests in phonenumbers' order, and the time-zone
-# lookups. libphonenumber's own metadata regexes run through pyarrow.compute (RE2; they are
-# RE2-compatible, and anchored here exactly as phonenumbers' match / fullmatch use them); lengths
-# and zones go through numpy lookup tables. Whatever takes a branch of phonenumbers we do not
-# mirror (national formats, letters, extensions, "00" prefixes, national-prefix transform rules,
-# unknown codes with a default region) goes through ``normalize`` itself. Every row is thus
-# exact by construction; tests/features/test_phone.py compares the two row by row.
-# --------------------------------------------------------------------------------------------
-
-#: Column order of :func:`normalize_many` — exactly the :class:`NumberRecord` fields.
-RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(NumberRecord))
-#: ``object`` keeps ``None`` as ``None`` (pandas 3's ``str`` dtype would turn it into NaN).
-_COLUMN_DTYPES = {
-    name: ("bool" if name in ("valid", "non_geographic") else "object") for name in RECORD_COLUMNS
-}
-#: Input the fast path takes: optional spaces, one "+", then digits and " -.()" only. Each of
-#: these is punctuation ``phonenumbers.parse`` ignores; anything else goes to ``normalize``.
-_E164_LIKE = r"^ *\+[0-9 .()\-]*$"
-_FAST_DIGITS = (4, 17)  # 4: "+" and 3 digits is the shortest viable input; 17 fits int64
-_MAX_INPUT_LENGTH = 250  # phonenumberutil._MAX_INPUT_STRING_LENGTH: longer input is "too long"
 _UNKNOWN_TYPE = int(pn.PhoneNumberType.UNKNOWN)
 #: phonenumbers' own test order in ``_number_type_helper`` before fixed line / mobile.
 _SPECIAL_TYPES = (
@@ -311,120 +48,6 @@ _SPECIAL_TYPES = (
 _SLOW_COUNTRY_CODES = frozenset({54})
 
 
-def normalize_many(
-    raws: Sequence[str | None] | np.ndarray | pd.Series, default_region: str | None = None
-) -> pd.DataFrame:
-    """Normalise many numbers at once; row ``i`` equals ``normalize(raws[i], default_region)``.
-
-    Returns one row per input, index ``0..n-1``, columns :data:`RECORD_COLUMNS` (``None`` stays
-    ``None``; ``time_zones`` holds shared tuple objects). Duplicates are normalised once. The
-    per-number cache of :func:`normalize` is not filled: millions of one-off numbers would pin
-    memory in it.
-    """
-    values = _as_object_array(raws)
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # the usual case: all str
-        encoded = pa.array(values, type=pa.large_string()).dictionary_encode()
-        codes = encoded.indices.to_numpy()
-        text, is_text = encoded.dictionary, np.ones(len(encoded.dictionary), dtype=bool)
-        distinct = None  # the strings of ``text`` themselves
-    else:  # None / NaN / numbers mixed in: only the str values can take the fast path
-        codes, distinct = pd.factorize(values, use_na_sentinel=False)
-        is_text = np.fromiter(
-            (isinstance(v, str) for v in distinct), dtype=bool, count=len(distinct)
-        )
-        text = pa.array(np.where(is_text, distinct, ""), type=pa.large_string())
-    columns = _normalize_distinct(text, is_text, distinct, default_region)
-    if len(text) == len(values) and np.array_equal(codes, np.arange(len(values))):
-        codes = slice(None)  # all distinct, first-seen order: no need to copy every column
-    frame = pd.DataFrame(
-        {
-            name: pd.Series(columns[name][codes], dtype=_COLUMN_DTYPES[name], copy=False)
-            for name in RECORD_COLUMNS
-            if name != "raw"
-        }
-    )
-    frame.insert(0, "raw", pd.Series(values, dtype=object, copy=False))
-    for prefix in ZONE_CORRECTIONS:
-        # as normalize does: valid numbers only
-        hit = frame["e164"].str.startswith(prefix, na=False).to_numpy(dtype=bool) & frame[
-            "valid"
-        ].to_numpy(dtype=bool)
-        if hit.any():
-            rows = frame.index[hit]
-            corrected = [
-                with_zone_corrections(e, z)
-                for e, z in zip(frame.loc[rows, "e164"], frame.loc[rows, "time_zones"], strict=True)
-            ]
-            frame.loc[rows, "time_zones"] = pd.Series(corrected, index=rows, dtype=object)
-    return frame
-
-
-def _as_object_array(raws: Sequence[str | None] | np.ndarray | pd.Series) -> np.ndarray:
-    if isinstance(raws, pd.Series):
-        raws = raws.to_numpy(dtype=object)
-    if isinstance(raws, np.ndarray) and raws.dtype == object:
-        return raws.reshape(-1)
-    out = np.empty(len(raws), dtype=object)
-    out[:] = list(raws)
-    return out
-
-
-def _normalize_distinct(
-    text: pa.Array, is_text: np.ndarray, distinct: np.ndarray | None, default_region: str | None
-) -> dict[str, np.ndarray]:
-    """Column arrays, one entry per distinct input, for every field but ``raw``.
-
-    ``text`` holds each distinct input as a string ("" where ``is_text`` is False);
-    ``distinct`` holds the inputs themselves (None: they are ``text``'s strings), for the rows
-    ``normalize`` has to do.
-    """
-    count = len(text)
-    e164_like = (
-        is_text
-        & (pc.utf8_length(text).to_numpy() <= _MAX_INPUT_LENGTH)
-        & pc.match_substring_regex(text, _E164_LIKE).to_numpy(zero_copy_only=False)
-    )
-    candidate_rows = np.flatnonzero(e164_like)
-    digits = _digits_after_plus(text.filter(pa.array(e164_like)))
-    n_digits = pc.utf8_length(digits).to_numpy()
-    in_range = (n_digits >= _FAST_DIGITS[0]) & (n_digits <= _FAST_DIGITS[1])
-    fast_rows = candidate_rows[in_range]
-    columns = _empty_columns(count)
-    zone_ids = np.full(count, _zone_id(()), dtype=np.int64)
-    handled = _fill_fast(
-        columns, zone_ids, fast_rows, digits.filter(pa.array(in_range)), default_region
-    )
-    columns["time_zones"] = _zone_objects()[zone_ids]
-    slow = np.ones(count, dtype=bool)
-    slow[fast_rows[handled]] = False
-    for row in np.flatnonzero(slow):
-        raw = distinct[row] if distinct is not None else text[int(row)].as_py()
-        record = normalize.__wrapped__(raw, default_region)
-        for name in RECORD_COLUMNS[1:]:
-            columns[name][row] = getattr(record, name)
-        columns["time_zones"][row] = _ZONE_LISTS[_zone_id(record.time_zones)]
-    return columns
-
-
-def _digits_after_plus(e164_like: pa.Array) -> pa.Array:
-    """The digits of strings matching ``_E164_LIKE``; cheap for the usual "+" + digits."""
-    digits = pc.utf8_slice_codeunits(e164_like, 1)
-    plain = pc.and_(pc.starts_with(e164_like, "+"), pc.ascii_is_decimal(digits))
-    if pc.all(plain).as_py() is not False:
-        return digits
-    formatted = pc.invert(plain)
-    cleaned = pc.replace_substring_regex(e164_like.filter(formatted), r"[^0-9]", "")
-    return pc.replace_with_mask(digits, formatted, cleaned)
-
-
-def _empty_columns(count: int) -> dict[str, np.ndarray]:
-    columns = {name: np.full(count, None, dtype=object) for name in RECORD_COLUMNS[1:]}
-    columns["valid"] = np.zeros(count, dtype=bool)
-    columns["non_geographic"] = np.ones(count, dtype=bool)
-    return columns
-
-
-#: Every distinct zone tuple seen, once: rows refer to these objects (a million rows hold a
 #: few hundred tuples), and the fast path handles them as integer ids.
 _ZONE_LISTS: list[tuple[str, ...]] = []
 _ZONE_IDS: dict[tuple[str, ...], int] = {}
@@ -443,50 +66,6 @@ def _zone_id(zones: tuple[str, ...]) -> int:
 
 def _zone_objects() -> np.ndarray:
     return _object_array(_ZONE_LISTS)
-
-
-def _fill_fast(
-    columns: dict[str, np.ndarray],
-    zone_ids: np.ndarray,
-    rows: np.ndarray,
-    digits: pa.Array,
-    default_region: str | None,
-) -> np.ndarray:
-    """Fill ``columns`` / ``zone_ids`` at ``rows`` from E.164 digit strings (no "+"), calling
-    code by calling code; returns which of ``rows`` were handled (the rest go slow)."""
-    handled = np.zeros(len(rows), dtype=bool)
-    if not len(rows):
-        return handled
-    value = pc.cast(digits, pa.int64()).to_numpy()
-    n_digits = pc.utf8_length(digits).to_numpy()
-    country_code = _split_country_code(value, n_digits)
-    country_code[pc.starts_with(digits, "0").to_numpy(zero_copy_only=False)] = 0  # no code
-    order = np.argsort(country_code, kind="stable")
-    bounds = np.flatnonzero(np.diff(country_code[order])) + 1
-    for group in np.split(order, bounds):
-        code = int(country_code[group[0]])
-        if code == 0:
-            # No known calling code after "+": parse() retries the digits as a national number
-            # of the default region; with none, that ends in INVALID_COUNTRY_CODE.
-            if default_region is None:
-                columns["invalid_reason"][rows[group]] = _PARSE_REASONS[
-                    pn.NumberParseException.INVALID_COUNTRY_CODE
-                ]
-                columns["line_type"][rows[group]] = "unknown"
-                handled[group] = True
-            continue
-        plan = _country_plan(code)
-        if plan is None:
-            continue
-        numbers = _CountryNumbers(
-            rows=rows[group],
-            nsn=pc.utf8_slice_codeunits(digits.take(pa.array(group)), start=len(str(code))),
-            value=value[group],
-            n_digits=n_digits[group],
-            nsn_length=n_digits[group] - len(str(code)),
-        )
-        handled[group[plan.fill(columns, zone_ids, numbers)]] = True
-    return handled
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,17 +91,6 @@ class _CountryNumbers:
 @functools.cache
 def _known_country_codes() -> np.ndarray:
     return np.array(sorted(COUNTRY_CODE_TO_REGION_CODE), dtype=np.int64)
-
-
-def _split_country_code(value: np.ndarray, n_digits: np.ndarray) -> np.ndarray:
-    """The 1-3 digit calling code each number starts with (0 if none), shortest first as in
-    ``phonenumberutil._extract_country_code`` (the codes are prefix-free anyway)."""
-    country_code = np.zeros(len(value), dtype=np.int64)
-    for width in (3, 2, 1):  # later (shorter) assignments win, matching "shortest first"
-        prefix = value // (10 ** (n_digits - width))
-        is_known = np.isin(prefix, _known_country_codes())
-        country_code[is_known] = prefix[is_known]
-    return country_code
 
 
 def _full(pattern: str) -> str:
