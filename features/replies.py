@@ -1,4 +1,4 @@
-"""Inbound SMS replies → ``opt_out`` / ``help`` / ``opt_in`` / ``other`` (RULES.md, "Reply keywords").
+"""Inbound SMS replies → ``opt_out`` / ``help`` / ``opt_in`` / ``other`` (docs/rules.md, "Reply keywords").
 
 Why this module is deliberately eager to say ``opt_out``: a missed opt-out is a legal
 breach (TCPA revocation "by any reasonable means", 47 CFR 64.1200(a)(10) as amended by
@@ -7,7 +7,7 @@ target. So besides the per-se keywords we match plain-language revocations in th
 languages we serve, and any per-se keyword as a word anywhere in the message ("I said
 STOP"), ahead of any help or opt-in word in it.
 
-Normalisation (RULES.md): Unicode NFKC (full-width ``ＳＴＯＰ`` → ``STOP``), casefold,
+Normalisation (docs/rules.md, "Reply keywords"): Unicode NFKC (full-width ``ＳＴＯＰ`` → ``STOP``), casefold,
 accents stripped (``ARRÊT`` → ``arret``), punctuation and symbols (emoji included) turned
 into spaces, whitespace collapsed.
 
@@ -49,7 +49,7 @@ OPT_OUT_WORDS: frozenset[str] = frozenset(
 #: one is a breach).
 ANYWHERE_OPT_OUT_WORDS: frozenset[str] = OPT_OUT_WORDS - {"td"}
 #: Short words that are opt-outs only in some regions (sender's region, ISO 3166-1).
-#: RULES.md: "T, R, N, 0, NO where the sender's region uses them (CN, AU)".
+#: docs/rules.md: "T, R, N, 0, NO where the sender's region uses them (CN, AU)".
 REGIONAL_OPT_OUT_WORDS: dict[str, frozenset[str]] = {
     "CN": frozenset({"t", "r", "n", "0", "no"}),
     "AU": frozenset({"t", "r", "n", "0", "no"}),

@@ -103,7 +103,7 @@ class Record(BaseModel):
 
 # --------------------------------------------------------------------------- records
 class Event(Record):
-    """One thing that happened to a number (DESIGN.md, "Event")."""
+    """One thing that happened to a number (docs/data-contracts.md, "events")."""
 
     event_id: NonEmpty = Field(description="Unique id; replaying it is a no-op.")
     number: NonEmpty = Field(description="Phone number as given; normalised at the boundary.")

@@ -12,8 +12,8 @@ inside the noise, and none better on every seed. What is left of the out-of-time
 drift between the calibration and test periods, not the shape of the map: Platt refitted on
 the test slice itself would give an opt-out ECE of 0.0007–0.0011, near the noise floor
 (~0.0009); fitted on the calibration slice it gives 0.0011–0.0018. The fitted state is plain
-numbers, so serving applies it with numpy and no pickled sklearn objects (STYLE.md:
-log the booster with ``mlflow.lightgbm`` and the calibrator as a small JSON artifact).
+numbers, so serving applies it with numpy and no pickled sklearn objects (the bundle
+holds the booster as an ``mlflow.lightgbm`` model and the calibrator as a small JSON file).
 """
 
 from __future__ import annotations

@@ -22,13 +22,13 @@ sensitivity ``s`` (log-normal, mean 1, not observable)::
     hazard = base · s · exp(Σ βᵢ·xᵢ),   p = min(1 − exp(−hazard), 0.5)
 
 with drivers ``xᵢ`` that a feature pipeline can compute from the history strictly before
-``t`` (DESIGN.md windows ``t − N days ≤ ts < t``): contacts in the prior 1, 7 and 30 days
+``t`` (docs/model.md windows ``t − N days ≤ ts < t``): contacts in the prior 1, 7 and 30 days
 (all channels), the current unanswered-call streak, short hang-ups (answered, < 10 s) and
 refusals in the prior 30 / 90 days, the contact's own local hour (night = 21:00–08:00 in
 the number's first candidate zone), its purpose, channel and dial mode, and the consent in
 force at ``t`` (type, channel). See :data:`COMPLAINT_WEIGHTS` and :data:`OPT_OUT_WEIGHTS`.
 
-Labels match DESIGN.md exactly: when the Bernoulli draw fires, the complaint / opt-out (an
+Labels match docs/model.md exactly: when the Bernoulli draw fires, the complaint / opt-out (an
 ``opt_out`` event, or for SMS often an opt-out *reply*) is placed strictly inside
 ``(t, min(next contact to the number, t + 7 days))``, and no complaint or opt-out is ever
 generated anywhere else, so ``P(complaint_7d = 1) = p_complaint_true`` exactly. Follow-up

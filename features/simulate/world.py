@@ -145,7 +145,7 @@ MAX_EVENTS_PER_NUMBER = MAX_TOUCHES * MAX_ATTEMPTS * 5 + 32
 
 # --------------------------------------------------------------------------- replies
 #: Reply texts by language: (opt-out, help, opt-in, ordinary). Opt-out texts must classify
-#: as opt-outs with :func:`features.replies.classify_reply` (RULES.md "Reply keywords"),
+#: as opt-outs with :func:`features.replies.classify_reply` (docs/rules.md, "Reply keywords"),
 #: the others never — a test checks both.
 REPLY_TEXTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "en": (

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from features.schema import REGISTRIES, parse_instant
 
-#: The country whose national format a registry's files use (RULES.md, per registry).
+#: The country whose national format a registry's files use (its `registry` rule in docs/rules.md).
 REGISTRY_REGION: dict[str, str] = {
     "US_NATIONAL_DNC": "US",
     "CA_DNCL": "CA",

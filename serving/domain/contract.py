@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP contract (API.md v1), as pydantic models.
+"""Request and response bodies of the HTTP contract (docs/api.md, v1), as pydantic models.
 
 The service, the batch screener and the tests share these, so a field is named once.
 Unknown fields are errors (a typo in a policy must not silently fall back to a default).
@@ -48,7 +48,7 @@ class ContactIn(_Body):
     """A planned contact. Only ``number`` and ``channel`` are required."""
 
     #: Any text: what cannot be parsed (empty, too long, letters) is a per-item
-    #: ``INVALID_NUMBER`` withhold, never a failed request (API.md). The bound only keeps
+    #: ``INVALID_NUMBER`` withhold, never a failed request (docs/api.md). The bound only keeps
     #: one item from carrying a megabyte.
     number: str = Field(max_length=1024)
     channel: Channel

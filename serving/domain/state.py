@@ -16,7 +16,7 @@ from features.schema import BlockedPeriod, Consent, DncEntry, Preference
 
 
 class Contact(NamedTuple):
-    """A planned contact, after API defaults are applied (API.md, ``screen``). A named
+    """A planned contact, after API defaults are applied (docs/api.md, ``screen``). A named
     tuple for the reason :class:`HistoryEvent` is one: a screen builds one per contact."""
 
     number: NumberRecord

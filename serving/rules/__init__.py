@@ -1,6 +1,6 @@
 """Rules engine: a pure function of (contact, number state, world state, rule book).
 
-:func:`evaluate` returns **every** reason that fires (RULES.md convention 6) and, when all
+:func:`evaluate` returns **every** reason that fires (docs/rules.md, rule 6 of "How the rules are applied") and, when all
 of them are time-based, ``next_allowed_at``: the earliest instant at which every rule passes,
 searched forward up to 30 days. It never reads the clock or a database — the instant is
 ``contact.at`` and everything known about the number comes in ``NumberState`` and
@@ -10,7 +10,7 @@ Packs are data (``packs/*.yaml``, schema in :mod:`serving.rules.schema`); :func:
 compiles them once into small rule objects, each one of the primitives below. Adding a
 jurisdiction is a new YAML file plus tests, never an engine change.
 
-Conventions (RULES.md "Engine conventions"):
+Conventions (docs/rules.md, "How the rules are applied"):
 - windows are half-open in the recipient's local time, checked in **every** candidate zone
   (the number's zones ∪ the zones of a known address region);
 - toll-free / non-geographic numbers without an address have no zone → ``UNKNOWN_TIMEZONE``;

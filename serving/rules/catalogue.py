@@ -17,6 +17,7 @@ from pathlib import Path
 from features import replies
 from serving.rules.schema import (
     DAYS,
+    PACKS_DIR,
     BlockedPeriodRule,
     CapRule,
     ConsentRule,
@@ -45,7 +46,6 @@ __all__ = [
     "render",
 ]
 
-PACKS_DIR = Path(__file__).with_name("packs")
 #: Packs that are not a jurisdiction's law; listed after the legal ones, in this order.
 _NON_LEGAL_ORDER = ("DEFAULT", "POLICY", "NO_RULE_PACK")
 _MARKERS = {

@@ -34,7 +34,7 @@ def _span_end(
     20 January ends its 18 months at 10:00 on 20 July, local time, whatever DST did in
     between) in **every** candidate zone, and in UTC; the window ends at the earliest of
     these, so an exemption is never stretched by a clock change or by the zone it is
-    counted in (RULES.md leaves the zone open: the conservative reading). Fixed spans
+    counted in (the law leaves the zone open: the conservative reading). Fixed spans
     (``d``, ``h``) are elapsed time.
     """
     months, delta = duration

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 _UTC = dt.UTC
 _NO_REASONS: tuple[Reason, ...] = ()
-#: Rolling windows include an event exactly ``window`` old (DESIGN.md: ``t − 7d ≤ ts < t``),
+#: Rolling windows include an event exactly ``window`` old (docs/rules.md, rule 12 of "How the rules are applied"),
 #: so it stops counting one second later: the attempt 24 h + 1 s ago no longer counts.
 _RESOLUTION = dt.timedelta(seconds=1)
 #: Memo markers (an absent entry; "the instant asked about") and the size a memo is cleared at.

@@ -22,11 +22,10 @@ from serving.rules.permissions import (
     _RevocationRule,
 )
 from serving.rules.rule import _CACHE_SIZE, _Rule
-from serving.rules.schema import RulePack, RulePackError, parse_duration, read_pack
+from serving.rules.schema import PACKS_DIR, RulePack, RulePackError, parse_duration, read_pack
 
 __all__ = ["PACKS_DIR", "RuleBook", "load_rulebook"]
 
-PACKS_DIR = Path(__file__).with_name("packs")
 
 _RULE_CLASSES: dict[str, type[_Rule]] = {
     "window": _WindowRule,
@@ -229,7 +228,7 @@ class _Plan:
         self.unknown_timezone = False
         self.local_rules = 0
         if not facts.zones:
-            # RULES.md convention 3: no known zone → UNKNOWN_TIMEZONE for every marketing
+            # docs/rules.md, rule 3 of "How the rules are applied": no known zone → UNKNOWN_TIMEZONE for every marketing
             # contact (a window we cannot check, or one a later rule or preference would
             # need), and for any other contact that a local-time rule governs
             self.local_rules = sum(1 for rule in rules if rule.needs_local_time)

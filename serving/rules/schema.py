@@ -5,7 +5,7 @@ one of a few primitives (``kind``). The schema is strict (``extra="forbid"``): a
 key is an error naming the file and the key, never a silently ignored rule — an ignored
 rule in a compliance system is a rule that is not enforced.
 
-Markers follow RULES.md: ``C`` seen in primary text, ``S`` secondary source, ``M``
+Markers follow docs/rules.md: ``C`` seen in primary text, ``S`` secondary source, ``M``
 unconfirmed, ``P`` company policy (reported with ``legal: false``).
 """
 
@@ -20,6 +20,9 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.schema import Channel, ConsentType, DialMode, EventKind, Outcome, Purpose, Registry
+
+#: Where the packaged rule packs live (one YAML file per jurisdiction).
+PACKS_DIR = Path(__file__).with_name("packs")
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[str, ...] = Day.__args__  # type: ignore[attr-defined]
@@ -105,7 +108,7 @@ class AppliesTo(PackModel):
 
     ``regions`` (ISO 3166-1) match the number's region or the country of the address;
     ``subdivisions`` (ISO 3166-2) match the number's area-code subdivision **or** the
-    address region (RULES.md convention 4). ``default`` marks the conservative pack for a
+    address region (docs/rules.md, rule 4 of "How the rules are applied"). ``default`` marks the conservative pack for a
     known region without its own pack; ``everywhere`` marks the company POLICY pack.
     """
 
@@ -125,7 +128,7 @@ class AppliesTo(PackModel):
 
 
 class Exemptions(PackModel):
-    """Explicit exemptions (RULES.md convention 7: from data, never inferred).
+    """Explicit exemptions (docs/rules.md, rule 7 of "How the rules are applied": from data, never inferred).
 
     ``ebr_purchase`` / ``ebr_inquiry``: an established business relationship lasts this long
     after a purchase or contract start / an inquiry; a later internal-DNC request or

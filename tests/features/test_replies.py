@@ -1,4 +1,4 @@
-"""Reply keywords (RULES.md): a table of real-world replies in EN, ES, FR, DE and ZH."""
+"""Reply keywords (docs/rules.md): a table of real-world replies in EN, ES, FR, DE and ZH."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 and the hypothesis scenarios of the property, memo and contract tests (``tests/serving/rules/``:
 ``test_properties.py``, ``test_memos.py``, ``test_contract.py``).
 
-Numbers come from RULES.md examples, libphonenumber example numbers or the fictional
+Numbers come from docs/rules.md examples, libphonenumber example numbers or the fictional
 555-01xx range, always through ``features.phone.normalize`` (real libphonenumber data).
 """
 

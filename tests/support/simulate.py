@@ -15,7 +15,7 @@ REGIONS = {"US", "CA", "GB", "FR", "DE", "AU", "CN"}
 
 
 def reference_labels(events: pd.DataFrame) -> pd.DataFrame:
-    """Contacts with complaint_7d / opt_out_7d per DESIGN.md, computed with merge_asof.
+    """Contacts with complaint_7d / opt_out_7d per docs/model.md, computed with merge_asof.
 
     Also returns, for every complaint / opt-out (event or opt-out reply), the contact it
     follows and whether it sits inside that contact's window.

@@ -1,6 +1,6 @@
 """Shared training fixtures: one small simulated history, one trained bundle, temp MLflow stores.
 
-MLflow's SQLite store is migrated once per session and copied per test (STYLE.md: parallel
+MLflow's SQLite store is migrated once per session and copied per test (parallel
 writers and repeated migrations are slow and can lock).
 """
 

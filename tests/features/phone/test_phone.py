@@ -1,6 +1,6 @@
 """Phone normalisation on real libphonenumber data.
 
-Expected values come from RULES.md's worked examples and engine conventions, and from public
+Expected values come from the worked examples of docs/rules.md and engine conventions, and from public
 numbering facts (area 305 is Florida, 701 North Dakota, 416 Toronto; 800 is toll-free; +44 7781
 is Guernsey). The vectorised ``normalize_many`` is then held to ``normalize`` row for row on
 large seeded random samples and on Hypothesis-generated inputs.
@@ -95,7 +95,7 @@ def test_geographic_numbers(
 
 
 def test_split_area_code_850_maps_by_exchange() -> None:
-    """RULES.md convention 2: +1 850 201 → New_York, +1 850 200 → Chicago."""
+    """docs/rules.md, rule 2 of "How the rules are applied": +1 850 201 → New_York, +1 850 200 → Chicago."""
     east, central = normalize_many(["+18502014567", "+18502004567"]).time_zones
     assert east == ("America/New_York",) and central == ("America/Chicago",)
 

@@ -60,7 +60,7 @@ def _missing(value: object) -> bool:
 
 
 def _subject(row: dict) -> str:
-    """API.md's default subject: the row's own, else its campaign id, else "default"."""
+    """The API's default subject (docs/api.md): the row's own, else its campaign id, else "default"."""
     for key in ("subject", "campaign_id"):
         if not _missing(row.get(key)):
             return row[key]

@@ -87,7 +87,7 @@ def test_top_oracle_decile_complains_far_more_than_the_bottom(labelled) -> None:
 
 
 def _prior_contacts_7d(contacts: pd.DataFrame) -> pd.Series:
-    """Contacts to the same number with t − 7 days ≤ ts < t (DESIGN.md window)."""
+    """Contacts to the same number with t − 7 days ≤ ts < t (docs/model.md window)."""
     code = pd.factorize(contacts["number"])[0].astype(np.int64)
     seconds = contacts["ts"].astype("int64").to_numpy() // 1_000_000
     key = code * 10**11 + seconds

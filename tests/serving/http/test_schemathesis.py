@@ -6,7 +6,7 @@ SQLite store, the real rule packs and a really trained model; only the environme
 here. For every POST operation of the served spec, schemathesis generates
 a bounded, deterministic batch of bodies that match the schema (positive) and that break it
 (negative); each is sent with a key of a role allowed to call the API, so it gets past the
-gate to validation and the handler. The contract (API.md): a malformed body is a 4xx naming
+gate to validation and the handler. The contract (docs/api.md): a malformed body is a 4xx naming
 the field, never a 5xx. Instants at the edges of the date range, found as 500s (and as
 needless ``SYSTEM_UNAVAILABLE`` withholds) while probing what the fuzzing covers, are pinned
 below as plain regression cases: the generated date-times rarely reach those edges.
@@ -32,7 +32,7 @@ from tests.support.service import AUTH, FL, asgi_app, service_environment
 
 #: Generated requests per operation and generation mode (positive / negative).
 MAX_EXAMPLES = 16
-#: The service's POST APIs (API.md); ``test_every_post_operation_is_fuzzed`` keeps it complete.
+#: The service's POST APIs (docs/api.md); ``test_every_post_operation_is_fuzzed`` keeps it complete.
 POST_PATHS = ("/authorize", "/block_period", "/dnc_add", "/dnc_remove", "/erase_subject",
               "/record_consent", "/record_events", "/record_preferences", "/registry_import",
               "/screen", "/subject_report")  # fmt: skip

@@ -2,7 +2,7 @@
 
 The pipeline tests use a real SQLite store in a temp dir, the real rule packs and a small
 model really trained and registered in a temp MLflow store (``tests/support/models.py``).
-Numbers are fictional (555-01xx) or the RULES.md examples.
+Numbers are fictional (555-01xx) or the docs/rules.md examples.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every reason that fires is returned (RULES.md convention 6), each complete.
+"""Every reason that fires is returned (docs/rules.md, rule 6 of "How the rules are applied"), each complete.
 
 Table of contacts on which several rules from different packs (state, federal, national,
 POLICY) fire at once; each row lists the full expected reasons as

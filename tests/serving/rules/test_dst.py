@@ -1,7 +1,7 @@
 """Clock-change days: window boundaries in local time, and multi-zone numbers on them.
 
 A number with several candidate zones is allowed only when the instant is allowed in every
-zone (RULES.md convention 2), so its window opens when the **last** zone opens and closes
+zone (docs/rules.md, rule 2 of "How the rules are applied"), so its window opens when the **last** zone opens and closes
 when the **first** zone closes. On a clock-change day those binding zones can change. Each
 row gives the expected UTC boundaries worked out by hand from the zones' offsets; the test
 also derives them from ``zoneinfo`` per zone (an oracle independent of the engine's search)
@@ -22,7 +22,7 @@ from tests.support.rules import calls, check, consent, local, pairs, utc
 SECOND = dt.timedelta(seconds=1)
 LONDON = "Europe/London"
 GB_MOBILE = "+447400123456"  # libphonenumber example (London, Guernsey, Jersey, Man)
-FR_MOBILE = "+33612345678"  # RULES.md example
+FR_MOBILE = "+33612345678"  # docs/rules.md example
 DE_MOBILE = "+4915123456789"  # libphonenumber example
 AU_MOBILE = "+61412345678"  # libphonenumber example: 8 zones, Cocos to Lord Howe
 AU_8 = "+61891234567"  # Adelaide and Perth

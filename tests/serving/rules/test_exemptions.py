@@ -5,7 +5,7 @@ How the engine counts (``serving.rules.clock._span_end``): an exemption opened b
 clock in **every** candidate zone and in UTC, and the window ends at the earliest of these
 readings (winter to summer the local clock ends first, summer to winter UTC does); a day the target month lacks is clamped to its last day (31 Jan + 3 months =
 30 Apr). So a purchase at 10:00 PST on 20 January ends its 18 months at 10:00 PDT on
-20 July — one hour before the UTC count would (RULES.md leaves the zone open; counting
+20 July — one hour before the UTC count would (the law leaves the zone open; counting
 in UTC stretched every winter-to-summer exemption by the DST hour).
 
 Covered: US National DNC EBR (18 months after a purchase or contract, 3 months after an
@@ -28,9 +28,9 @@ from tests.support.rules import check, consent, event, local, pairs, utc
 LA = "America/Los_Angeles"
 TORONTO = "America/Toronto"
 PARIS = "Europe/Paris"
-US_NUMBER = "+12132345678"  # RULES.md example (Los Angeles; no state pack)
-CA_NUMBER = "+14162345678"  # RULES.md example (Toronto)
-FR_NUMBER = "+33612345678"  # RULES.md example
+US_NUMBER = "+12132345678"  # docs/rules.md example (Los Angeles; no state pack)
+CA_NUMBER = "+14162345678"  # docs/rules.md example (Toronto)
+FR_NUMBER = "+33612345678"  # docs/rules.md example
 SECOND = dt.timedelta(seconds=1)
 
 
@@ -91,7 +91,7 @@ def test_us_ebr_in_a_multi_zone_number_ends_at_the_earliest_zone() -> None:
 
 
 def test_an_opt_out_ends_the_ebr() -> None:
-    """RULES.md: a do-not-call request ends the EBR; an opt-out (here by SMS) is one."""
+    """docs/rules.md: a do-not-call request ends the EBR; an opt-out (here by SMS) is one."""
     state = NumberState(
         history=(
             event("purchase", "2026-05-01T18:00:00Z"),

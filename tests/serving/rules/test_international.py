@@ -26,9 +26,9 @@ TORONTO, PARIS, SYDNEY, LONDON = (
     "Australia/Sydney",
     "Europe/London",
 )
-CA_NUMBER = "+14162345678"  # RULES.md example
-FR_NUMBER = "+33612345678"  # RULES.md example
-AU_FIXED = "+61291234567"  # RULES.md example (Sydney)
+CA_NUMBER = "+14162345678"  # docs/rules.md example
+FR_NUMBER = "+33612345678"  # docs/rules.md example
+AU_FIXED = "+61291234567"  # docs/rules.md example (Sydney)
 GB_MOBILE = "+447400123456"  # libphonenumber example
 DE_MOBILE = "+4915123456789"  # libphonenumber example
 CN_MOBILE = "+8613123456789"  # libphonenumber example
@@ -394,7 +394,7 @@ def test_toll_free_outside_us_is_unknown_timezone() -> None:
 
 
 def test_toll_free_without_statutory_hours_is_still_unknown_timezone() -> None:
-    """GB sets no calling hours, but RULES.md convention 3 withholds a marketing contact to a
+    """GB sets no calling hours, but docs/rules.md, rule 3 of "How the rules are applied" withholds a marketing contact to a
     number whose local time cannot be known (a person's quiet hours could not be honoured)."""
     result = check("+448001234567", "2026-06-16T12:00:00Z")
     assert ("UNKNOWN_TIMEZONE", "POLICY") in pairs(result)
@@ -416,7 +416,7 @@ def test_weekday_and_weekend_windows_at_their_boundary_minutes(
     number: str, zone: str, day: str, opens: str, closes: str, jurisdiction: str
 ) -> None:
     """CRTC: weekdays 09:00-21:30, weekends 10:00-18:00; AU: weekdays 09:00-20:00,
-    Saturday 09:00-17:00 (RULES.md). Half-open windows in the recipient's local time."""
+    Saturday 09:00-17:00 (docs/rules.md). Half-open windows in the recipient's local time."""
 
     assert ("QUIET_HOURS", jurisdiction) in pairs(
         check(number, local(zone, f"{day} {minute_before(opens)}"))
@@ -438,7 +438,7 @@ def test_weekday_and_weekend_windows_at_their_boundary_minutes(
 def test_registry_snapshot_at_exactly_its_maximum_age(
     number: str, zone: str, registry: str, days: int, jurisdiction: str
 ) -> None:
-    """RULES.md convention 8: a snapshot exactly at the re-scrub limit still governs; one
+    """docs/rules.md, rule 8 of "How the rules are applied": a snapshot exactly at the re-scrub limit still governs; one
     second older withholds everything it governs with REGISTRY_STALE."""
     at = local(zone, "2026-06-16 12:00")
     exactly = fresh_world(at, snapshots={registry: at - dt.timedelta(days=days)})

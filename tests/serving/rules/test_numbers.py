@@ -1,7 +1,7 @@
 """Numbers without a usable local time (toll-free) and regions without a rule pack
 (Guernsey, Jersey, Isle of Man), beyond the cases in test_us / test_international.
 
-RULES.md convention 3: toll-free / non-geographic numbers → ``UNKNOWN_TIMEZONE`` [P] for
+docs/rules.md, rule 3 of "How the rules are applied": toll-free / non-geographic numbers → ``UNKNOWN_TIMEZONE`` [P] for
 every marketing contact, unless a known address region gives the zones; convention 9:
 GG / JE / IM → ``NO_RULE_PACK``, for every purpose and channel, also when only the address
 is there. Every number is a libphonenumber example number or a fictional 555-01xx one.

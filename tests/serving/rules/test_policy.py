@@ -25,7 +25,7 @@ from tests.support.rules import (
 )
 
 NY = "America/New_York"
-NUMBER = "+12122345678"  # RULES.md example (New York)
+NUMBER = "+12122345678"  # docs/rules.md example (New York)
 GB_MOBILE = "+447400123456"
 
 

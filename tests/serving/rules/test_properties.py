@@ -1,7 +1,7 @@
 """Property tests: more adverse information never turns a withhold into an allow.
 
 Adding a DNC entry, a registry listing, a complaint or an earlier contact can only add
-reasons (RULES.md convention 6: rules only withhold). Each property checks more than the
+reasons (docs/rules.md, rule 6 of "How the rules are applied": rules only withhold). Each property checks more than the
 implication, on every example (so none is vacuous when the base case is allowed): the
 reason codes after are a superset of those before, and ``next_allowed_at`` never moves
 earlier (an allow instant after would be an allow instant before). 40-80 examples each;

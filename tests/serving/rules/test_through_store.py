@@ -1,4 +1,4 @@
-"""RULES.md's worked examples through the store, on SQLite and PostgreSQL alike.
+"""the worked examples of docs/rules.md through the store, on SQLite and PostgreSQL alike.
 
 The rule tables elsewhere build states by hand; here every fact (consent, the reply, the
 purchase, the registry listing and snapshot ages) is written through the store's API and

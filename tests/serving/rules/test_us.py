@@ -227,7 +227,7 @@ def test_oklahoma_counts_calls_maryland_counts_texts_too() -> None:
 
 
 # ---------------------------------------------------------------- National DNC
-LA_NUMBER = "+12132345678"  # RULES.md example (Los Angeles)
+LA_NUMBER = "+12132345678"  # docs/rules.md example (Los Angeles)
 LISTED = frozenset({"US_NATIONAL_DNC"})
 
 
@@ -387,7 +387,7 @@ def test_orlando_overlay_689_is_checked_in_eastern_time() -> None:
     assert check("+16892345678", "2026-06-16T23:59:00Z").reasons == []  # 19:59 EDT
 
 
-#: Every state pack's weekday window (RULES.md table), as (opens, closes) local.
+#: Every state pack's weekday window (docs/rules.md tables), as (opens, closes) local.
 STATE_WINDOWS = {
     "FL": ("08:00", "20:00"), "OK": ("08:00", "20:00"), "MD": ("08:00", "20:00"),
     "LA": ("08:00", "20:00"), "AL": ("08:00", "20:00"), "MS": ("08:00", "20:00"),
@@ -400,7 +400,7 @@ STATE_WINDOWS = {
 def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
     """A Tuesday (no day or holiday ban anywhere): one minute before opening and the minute
     of closing withhold with the state's own reason; the opening minute and the last minute
-    before closing are allowed (half-open windows, RULES.md convention 1)."""
+    before closing are allowed (half-open windows, docs/rules.md, rule 1 of "How the rules are applied")."""
     number, zone = NUMBERS[state]
     opens, closes = STATE_WINDOWS[state]
     day = "2026-06-16"
@@ -413,7 +413,7 @@ def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
 @pytest.mark.parametrize(("state", "channel"), [("OK", "call"), ("MD", "call"), ("MD", "sms")])
 def test_oklahoma_and_maryland_cap_boundary_24h_plus_one_second(state: str, channel: str) -> None:
     """Three same-subject attempts in the rolling 24 h withhold the fourth; once the oldest is
-    24 h + 1 s old it no longer counts (windows end at the proposed attempt, RULES.md)."""
+    24 h + 1 s old it no longer counts (windows end at the proposed attempt, docs/rules.md)."""
     number, zone = NUMBERS[state]
     at = local(zone, "2026-06-16 12:00")
 

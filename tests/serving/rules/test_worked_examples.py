@@ -1,4 +1,4 @@
-"""Every worked example of RULES.md, verbatim."""
+"""Every worked example of docs/rules.md, verbatim."""
 
 from __future__ import annotations
 
