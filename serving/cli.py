@@ -53,7 +53,7 @@ def _load_env_file() -> None:
     """
     from pathlib import Path
 
-    from serving.keys import load_env_file
+    from serving.store import load_env_file
 
     load_env_file(Path(__file__).resolve().parent.parent / ".env")
 

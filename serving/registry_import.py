@@ -147,8 +147,7 @@ def parse_instant(text: str, option: str) -> dt.datetime:
 def open_store(url: str | None) -> Any:
     """Open the store, reading keys from the project's ``.env`` when not in the environment."""
     from features.paths import PROJECT_ROOT
-    from serving.keys import load_env_file
-    from serving.store import Store
+    from serving.store import Store, load_env_file
 
     load_env_file(PROJECT_ROOT / ".env")
     return Store.open(url)

@@ -49,7 +49,7 @@ from serving.api_models import (
 from serving.decision import Decided, Policy, Scored, decide
 from serving.rules.engine import Reason, policy_reason
 from serving.state import Contact, HistoryEvent, NumberState, WorldState
-from serving.store.database import AttemptIdConflict
+from serving.store import AttemptIdConflict
 
 log = logging.getLogger("contactgate.screening")
 

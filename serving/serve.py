@@ -70,7 +70,7 @@ def bind_problem(host: str, environ: dict[str, str] | os._Environ[str]) -> str |
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.keys import load_env_file
+    from serving.store import load_env_file
 
     load_env_file(args.env_file)
     if args.db_url:

@@ -47,6 +47,7 @@ from serving.api_models import (
 )
 from serving.decision import Policy
 from serving.screening import Resources, Screener, load_resources, mask_digits, screen_response
+from serving.store.keys import KeyConfigError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
@@ -72,10 +73,6 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "/subject_report": frozenset({"reviewer"}),
 }
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-class KeyConfigError(ValueError):
-    """``CONTACTGATE_API_KEYS`` is malformed; the message names the bad entry's position."""
 
 
 def parse_api_keys(text: str | None) -> list[tuple[bytes, str]]:

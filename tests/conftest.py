@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
 PG_URL_ENV = "CONTACTGATE_TEST_PG_URL"
 #: One pair of fresh keys per test session (never real secrets).

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from tests.e2e.trained_model import champion_store
 
 AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida

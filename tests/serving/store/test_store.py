@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from features.schema import BlockedPeriod, Consent, DncEntry, Event, Preference
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, KeyConfigError, new_key
 from serving.store import (
     MIN_RETENTION_DAYS,
     ImportAborted,
@@ -20,6 +19,7 @@ from serving.store import (
     StoreUnavailable,
 )
 from serving.store import tables as t
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, KeyConfigError, new_key
 
 AT = dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC)
 NY = "+12122345678"  # RULES.md examples
