@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from features.phone import normalize
 from serving.registry_numbers import e164_batch
@@ -85,6 +85,13 @@ def _normalized_batches(
         while pending:
             done, future = pending.popleft()
             yield done, _with_reasons([raw for _, raw in done], future.result(), default_region)
+
+
+def _listed(conn: Connection, snapshot_id: int) -> int:
+    """How many numbers a snapshot lists."""
+    listings = t.registry_listings
+    stmt = select(func.count()).select_from(listings).where(listings.c.snapshot_id == snapshot_id)
+    return int(conn.execute(stmt).scalar_one())
 
 
 class RegistriesMixin(StoreBase):
@@ -197,13 +204,7 @@ class RegistriesMixin(StoreBase):
                     f"{max_reject_share:.1%}; the snapshot in force is unchanged"
                 )
             with self._write() as conn:
-                listed = int(
-                    conn.execute(
-                        select(func.count())
-                        .select_from(t.registry_listings)
-                        .where(t.registry_listings.c.snapshot_id == snapshot_id)
-                    ).scalar_one()
-                )
+                listed = _listed(conn, snapshot_id)
                 conn.execute(
                     update(t.registry_snapshots)
                     .where(t.registry_snapshots.c.snapshot_id == snapshot_id)
@@ -298,13 +299,7 @@ class RegistriesMixin(StoreBase):
                     insert_ignore(self.dialect, t.registry_listings.name),
                     [{"snapshot_id": current, "number_hash": h} for h in hashes],
                 )
-            listed = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(t.registry_listings)
-                    .where(t.registry_listings.c.snapshot_id == current)
-                ).scalar_one()
-            )
+            listed = _listed(conn, current)
             snaps = t.registry_snapshots
             conn.execute(
                 update(snaps)
