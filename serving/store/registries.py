@@ -17,7 +17,7 @@ from serving.registry_numbers import e164_batch
 from serving.store import tables as t
 from serving.store.base import StoreBase
 from serving.store.errors import ImportAborted, ImportResult
-from serving.store.sql import from_us, insert_ignore, insert_rows, now_us, to_us
+from serving.store.sql import from_us, insert_ignore, insert_tuples, now_us, to_us
 
 REGISTRY_BATCH = 50_000
 #: How far a registry snapshot's instant may lie ahead of this machine's clock.
@@ -262,13 +262,13 @@ class RegistriesMixin(StoreBase):
         result.accepted += sum(1 for e164, _ in normalized if e164 is not None)
         if not hashes:
             return
-        listings = [{"snapshot_id": snapshot_id, "number_hash": h} for h in hashes]
         stmt = insert_ignore(self.dialect, t.registry_listings.name)
         with self._write() as conn:
             if self.dialect == "sqlite":
-                insert_rows(conn, stmt, listings)  # the driver's executemany
+                keys = ("snapshot_id", "number_hash")
+                insert_tuples(conn, stmt, keys, [(snapshot_id, h) for h in hashes])
             else:
-                conn.execute(stmt, listings)
+                conn.execute(stmt, [{"snapshot_id": snapshot_id, "number_hash": h} for h in hashes])
 
     def _import_delta(
         self,
