@@ -25,7 +25,7 @@ from serving.store.checkpoint import WalCheckpointer
 from serving.store.crypto import NumberCrypto
 from serving.store.engine import SQLITE_BUSY_TIMEOUT_S, busy_timeout, is_lock_wait
 from serving.store.errors import StoreBusy, StoreUnavailable
-from serving.store.sql import chunks, rows
+from serving.store.sql import chunks, tuples
 
 _E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -166,14 +166,14 @@ class StoreBase:
         found: set[bytes] = set()
         stmt = _lookup_statements()[1]
         for chunk in chunks(hashes):
-            found.update(bytes(h) for (h,) in rows(conn, stmt, {"h": list(chunk)})[1])
+            found.update(bytes(h) for (h,) in tuples(conn, stmt, {"h": list(chunk)}))
         return found
 
     def _existing_event_ids(self, conn: Connection, ids: list[str]) -> set[str]:
         stmt = _lookup_statements()[0]
         found: set[str] = set()
         for chunk in chunks(list(set(ids))):
-            found.update(i for (i,) in rows(conn, stmt, {"ids": list(chunk)})[1])
+            found.update(i for (i,) in tuples(conn, stmt, {"ids": list(chunk)}))
         return found
 
     # ------------------------------------------------------------------ numbers

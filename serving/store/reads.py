@@ -25,7 +25,7 @@ from serving.state import HistoryEvent, NumberState, WorldState
 from serving.store import tables as t
 from serving.store.base import StoreBase
 from serving.store.crypto import PURPOSE_EVIDENCE, PURPOSE_TEXT, NumberCrypto
-from serving.store.sql import EPOCH, chunks, from_us, mappings, rows, to_us
+from serving.store.sql import EPOCH, chunks, from_us, mappings, to_us, tuples
 
 #: Event kinds that matter for ever, however old: an opt-out never expires (TCPA
 #: revocation, RULES.md "US federal"), complaints feed ``complaints_ever``, purchases,
@@ -201,7 +201,7 @@ class ReadsMixin(StoreBase):
             params = {"h": list(chunk)}
             at_params = {"h": params["h"], "at": at_us}
             ev_params = {"h": params["h"], "until": until_us, "since": since_us}
-            for row in rows(conn, ev_stmt, ev_params)[1]:
+            for row in tuples(conn, ev_stmt, ev_params):
                 history[bytes(row[0])].append(row)
             for row in mappings(conn, consent_stmt, at_params):
                 h = bytes(row["number_hash"])
@@ -249,9 +249,9 @@ class ReadsMixin(StoreBase):
                     channels=row["channels"],
                     updated_at=from_us(row["updated_at"]),
                 )
-            for h, registry in rows(conn, reg_stmt, params)[1]:
+            for h, registry in tuples(conn, reg_stmt, params):
                 listed[bytes(h)].add(registry)
-            erased.update(bytes(h) for (h,) in rows(conn, tomb_stmt, params)[1])
+            erased.update(bytes(h) for (h,) in tuples(conn, tomb_stmt, params))
 
         states: dict[str, NumberState] = {}
         by_ts = itemgetter(1, 2)
@@ -287,7 +287,7 @@ class ReadsMixin(StoreBase):
 
     def _world_state(self, conn: Connection, at: dt.datetime) -> WorldState:
         snapshots_stmt, periods_stmt = _world_statements()
-        snaps = rows(conn, snapshots_stmt)[1]
+        snaps = tuples(conn, snapshots_stmt)
         periods = mappings(conn, periods_stmt, {"at": to_us(at)})
         return WorldState(
             registry_snapshots={reg: from_us(us) for reg, us in snaps},  # type: ignore[misc]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -87,22 +88,85 @@ def _compiled(stmt: Any, dialect: Any, keys: tuple[str, ...] = ()) -> Any:
     return hit[1]
 
 
+class _Slot:
+    """Stands for a caller's value while the expanded form of a statement is worked out."""
+
+    __slots__ = ("key", "index")
+
+    def __init__(self, key: str, index: int | None) -> None:
+        self.key, self.index = key, index
+
+
+#: Expanded forms are remembered while the IN-lists are this short (the dial reads one
+#: number): beyond that, expanding costs little beside the read, and the shapes are many.
+_REMEMBER_UP_TO = 16
+_NAMED = re.compile(r"%\((\w+)\)s")
+_EXPANDED: dict[tuple[int, tuple[tuple[str, int], ...]], tuple[Any, ...]] = {}
+
+
+def _expand(compiled: Any, params: Mapping[str, Any]) -> tuple[str, Any]:
+    state = compiled.construct_expanded_state(dict(params))
+    return state.statement, state.positional_parameters if compiled.positional else state.parameters
+
+
+def _expanded(compiled: Any, params: Mapping[str, Any]) -> tuple[str, Any]:
+    """(SQL, driver arguments) of a compiled statement with its IN-lists expanded for
+    ``params``. For short lists the expanded SQL and where each argument comes from are
+    worked out once per shape (the lengths of the lists) and only filled in afterwards."""
+    shape = tuple((k, len(v) if isinstance(v, list | tuple) else -1) for k, v in params.items())
+    key = (id(compiled), shape)
+    hit = _EXPANDED.get(key)
+    if hit is None or hit[0] is not compiled:
+        if sum(n for _, n in shape if n > 0) > _REMEMBER_UP_TO:
+            return _expand(compiled, params)
+        probe = {k: [_Slot(k, i) for i in range(n)] if n >= 0 else _Slot(k, None) for k, n in shape}
+        state = compiled.construct_expanded_state(probe)
+        if compiled.positional:
+            names, found = None, list(state.positional_parameters)
+        else:
+            names, found = list(state.parameters), list(state.parameters.values())
+        # (key, index) of the caller's value, or (None, the statement's own constant)
+        sources = [(v.key, v.index) if isinstance(v, _Slot) else (None, v) for v in found]
+        wanted = {(k, i) for k, n in shape for i in (range(n) if n >= 0 else (None,))}
+        if {(k, i) for k, i in sources if k is not None} != wanted:
+            return _expand(compiled, params)  # a value the driver does not take one by one
+        sql = state.statement
+        if names is not None:  # pyformat: positional ``%s`` in order, as the driver takes fastest
+            by_name = dict(zip(names, sources, strict=True))
+            sources = [by_name[name] for name in _NAMED.findall(sql)]
+            sql = _NAMED.sub("%s", sql)
+        hit = _EXPANDED[key] = (compiled, sql, sources)
+    _, sql, sources = hit
+    return sql, [v if k is None else params[k] if v is None else params[k][v] for k, v in sources]
+
+
 def rows(conn: Connection, stmt: Any, params: Mapping[str, Any] | None = None) -> tuple[
     tuple[str, ...], list[tuple]
 ]:  # fmt: skip
     """(column names, rows as plain tuples) of a SELECT built once, run on the driver's
     cursor inside ``conn``'s transaction. Values come back as the driver gives them (bytes,
     ints, text), which is what the store's columns hold."""
+    return _select(conn, stmt, params, True)  # type: ignore[return-value]
+
+
+def tuples(conn: Connection, stmt: Any, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    """:func:`rows` without the column names (which cost a driver call of their own)."""
+    return _select(conn, stmt, params, False)[1]
+
+
+def _select(
+    conn: Connection, stmt: Any, params: Mapping[str, Any] | None, names: bool
+) -> tuple[tuple[str, ...] | None, list[tuple]]:
     params = params or {}
     if conn.dialect.paramstyle not in _DRIVER_STYLES:
         result = conn.execute(stmt, dict(params))
         return tuple(result.keys()), [tuple(r) for r in result.all()]
     compiled = _compiled(stmt, conn.dialect)
-    state = compiled.construct_expanded_state(dict(params))
-    args = state.positional_parameters if compiled.positional else state.parameters
-    with driver_cursor(conn, state.statement) as cursor:
-        cursor.execute(state.statement, args)
-        return tuple(d[0] for d in cursor.description), cursor.fetchall()
+    sql, args = _expanded(compiled, params)
+    with driver_cursor(conn, sql) as cursor:
+        cursor.execute(sql, args)
+        found = cursor.fetchall()
+        return (tuple(d[0] for d in cursor.description) if names else None), found
 
 
 def mappings(

@@ -69,7 +69,7 @@ class NumberTransaction:
         event that is not a contact: only a true replay of this number's attempt may be
         answered as one.
         """
-        found = sql.rows(self._conn, _attempt_statement(), {"id": event_id})[1]
+        found = sql.tuples(self._conn, _attempt_statement(), {"id": event_id})
         if not found:
             return None
         number_hash, kind, ts = found[0]
