@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 .env: | $(STAMP)
-	$(PY) -m serving.keys .env
+	$(PY) -m serving.store.keys .env
 
 demo: $(STAMP) .env
 	$(VENV)/bin/contactgate demo

@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--numbers", type=int, default=5_000_000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+    from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
         tmpdir = Path(tmp)

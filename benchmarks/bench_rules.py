@@ -101,9 +101,8 @@ def _scenarios() -> dict[str, tuple[Contact, NumberState]]:
 def _screen_batches(size: int = 1000) -> dict[str, tuple[list[Contact], dict, WorldState]]:
     """Two 1,000-contact batches over simulated numbers, with states read from a store."""
     from features.simulate import simulate_to_dir
-    from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
-    from serving.store import Store
-    from serving.store_load import load_frame
+    from serving.store import Store, load_frame
+    from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
     os.environ.setdefault(HMAC_ENV, new_key())
     os.environ.setdefault(ENCRYPTION_ENV, new_key())

@@ -95,7 +95,7 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+    from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
     console = Console()
     machine_before = _machine_ms()

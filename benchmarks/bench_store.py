@@ -161,7 +161,7 @@ def main() -> int:
         help="also run on this PostgreSQL",
     )
     args = parser.parse_args()
-    from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+    from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
     os.environ.setdefault(HMAC_ENV, new_key())
     os.environ.setdefault(ENCRYPTION_ENV, new_key())

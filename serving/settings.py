@@ -45,7 +45,7 @@ def start_runtime(
     Variables already in the environment win, so a deployment's own settings are never
     overridden; without the file nothing happens and a command that needs a key says so.
     """
-    from serving.keys import load_env_file
+    from serving.store.keys import load_env_file
 
     env = os.environ if environ is None else environ
     if env_file is not None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from serving.settings import start_runtime
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
 # As every entry point does: telemetry off, OpenMP passive (no .env: tests bring their keys).
 start_runtime(env_file=None)

@@ -123,7 +123,7 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
     """History, consent and DNC of the campaign numbers; registries listing a few of them."""
     from features.io import load_records
     from features.phone import normalize_many
-    from serving.store_load import load_frame
+    from serving.store import load_frame
 
     for record in ("events", "consent", "dnc"):
         frame = load_records(paths[record], record).frame

@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def bind_problem(host: str, environ: dict[str, str] | os._Environ[str]) -> str | None:
     """Why the service must not bind ``host`` with this environment (None: it may)."""
     from serving.http.auth import is_loopback, parse_api_keys
-    from serving.keys import KeyConfigError
     from serving.settings import API_KEYS_ENV
+    from serving.store.keys import KeyConfigError
 
     try:
         keys = parse_api_keys(environ.get(API_KEYS_ENV))

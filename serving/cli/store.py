@@ -128,7 +128,7 @@ def _load(store: object, args: argparse.Namespace, console: object) -> None:
     from rich.table import Table
 
     from features.io import load_records, rejects_path, write_rejects
-    from serving.store_load import load_frame
+    from serving.store import load_frame
 
     loaded = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
     written = write_rejects(loaded, args.file) if args.skip_invalid else None

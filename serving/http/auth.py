@@ -17,8 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from serving.keys import KeyConfigError
 from serving.settings import API_KEYS_ENV, Settings
+from serving.store.keys import KeyConfigError
 
 log = logging.getLogger("contactgate.service")
 

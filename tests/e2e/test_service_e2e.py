@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from tests.support.models import champion_store
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
 AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
 FL = "+13055550142"

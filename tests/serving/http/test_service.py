@@ -242,7 +242,7 @@ def test_without_keys_only_loopback_is_served() -> None:
 
 def test_api_keys_are_parsed_strictly() -> None:
     from serving.http.auth import parse_api_keys, roles_of
-    from serving.keys import KeyConfigError
+    from serving.store.keys import KeyConfigError
 
     keys = parse_api_keys("campaign:a, operator:b,reviewer:b")
     assert roles_of(b"b", keys) == {"operator", "reviewer"}

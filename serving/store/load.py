@@ -15,13 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from features.definitions import CEILING_COLUMNS, ORACLE_COLUMNS
+
 #: Columns of simulated files that are ground truth for model evaluation, not store data.
-ORACLE_COLUMNS = (
-    "p_complaint_true",
-    "p_opt_out_true",
-    "p_complaint_observable",
-    "p_opt_out_observable",
-)
+_SIMULATED_TRUTH = frozenset((*ORACLE_COLUMNS.values(), *CEILING_COLUMNS.values()))
 DEFAULT_BATCH = 5_000
 
 
@@ -51,7 +48,7 @@ def _clean(record: Mapping[str, Any]) -> dict[str, Any]:
     """A row as the store's contracts take it: no missing values, Python datetimes."""
     out: dict[str, Any] = {}
     for key, value in record.items():
-        if key in ORACLE_COLUMNS or value is None or value is pd.NaT:
+        if key in _SIMULATED_TRUTH or value is None or value is pd.NaT:
             continue
         if isinstance(value, float) and value != value:
             continue

@@ -1,7 +1,7 @@
 """Secrets from the environment: the HMAC key for keyed number hashes and the key that
 encrypts numbers and consent evidence at rest.
 
-``python -m serving.keys .env`` writes fresh keys into an ``.env`` file when absent (as
+``python -m serving.store.keys .env`` writes fresh keys into an ``.env`` file when absent (as
 ``make demo`` does); existing keys are never overwritten.
 """
 
@@ -25,7 +25,8 @@ def new_key() -> str:
 
 
 class KeyConfigError(ValueError):
-    """A secret is missing or malformed; the message names the variable and the fix."""
+    """A secret is missing or malformed (the store's keys, or ``CONTACTGATE_API_KEYS``);
+    the message names the variable and the fix, or the bad entry's position."""
 
 
 def read_key(name: str, environ: Mapping[str, str] | None = None) -> bytes:
@@ -35,7 +36,9 @@ def read_key(name: str, environ: Mapping[str, str] | None = None) -> bytes:
     under an empty or different key would silently stop matching DNC entries and tombstones.
     """
     env = os.environ if environ is None else environ
-    hint = f"generate one with `python -m serving.keys .env` (or `make demo`) and export {name}"
+    hint = (
+        f"generate one with `python -m serving.store.keys .env` (or `make demo`) and export {name}"
+    )
     value = (env.get(name) or "").strip()
     if not value:
         raise KeyConfigError(f"{name} is not set: {hint}")

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from serving.keys import ENCRYPTION_ENV, HMAC_ENV, read_key
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, read_key
 
 NONCE_BYTES = 12
 #: Purpose labels bound into each ciphertext (AES-GCM associated data).
@@ -62,7 +62,7 @@ class NumberCrypto:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NumberCrypto:
         """Read both keys from the environment; a missing or malformed key raises
-        :class:`serving.keys.KeyConfigError` naming the variable."""
+        :class:`serving.store.keys.KeyConfigError` naming the variable."""
         env = os.environ if environ is None else environ
         return cls(read_key(HMAC_ENV, env), read_key(ENCRYPTION_ENV, env))
 
