@@ -16,8 +16,9 @@ The names load on first use: a registry worker that only needs :func:`e164_batch
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from features.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from features.phone.e164 import checked, e164_batch, valid_e164
@@ -68,14 +69,4 @@ __all__ = [
 assert sorted(__all__) == sorted(_MODULE_OF)
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)

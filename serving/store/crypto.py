@@ -4,7 +4,7 @@ Why keyed: a plain SHA-256 of a phone number is reversible by brute force (there
 ~10^10 numbers per country), so GDPR guidance treats it as personal data in clear. An
 HMAC-SHA256 under a secret key (``CONTACTGATE_HMAC_KEY``) cannot be enumerated without the
 key, which is what lets an erasure tombstone keep "never contact this person again" without
-keeping the number (RULES.md, "GDPR").
+keeping the number (docs/api.md, "subject_report" and "erase_subject").
 
 Values that must be read back (the E.164 of a number, consent evidence, reply texts) are
 encrypted with AES-256-GCM under ``CONTACTGATE_ENCRYPTION_KEY``: a random 96-bit nonce per

@@ -38,7 +38,7 @@ class WriteResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """The API's response shape (API.md, ``record_events``)."""
+        """The API's response shape (docs/api.md, "Writes")."""
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,

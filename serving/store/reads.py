@@ -28,7 +28,7 @@ from serving.store.crypto import PURPOSE_EVIDENCE, PURPOSE_TEXT, NumberCrypto
 from serving.store.sql import EPOCH, chunks, from_us, mappings, to_us, tuples
 
 #: Event kinds that matter for ever, however old: an opt-out never expires (TCPA
-#: revocation, RULES.md "US federal"), complaints feed ``complaints_ever``, purchases,
+#: revocation, docs/rules.md "US"), complaints feed ``complaints_ever``, purchases,
 #: inquiries and contracts carry EBR/implied-consent exemptions of up to 2 years (CASL) or
 #: for as long as a contract is in force (Bloctel). Inbound replies too: a "STOP" reply
 #: is an opt-out (and "START" undoes one), however long ago it came. They are loaded

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from features.phone import normalize
-from serving.registry_numbers import e164_batch
+from features.phone import e164_batch, normalize
 from serving.store import tables as t
 from serving.store.base import StoreBase
 from serving.store.errors import ImportAborted, ImportResult
@@ -29,7 +28,7 @@ def normalize_batch(
 ) -> list[tuple[str | None, str | None]]:
     """(E.164, None) or (None, reason) per raw number, as :func:`normalize` decides.
 
-    Validity and E.164 come from :func:`serving.registry_numbers.e164_batch` (the same
+    Validity and E.164 come from :func:`features.phone.e164_batch` (the same
     checks, without time zones and line type); the reason of each reject from the
     uncached ``normalize`` (5 M one-off numbers must not fill its per-number cache).
     """

@@ -7,7 +7,7 @@ import datetime as dt
 from features.schema import Event
 
 AT = dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC)
-NY = "+12122345678"  # RULES.md examples
+NY = "+12122345678"  # docs/rules.md examples
 FL = "+13052134567"
 LA_ = "+12132345678"
 

@@ -10,7 +10,7 @@ from features.schema import Event
 from serving.store import Store
 
 AT = dt.datetime(2026, 6, 16, 15, 0, tzinfo=dt.UTC)
-NUMBER = "+13052134567"  # RULES.md: Florida, at most 3 calls per 24 h on one subject
+NUMBER = "+13052134567"  # docs/rules.md, US-FL: at most 3 calls per 24 h on one subject
 CAP = 3
 THREADS = 50
 

@@ -143,7 +143,7 @@ def test_load_states_finds_a_number_written_in_another_format(store: Store) -> N
 
 
 def test_a_stop_reply_binds_through_the_store_however_old(store: Store) -> None:
-    """An opt-out reply older than the 400-day lookback still revokes (RULES.md US federal:
+    """An opt-out reply older than the 400-day lookback still revokes (docs/rules.md, US:
     revocation by any reasonable means; nothing says it expires)."""
     from tests.support.rules import check, pairs
 

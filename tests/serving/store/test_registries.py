@@ -57,7 +57,7 @@ def test_registry_delta_adds_to_the_snapshot_in_force(store: Store) -> None:
 
 
 def test_registry_snapshots_cannot_come_from_the_future_or_roll_back(store: Store) -> None:
-    """Either would keep REGISTRY_STALE from firing on a stale list (RULES.md convention 8)."""
+    """Either would keep REGISTRY_STALE from firing on a stale list (docs/rules.md, rule 8 of "How the rules are applied")."""
     store.import_registry("US_NATIONAL_DNC", AT, [NY])
     with pytest.raises(ImportAborted, match="in the future"):
         store.import_registry(
