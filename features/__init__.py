@@ -1,0 +1,9 @@
+"""Data: the file contracts, phone numbers, reply keywords, the simulator and the features.
+
+Modules and subpackages (import what you need; nothing heavy loads with the package):
+:mod:`features.schema` (record contracts), :mod:`features.io` and :mod:`features.validate`
+(contract files), :mod:`features.phone` (normalisation), :mod:`features.replies` (reply
+keywords), :mod:`features.definitions` (the feature set), :mod:`features.pointintime`
+(point-in-time features and labels), :mod:`features.simulate` (synthetic histories),
+:mod:`features.dask_engine` (the frame on Dask), :mod:`features.paths` (where things live).
+"""
