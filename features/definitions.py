@@ -277,6 +277,20 @@ def encode_categorical(name: str, values: pd.Series) -> np.ndarray:
     return lookup[codes]  # code -1 (missing) picks the last slot
 
 
+def decode_categorical(name: str, code: int) -> str | None:
+    """The category name of code ``code`` of feature ``name``: the vocabulary entry,
+    ``"unknown"`` for a value outside it, None for a missing value (the inverse of
+    :func:`encode_categorical`).
+
+    >>> decode_categorical("channel", 1), decode_categorical("channel", 2)
+    ('sms', 'unknown')
+    """
+    vocabulary = _vocabulary(name)
+    if 0 <= code < len(vocabulary):
+        return vocabulary[code]
+    return "unknown" if code == len(vocabulary) else None
+
+
 def combined_risk(p_complaint: Any, p_opt_out: Any) -> Any:
     """P(complaint or opt-out), treating the two calibrated events as independent.
 

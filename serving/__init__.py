@@ -9,6 +9,8 @@ Layers, each importing only from those before it:
   written against typed seams (:mod:`serving.pipeline.protocols`);
 - :mod:`serving.store` — the compliance store (SQLite or PostgreSQL), keys and encryption;
 - :mod:`serving.http` — the BentoML service and its gate (keys, roles, body checks);
+- :mod:`serving.client` — the official Python client of the HTTP service (depends on the
+  contract only);
 - :mod:`serving.cli` — the ``contactgate`` command line;
 - :mod:`serving.settings` — the runtime every entry point starts and the service settings.
 """

@@ -29,6 +29,9 @@ DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 
 API_KEYS_ENV = "CONTACTGATE_API_KEYS"
 MAX_BODY_ENV = "CONTACTGATE_MAX_BODY_BYTES"
+OPEN_PATHS_ENV = "CONTACTGATE_OPEN_PATHS"
+#: The paths that need an API key when keys are configured, unless opened by OPEN_PATHS_ENV.
+OPENABLE_PATHS = ("/metrics", "/docs.json")
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
@@ -79,6 +82,7 @@ class Settings:
     api_keys: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     workers: int = 1
+    open_paths: frozenset[str] = frozenset()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,4 +96,17 @@ class Settings:
             api_keys=env.get(API_KEYS_ENV) or None,
             max_body_bytes=_positive_int(env, MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES),
             workers=_positive_int(env, "CONTACTGATE_WORKERS", 1),
+            open_paths=_open_paths(env),
         )
+
+
+def _open_paths(environ: Mapping[str, str]) -> frozenset[str]:
+    text = environ.get(OPEN_PATHS_ENV) or ""
+    paths = frozenset(p.strip() for p in text.split(",") if p.strip())
+    unknown = sorted(paths - set(OPENABLE_PATHS))
+    if unknown:
+        raise SettingsError(
+            f"{OPEN_PATHS_ENV}={text!r}: {', '.join(unknown)} cannot be opened; "
+            f"choose from {', '.join(OPENABLE_PATHS)}"
+        )
+    return paths

@@ -7,6 +7,7 @@ Unknown fields are errors (a typo in a policy must not silently fall back to a d
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -87,19 +88,48 @@ class ContactIn(_Body):
         )
 
 
+def _example(example: dict) -> ConfigDict:
+    """A request model's configuration with one example (shown in the OpenAPI document)."""
+    return _Body.model_config | ConfigDict(json_schema_extra={"examples": [example]})
+
+
+_AT = "2026-06-16T14:00:00Z"
+
+
 class ScreenRequest(_Body):
+    """Planned contacts to decide, with the policy and how many explanations to return."""
+
+    model_config = _example(
+        {
+            "contacts": [
+                {"number": "+13055550142", "channel": "call", "at": _AT, "ref": "crm-123"},
+                {"number": "+13055550143", "channel": "sms", "purpose": "service"},
+            ],
+            "policy": {"review_above": 0.5, "withhold_above": 0.8},
+            "explain": 3,
+        }
+    )
+
     contacts: list[ContactIn] = Field(max_length=MAX_CONTACTS_PER_REQUEST)
     policy: Policy = Policy()
     explain: int = Field(0, ge=0, le=20)
 
 
 class AuthorizeRequest(ContactIn):
+    """One dial about to happen: a contact plus its attempt id, policy and explanations."""
+
+    model_config = _example(
+        {"number": "+13055550142", "channel": "call", "at": _AT, "attempt_id": "dial-0001"}
+    )
+
     attempt_id: str | None = Field(None, max_length=128)
     policy: Policy = Policy()
     explain: int = Field(0, ge=0, le=20)
 
 
 class ReasonOut(BaseModel):
+    """Why a contact is withheld: the rule that fired, in words, and when it clears."""
+
     code: str
     jurisdiction: str
     rule_id: str
@@ -109,15 +139,21 @@ class ReasonOut(BaseModel):
 
 
 class Explanation(BaseModel):
+    """One feature's push on the risk: ``value`` is the feature's value — a category's name
+    for a categorical feature (``"service"``), with its model ``code`` beside it."""
+
     feature: str
-    value: float | None
+    value: float | str | None
     contribution: float
+    code: int | None = None
 
 
 class ResultOut(BaseModel):
+    """The decision on one contact."""
+
     ref: str | None = None
     number: str
-    decision: str
+    decision: Literal["allow", "review", "withhold"]
     reasons: list[ReasonOut]
     p_complaint: float | None = None
     p_opt_out: float | None = None
@@ -145,6 +181,8 @@ class Summary(BaseModel):
 
 
 class ScreenResponse(BaseModel):
+    """One decision per contact, in request order, with the model, rules and summary."""
+
     results: list[ResultOut]
     model: ModelRef
     rules_version: str | None
@@ -152,20 +190,51 @@ class ScreenResponse(BaseModel):
 
 
 class AuthorizeResponse(ResultOut):
+    """The decision on one dial, and the attempt it was recorded as when allowed."""
+
     attempt_id: str | None = None
     model: ModelRef | None = None
     rules_version: str | None = None
 
 
 class EventsRequest(_Body):
+    """Events to store; each is checked on its own (docs/data-contracts.md, "events")."""
+
+    model_config = _example(
+        {
+            "events": [
+                {
+                    "event_id": "sms-in-1",
+                    "number": "+12125550142",
+                    "ts": "2026-06-16T15:00:00Z",
+                    "kind": "reply",
+                    "text": "Stop.",
+                }
+            ]
+        }
+    )
+
     events: list[dict] = Field(max_length=MAX_RECORDS_PER_REQUEST)
 
 
 class RecordsRequest(_Body):
+    """Records to store; each is checked on its own against its endpoint's contract."""
+
     records: list[dict] = Field(max_length=MAX_RECORDS_PER_REQUEST)
 
 
 class RegistryImportRequest(_Body):
+    """A do-not-call registry snapshot to swap in (``replace``) or add to."""
+
+    model_config = _example(
+        {
+            "registry": "US_NATIONAL_DNC",
+            "snapshot_at": "2026-06-15T00:00:00Z",
+            "numbers": ["+13055550199"],
+            "replace": False,
+        }
+    )
+
     registry: Registry
     snapshot_at: Instant
     numbers: list[str] = Field(max_length=100_000)
@@ -173,7 +242,77 @@ class RegistryImportRequest(_Body):
 
 
 class SubjectRequest(_Body):
+    """The person, by phone number."""
+
+    model_config = _example({"number": "+12125550142"})
+
     number: str = Field(min_length=1, max_length=64)
+
+
+class Rejection(BaseModel):
+    """A record that was not stored: its position in the request and the first problem."""
+
+    index: int
+    error: str
+
+
+class WriteResult(BaseModel):
+    """What a write stored: new records, replays (no-ops) and the rejected ones."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+class EventAction(BaseModel):
+    """A stored event that acts at once (an opt-out or opt-in, by event or reply)."""
+
+    index: int
+    action: Literal["opt_out", "opt_in"]
+
+
+class EventsResult(WriteResult):
+    """What ``record_events`` stored, and the stored events that act at once."""
+
+    actions: list[EventAction]
+
+
+class RegistryImportResult(BaseModel):
+    """The snapshot now in force and what the import took."""
+
+    registry: str
+    snapshot_at: dt.datetime
+    accepted: int
+    listed: int
+    rejected: list[Rejection]
+    rejected_count: int
+
+
+class ErasureResult(BaseModel):
+    """What an erasure deleted and kept (counts, no personal data)."""
+
+    number_hash: str
+    events_deleted: int
+    consent_deleted: int
+    preferences_deleted: int
+    dnc_kept_hash_only: int
+    tombstone: bool
+    erased_at: dt.datetime
+
+
+class SubjectReport(BaseModel):
+    """Everything held on a person, decrypted for them (records as stored)."""
+
+    number: str
+    number_hash: str
+    events: list[dict[str, Any]]
+    consent: list[dict[str, Any]]
+    preferences: list[dict[str, Any]]
+    dnc: list[dict[str, Any]]
+    registry_listings: list[str]
+    decisions: list[dict[str, Any]]
+    erased_at: dt.datetime | None
+    suppressed: bool
 
 
 #: Which contract each record-writing endpoint validates its items against.

@@ -1,22 +1,33 @@
-"""In front of the APIs, before any body is parsed: API keys and roles, body size, JSON.
+"""In front of everything the service serves: paths, methods, API keys and roles, bodies.
 
-:class:`GateMiddleware` checks
-- the API key and its role (``CONTACTGATE_API_KEYS``, constant-time comparison; 401 for a
-  missing or unknown key, 403 for a key whose role may not call the endpoint); without keys
-  only loopback clients are served;
-- the body size (413 above ``CONTACTGATE_MAX_BODY_BYTES``, default 8 MiB);
-- that the body is a JSON object (400 naming the problem).
+:class:`GateMiddleware` is the outermost layer of the application (see
+:class:`serving.http.service.GatedService`), so what it refuses reaches nothing behind it —
+not the framework's metrics (their labels stay a fixed set), not its access log. It
+- answers only the service's own paths: the APIs (POST), the probes, ``/metrics``,
+  ``/docs.json`` and ``/`` (GET); any other path is 404 and a wrong method 405;
+- checks the API key and its role (``CONTACTGATE_API_KEYS``, constant-time comparison; 401
+  for a missing or unknown key, 403 for a key whose role may not call the endpoint);
+  ``/metrics`` and ``/docs.json`` need a key too unless ``CONTACTGATE_OPEN_PATHS`` opens them;
+- without keys serves loopback only: the request must arrive on a loopback address with a
+  loopback ``Host`` (a web page cannot reach it by DNS rebinding), and an API body must be
+  ``application/json`` (a web page cannot send that cross-origin without a preflight, which
+  is refused: no CORS);
+- bounds the body: size (413 above ``CONTACTGATE_MAX_BODY_BYTES``), a JSON object, nesting,
+  integer size and finite numbers (400; :mod:`serving.http.body`);
+- answers every error in the one error model (:mod:`serving.http.errors`), rewriting the
+  framework's own error bodies (validation, 5xx, readiness) into it.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from serving.http.body import BodyProblem, parse_object
+from serving.http.errors import error_bytes, rewrite
 from serving.settings import API_KEYS_ENV, Settings
 from serving.store.keys import KeyConfigError
 
@@ -87,15 +98,20 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+#: Health probes: open to every caller (an orchestrator has no key), GET only.
+PROBES = frozenset({"/livez", "/readyz", "/healthz"})
+READ_METHODS = ("GET", "HEAD")
+
 
 class GateMiddleware:
-    """Authentication, roles, body size and JSON well-formedness, before BentoML parses."""
+    """Paths, methods, keys, roles, loopback mode and bodies, before anything else runs."""
 
     def __init__(self, app: Any, settings: Settings | None = None) -> None:
         self.app = app
         settings = settings or Settings.from_environ()
         self.keys = parse_api_keys(settings.api_keys)
         self.max_body = settings.max_body_bytes
+        self.open_paths = settings.open_paths
         if not self.keys:
             log.warning(
                 "%s is not set: NO AUTHENTICATION; only loopback requests are served",
@@ -103,35 +119,80 @@ class GateMiddleware:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path not in ENDPOINT_ROLES:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        if path in ENDPOINT_ROLES:
+            await self._api(path, method, scope, receive, send)
+        elif path in PROBES:
+            if method not in READ_METHODS:
+                await _method_not_allowed(send, READ_METHODS)
+                return
+            await self.app(scope, receive, _rewriting(send))
+        elif path in ("/metrics", "/docs.json", "/"):
+            if method not in READ_METHODS:
+                await _method_not_allowed(send, READ_METHODS)
+                return
+            refused = self._refusal(scope, path, None)
+            if refused:
+                await _reply(send, *refused)
+            elif path == "/metrics":
+                await self.app(scope, receive, _rewriting(send))
+            else:
+                await _page(send, path)
+        else:
+            # not passed on: an unknown path never becomes a metrics label or a log line
+            await _reply(send, 404, "not_found", "no such path")
+
+    def _refusal(self, scope: Scope, path: str, roles_needed: frozenset[str] | None) -> tuple:
+        """Why the request may not go on (status, code, message[, field, auth]), or ()."""
         if not self.keys:
             server = scope.get("server")
             if server and not is_loopback(server[0]):
-                await _reply(send, 403, "no API keys configured: only loopback is served")
-                return
-        else:
-            presented = _bearer(scope)
-            if presented is None:
-                await _reply(send, 401, "missing Authorization: Bearer <key>", auth=True)
-                return
-            roles = roles_of(presented, self.keys)
-            if not roles:
-                await _reply(send, 401, "unknown API key", auth=True)
-                return
-            if not roles & ENDPOINT_ROLES[path]:
-                allowed = " or ".join(sorted(ENDPOINT_ROLES[path]))
-                await _reply(send, 403, f"{path[1:]} needs the {allowed} role")
-                return
+                return 403, "forbidden", "no API keys configured: only loopback is served"
+            if not is_loopback(_host(scope)):
+                return 403, "forbidden", "no API keys configured: only a loopback Host is served"
+            return ()
+        if roles_needed is None and (path == "/" or path in self.open_paths):
+            return ()
+        presented = _header(scope, b"authorization")
+        token = _bearer(presented)
+        if token is None:
+            return 401, "unauthorized", "missing Authorization: Bearer <key>", None, True
+        roles = roles_of(token, self.keys)
+        if not roles:
+            return 401, "unauthorized", "unknown API key", None, True
+        if roles_needed is not None and not roles & roles_needed:
+            allowed = " or ".join(sorted(roles_needed))
+            return 403, "forbidden", f"{path[1:]} needs the {allowed} role"
+        return ()
+
+    async def _api(self, path: str, method: str, scope: Scope, receive: Receive, send: Send):
+        if method != "POST":
+            await _method_not_allowed(send, ("POST",))
+            return
+        refused = self._refusal(scope, path, ENDPOINT_ROLES[path])
+        if refused:
+            await _reply(send, *refused)
+            return
+        if not self.keys and not _is_json(_header(scope, b"content-type")):
+            await _reply(
+                send,
+                415,
+                "unsupported_media_type",
+                "without API keys only Content-Type: application/json is accepted",
+                "Content-Type",
+            )
+            return
         body, too_large = await _read_body(scope, receive, self.max_body)
         if too_large:
-            await _reply(send, 413, f"body larger than {self.max_body} bytes")
+            await _reply(send, 413, "body_too_large", f"body larger than {self.max_body} bytes")
             return
-        problem = _json_problem(body)
-        if problem:
-            await _reply(send, 400, problem)
+        try:
+            parse_object(body)
+        except BodyProblem as exc:
+            await _reply(send, 400, "invalid_body", str(exc), "body")
             return
         sent = False
 
@@ -142,27 +203,51 @@ class GateMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        await self.app(scope, replay, _rewriting(send))
 
 
-def _bearer(scope: Scope) -> bytes | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return token.strip()
-            return None
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
     return None
 
 
+def _bearer(value: bytes | None) -> bytes | None:
+    if value is None:
+        return None
+    scheme, _, token = value.partition(b" ")
+    if scheme.lower() == b"bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _host(scope: Scope) -> str | None:
+    """The ``Host`` header's name without its port (``[::1]:3000`` → ``::1``)."""
+    raw = _header(scope, b"host")
+    if raw is None:
+        return None
+    host = raw.decode("latin-1").strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_json(value: bytes | None) -> bool:
+    if value is None:
+        return False
+    media = value.split(b";", 1)[0].strip().lower()
+    return media == b"application/json"
+
+
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, bool]:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                if int(value) > limit:
-                    return b"", True
-            except ValueError:
-                pass
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                return b"", True
+        except ValueError:
+            pass
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -179,24 +264,82 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes,
     return b"".join(chunks), False
 
 
-def _json_problem(body: bytes) -> str | None:
-    if not body.strip():
-        return "body: a JSON object is required"
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return f"body: invalid JSON{where}"
-    if not isinstance(parsed, dict):
-        return "body: expected a JSON object"
-    return None
+def _rewriting(send: Send) -> Send:
+    """``send`` for the inner application: an error answer (status >= 400) is held until its
+    body is complete and rewritten into the error model; anything else passes as it is."""
+    held: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            held["start"] = message
+            return
+        if "start" not in held or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        start = held.pop("start")
+        status = start["status"]
+        if status == 503 and not chunks[0].lstrip().startswith(b"{"):
+            payload = error_bytes(
+                "not_ready", "not ready: store, rule packs or model unavailable (fail closed)"
+            )
+        else:
+            payload = rewrite(status, b"".join(chunks))
+        chunks.clear()
+        headers = [
+            (k, v)
+            for k, v in start.get("headers", ())
+            if k.lower() not in (b"content-length", b"content-type")
+        ]
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        await send(start | {"headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    return wrapped
 
 
-async def _reply(send: Send, status: int, error: str, auth: bool = False) -> None:
-    payload = json.dumps({"error": error}).encode()
+async def _method_not_allowed(send: Send, allowed: tuple[str, ...]) -> None:
+    await _reply(
+        send,
+        405,
+        "method_not_allowed",
+        f"use {' or '.join(allowed)}",
+        extra=[(b"allow", ", ".join(allowed).encode())],
+    )
+
+
+async def _page(send: Send, path: str) -> None:
+    from serving.http.openapi import INDEX_PAGE, document_bytes
+
+    if path == "/docs.json":
+        body, media = document_bytes(), b"application/json"
+    else:
+        body, media = INDEX_PAGE.encode(), b"text/html; charset=utf-8"
+    headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _reply(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    auth: bool = False,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    payload = error_bytes(code, message, field)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
+        *(extra or []),
     ]
     if auth:
         headers.append((b"www-authenticate", b'Bearer realm="contactgate"'))

@@ -10,9 +10,11 @@ labels). A missing part is retried every few seconds; until all three are there
 ``/readyz`` answers 503 and every contact is withheld ``SYSTEM_UNAVAILABLE`` (fail closed;
 ``screen`` and ``authorize`` still answer 200, because a dialer must get an answer).
 
-In front of the APIs, :class:`serving.http.auth.GateMiddleware` checks keys, roles, body
-size and JSON before any body is parsed. Field errors are then reported by pydantic through
-BentoML as 400 with the field's location, never 5xx.
+In front of everything, :class:`serving.http.auth.GateMiddleware` (the outermost layer,
+see :class:`GatedService`) checks paths, methods, keys, roles and bodies before any body is
+parsed, and serves the OpenAPI document (:mod:`serving.http.openapi`). Field errors are then
+reported by pydantic through BentoML as 400 naming the field, never 5xx; every error answer
+has the one shape of :mod:`serving.http.errors`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import anyio.to_thread
 import bentoml
+from _bentoml_sdk.service.factory import Service
 from starlette.responses import JSONResponse
 
 from features.replies import classify_reply
@@ -42,14 +45,11 @@ from serving.domain.contract import (
 from serving.domain.decision import Policy
 from serving.domain.reasons import mask_digits
 from serving.http.auth import GateMiddleware
+from serving.http.errors import STORE_UNAVAILABLE, ApiError, error_response
 from serving.pipeline import Resources, Screener, load_resources, screen_response
 from serving.settings import Settings, start_runtime
 
 log = logging.getLogger("contactgate.service")
-
-
-def _bad_request(field: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": f"{field}: {message}"}, status_code=400)
 
 
 def _json(data: Any) -> JSONResponse:
@@ -65,13 +65,56 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+class GatedService(Service):
+    """The BentoML service with :class:`GateMiddleware` as the OUTERMOST layer of its
+    application: middleware added with ``add_asgi_middleware`` runs inside the framework's
+    metrics and access-log layers, which would then label and log every path a caller
+    invents (``bentoml.service(service_class=...)`` is the framework's hook for this)."""
+
+    def to_asgi(self, is_main: bool = True) -> Any:
+        return GateMiddleware(super().to_asgi(is_main))
+
+
+def _answers_errors(method: Any) -> Any:
+    """An API method whose :class:`ApiError` is answered in the error model (BentoML would
+    answer any exception of ours with its own generic 500)."""
+    import functools
+    import inspect
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def answer_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except ApiError as exc:
+                return error_response(exc)
+
+        return answer_async
+
+    @functools.wraps(method)
+    def answer(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except ApiError as exc:
+            return error_response(exc)
+
+    return answer
+
+
 #: The service's settings, read from the environment once. Worker processes
 #: (``CONTACTGATE_WORKERS``, default 1) each load their own model; caps stay exact across
 #: workers because ``Store.number_lock`` serialises in the database.
 SETTINGS = Settings.from_environ()
 
 
-@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=SETTINGS.workers)
+@bentoml.service(
+    name="contactgate",
+    description="Decide whether a marketing call or text may go ahead.",
+    traffic={"timeout": 120},
+    workers=SETTINGS.workers,
+    service_class=GatedService,
+)
 class ContactGate:
     """Screening, pre-dial authorisation, operator writes, access and erasure."""
 
@@ -120,6 +163,7 @@ class ContactGate:
         return screen_response(outcome)
 
     @bentoml.api(route="/authorize", input_spec=AuthorizeRequest)
+    @_answers_errors
     async def authorize(self, **fields: Any) -> AuthorizeResponse:
         """Check one dial and, when allowed, record it — in one transaction per number.
 
@@ -141,13 +185,13 @@ class ContactGate:
         try:
             return self.screener.authorize(request)
         except AttemptIdConflict as exc:
-            raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
+            raise ApiError("conflict", str(exc).removeprefix("attempt_id: "), "attempt_id") from exc
 
     # ------------------------------------------------------------------ writes
     def _store(self) -> Any:
         self.resources.ensure()
         if self.resources.store is None:
-            raise bentoml.exceptions.ServiceUnavailable("store unavailable")
+            raise ApiError("unavailable", STORE_UNAVAILABLE)
         return self.resources.store
 
     def _call_store(self, method: str, *args: Any) -> Any:
@@ -162,11 +206,10 @@ class ContactGate:
             raise  # the request's own problem, answered as a 4xx by the caller
         except Exception as exc:
             log.error("store %s failed: %s", method, exc.__class__.__name__)
-            raise bentoml.exceptions.ServiceUnavailable(
-                "store unavailable: nothing was acknowledged; retry (writes are idempotent)"
-            ) from exc
+            raise ApiError("unavailable", STORE_UNAVAILABLE) from exc
 
     @bentoml.api(route="/record_events", input_spec=EventsRequest)
+    @_answers_errors
     def record_events(self, events: list[dict]) -> dict:
         """Store events (idempotent on ``event_id``); an opt-out reply acts at once: the
         rules read stored replies through the keyword classifier on the very next check."""
@@ -186,26 +229,32 @@ class ContactGate:
         return result | {"actions": actions}
 
     @bentoml.api(route="/record_consent", input_spec=RecordsRequest)
+    @_answers_errors
     def record_consent(self, records: list[dict]) -> dict:
         return self._call_store("record_consent", records).as_dict()
 
     @bentoml.api(route="/record_preferences", input_spec=RecordsRequest)
+    @_answers_errors
     def record_preferences(self, records: list[dict]) -> dict:
         return self._call_store("record_preferences", records).as_dict()
 
     @bentoml.api(route="/dnc_add", input_spec=RecordsRequest)
+    @_answers_errors
     def dnc_add(self, records: list[dict]) -> dict:
         return self._call_store("dnc_add", records).as_dict()
 
     @bentoml.api(route="/dnc_remove", input_spec=RecordsRequest)
+    @_answers_errors
     def dnc_remove(self, records: list[dict]) -> dict:
         return self._call_store("dnc_remove", records).as_dict()
 
     @bentoml.api(route="/block_period", input_spec=RecordsRequest)
+    @_answers_errors
     def block_period(self, records: list[dict]) -> dict:
         return self._call_store("block_period", records).as_dict()
 
     @bentoml.api(route="/registry_import", input_spec=RegistryImportRequest)
+    @_answers_errors
     def registry_import(
         self, registry: str, snapshot_at: Any, numbers: list[str], replace: bool = True
     ) -> Any:
@@ -216,25 +265,27 @@ class ContactGate:
         try:
             result = self._call_store("import_registry", registry, snapshot_at, numbers, replace)
         except (ImportAborted, ValueError) as exc:
-            return _bad_request("numbers", mask_digits(str(exc)))
+            raise ApiError("invalid_field", mask_digits(str(exc)), "numbers") from exc
         return _json(result.as_dict())
 
     # ------------------------------------------------------------------ access, erasure
     @bentoml.api(route="/subject_report", input_spec=SubjectRequest)
+    @_answers_errors
     def subject_report(self, number: str) -> Any:
         """Everything held on a person (GDPR art. 15)."""
         try:
             return _json(self._call_store("subject_report", number))
         except ValueError as exc:
-            return _bad_request("number", str(exc).removeprefix("number: "))
+            raise ApiError("invalid_field", str(exc).removeprefix("number: "), "number") from exc
 
     @bentoml.api(route="/erase_subject", input_spec=SubjectRequest)
+    @_answers_errors
     def erase_subject(self, number: str) -> Any:
         """Erase a person (GDPR art. 17), keeping only the keyed-hash tombstone."""
         try:
             return _json(self._call_store("erase_subject", number))
         except ValueError as exc:
-            return _bad_request("number", str(exc).removeprefix("number: "))
+            raise ApiError("invalid_field", str(exc).removeprefix("number: "), "number") from exc
 
 
 def _region_of(event: dict) -> str | None:
@@ -242,6 +293,3 @@ def _region_of(event: dict) -> str | None:
 
     number = event.get("number")
     return normalize(str(number)).region if number else None
-
-
-ContactGate.add_asgi_middleware(GateMiddleware)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.definitions import CATEGORICAL_FEATURES, decode_categorical
 from serving.domain.contract import Explanation
 from serving.domain.decision import Scored
 from serving.domain.state import Contact, NumberState, WorldState
@@ -40,14 +41,20 @@ def _explanations(
     for i, row in enumerate(rows):
         top = np.argsort(-np.abs(total[i]), kind="stable")[:k]
         out[int(row)] = [
-            Explanation(
-                feature=names[j],
-                value=None if np.isnan(values[i, j]) else float(values[i, j]),
-                contribution=round(float(total[i, j]), 6),
-            )
-            for j in top
+            _explanation(names[j], values[i, j], round(float(total[i, j]), 6)) for j in top
         ]
     return out
+
+
+def _explanation(feature: str, value: float, contribution: float) -> Explanation:
+    """A categorical feature is explained by its category's name, its code beside it."""
+    if np.isnan(value):
+        return Explanation(feature=feature, value=None, contribution=contribution)
+    if feature in CATEGORICAL_FEATURES:
+        code = int(value)
+        name = decode_categorical(feature, code)
+        return Explanation(feature=feature, value=name, code=code, contribution=contribution)
+    return Explanation(feature=feature, value=float(value), contribution=contribution)
 
 
 @dataclass(frozen=True)

@@ -1,97 +1,21 @@
-"""End to end: a real ``contactgate serve`` (BentoML) subprocess on a free loopback port.
-
-Real SQLite store, real rule packs, a really trained model in a temp MLflow store,
-telemetry off, ``BENTOML_HOME`` in a temp dir. Bounded: the server must be ready within
-``START_TIMEOUT_S`` and every request has a timeout.
+"""End to end: a real ``contactgate serve`` (BentoML) subprocess on a free loopback port
+(:class:`tests.support.server.Server`), with a really trained model in a temp MLflow store.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from tests.support.models import champion_store
+from tests.support.server import AUTH, Server
 
 pytestmark = pytest.mark.e2e
 
-START_TIMEOUT_S = 120
 AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
-KEYS = {"campaign": "e2e-campaign", "operator": "e2e-operator", "reviewer": "e2e-reviewer"}
-AUTH = {role: {"Authorization": f"Bearer {key}"} for role, key in KEYS.items()}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A ``contactgate serve`` subprocess in its own process group."""
-
-    def __init__(self, tmp: Path, tracking_uri: str, keys: bool = True) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {
-            HMAC_ENV: new_key(),
-            ENCRYPTION_ENV: new_key(),
-            "CONTACTGATE_DB_URL": f"sqlite:///{tmp / 'store.db'}",
-            "MLFLOW_TRACKING_URI": tracking_uri,
-            "BENTOML_HOME": str(tmp / "bentoml"),
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "BENTOML_DO_NOT_TRACK": "True",
-            "DO_NOT_TRACK": "1",
-        }
-        env.pop("CONTACTGATE_API_KEYS", None)
-        if keys:
-            env["CONTACTGATE_API_KEYS"] = ",".join(f"{r}:{k}" for r, k in KEYS.items())
-        self.log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "serving.cli", "serve", "--port", str(self.port),
-             "--env-file", str(tmp / "no.env")],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        self.client = httpx.Client(base_url=self.url, timeout=60)
-
-    def wait_started(self, ready: bool = True) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_text()[-3000:]}")
-            try:
-                status = self.client.get("/readyz", timeout=5).status_code
-                if status == 200 or (not ready and status == 503):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"server not up in {START_TIMEOUT_S}s: {self.log_text()[-3000:]}")
-
-    def log_text(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +50,30 @@ def _codes(result: dict) -> list[str]:
 def test_infrastructure_endpoints(server) -> None:
     assert server.client.get("/livez").status_code == 200
     assert server.client.get("/readyz").status_code == 200
-    assert "/screen" in server.client.get("/docs.json").json()["paths"]
-    assert server.client.get("/metrics").status_code == 200
+    assert "/screen" in server.client.get("/docs.json", headers=AUTH["reviewer"]).json()["paths"]
+    assert server.client.get("/metrics", headers=AUTH["operator"]).status_code == 200
+
+
+def test_unknown_paths_never_become_metric_labels(server) -> None:
+    """Paths a caller invents are 404 at the gate and never reach the framework's metrics
+    (one label per path, unbounded) or its access log (a number in a URL)."""
+    from serving.http.auth import ENDPOINT_ROLES
+
+    server.client.post("/screen", json={"contacts": []}, headers=AUTH["campaign"])
+    for i in range(5):
+        assert server.client.get(f"/probe-{i}/+13055550167").status_code == 404
+        assert server.client.post(f"/screen/{i}", json={}).status_code == 404
+    metrics = server.client.get("/metrics", headers=AUTH["operator"]).text
+    assert "probe-" not in metrics and "5550167" not in metrics and "/screen/" not in metrics
+    assert 'endpoint="/screen"' in metrics  # the real labels are there
+    endpoints = {
+        line.split('endpoint="', 1)[1].split('"', 1)[0]
+        for line in metrics.splitlines()
+        if 'endpoint="' in line
+    }
+    known = set(ENDPOINT_ROLES) | {"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/"}
+    assert endpoints <= known, endpoints - known
+    assert "5550167" not in server.log_text()
 
 
 def test_screen(server) -> None:
@@ -321,6 +267,8 @@ def test_store_failure_fails_closed_over_http(tmp_path) -> None:
         event["event_id"] = "after"
         write = running.client.post("/record_events", json={"events": [event]})
         assert write.status_code == 503, write.text
-        assert running.client.get("/readyz").status_code == 503
+        assert write.json()["error"]["code"] == "unavailable"  # the project's own body
+        ready = running.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "not_ready"
     finally:
         running.stop()
