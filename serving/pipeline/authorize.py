@@ -26,7 +26,7 @@ from serving.pipeline.history import (
     without_attempt,
 )
 from serving.pipeline.scoring import model_scores
-from serving.pipeline.screen import Outcome, _part_of, _result
+from serving.pipeline.screen import Outcome, build_result, failed_part
 from serving.store import AttemptIdConflict
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def authorize(
     for row in outcome.audit_rows:
         row["attempt_id"] = attempt_id
     if screener.audit and not audited:
-        screener._append_audit(outcome, request_id, "authorize", wait_s=screener.lock_wait_s)
+        screener.append_audit(outcome, request_id, "authorize", wait_s=screener.lock_wait_s)
     result = outcome.results[0]
     return AuthorizeResponse.model_construct(
         **{name: getattr(result, name) for name in ResultOut.model_fields},
@@ -87,8 +87,8 @@ def _failed(
     """The dial withheld ``SYSTEM_UNAVAILABLE``, naming the part that failed."""
     res = screener.resources
     contact = request.to_contact(screener.now(), record)
-    reason = system_unavailable(_part_of(exc))
-    result = _result(
+    reason = system_unavailable(failed_part(exc))
+    result = build_result(
         request,
         request.number,
         record,

@@ -71,7 +71,7 @@ class Outcome:
     audit_rows: list[dict[str, Any]]
 
 
-def _result(
+def build_result(
     item: ContactIn | None,
     raw_number: str,
     record: NumberRecord,
@@ -146,7 +146,7 @@ class Screener:
         planned = [c.to_contact(now, r) for c, r in zip(contacts, records, strict=True)]
         outcome = self.decide_contacts(planned, policy, explain, items=contacts)
         if self.audit:
-            self._append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
+            self.append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
         return outcome
 
     def decide_contacts(
@@ -203,14 +203,14 @@ class Screener:
                     mask_digits(str(exc))[:300],
                     len(valid),
                 )
-                problems = [_part_of(exc)]
+                problems = [failed_part(exc)]
         if problems and valid:
             reason = system_unavailable(", ".join(problems))
             for i in valid:
                 scored[i] = Scored([reason], None, None, None)
         decided, summary = decide(scored, policy)
         results = [
-            _result(
+            build_result(
                 items[i] if items is not None else None,
                 raws[i],
                 planned[i].number,
@@ -235,7 +235,7 @@ class Screener:
         )
         return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
 
-    def _append_audit(
+    def append_audit(
         self, outcome: Outcome, request_id: str, endpoint: str, wait_s: float | None = None
     ) -> None:
         """Every decision goes to the audit log. If it cannot be written (within ``wait_s``
@@ -264,7 +264,7 @@ class Screener:
         return authorize(self, request, request_id=request_id)
 
 
-def _part_of(exc: BaseException) -> str:
+def failed_part(exc: BaseException) -> str:
     """Which part failed, for the fail-closed reason (no internals, no numbers)."""
     module = type(exc).__module__ or ""
     if "sqlalchemy" in module or "store" in module or "sqlite" in module:
