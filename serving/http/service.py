@@ -17,6 +17,7 @@ BentoML as 400 with the field's location, never 5xx.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import logging
@@ -83,8 +84,11 @@ class ContactGate:
             model_name=SETTINGS.model_name,
             alias=SETTINGS.model_alias,
             rules_dir=SETTINGS.rules_dir,
+            create_store=SETTINGS.store_create,
         )
-        self.screener = Screener(self.resources)
+        self.screener = Screener(
+            self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)
+        )
         from features.pointintime import warm_up
 
         try:
@@ -136,11 +140,12 @@ class ContactGate:
         return self._authorize(request)
 
     def _authorize(self, request: AuthorizeRequest) -> AuthorizeResponse:
+        from serving.pipeline import AtOutOfRange
         from serving.store import AttemptIdConflict
 
         try:
             return self.screener.authorize(request)
-        except AttemptIdConflict as exc:
+        except (AttemptIdConflict, AtOutOfRange) as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
 
     # ------------------------------------------------------------------ writes

@@ -57,6 +57,8 @@ DEFAULT_LOOKBACK_DAYS = 400
 #: before it withholds ``SYSTEM_UNAVAILABLE``: a dialer needs an answer now, and the service
 #: runs dials on its event loop, which must not sit in a 30 s busy wait.
 AUTHORIZE_LOCK_WAIT_S = 2.0
+#: How far ``authorize``'s ``at`` may lie from the clock (``CONTACTGATE_AUTHORIZE_SKEW_S``).
+AUTHORIZE_SKEW = dt.timedelta(minutes=5)
 _NOT_YET_SCORED = system_unavailable("decision pipeline")
 
 
@@ -119,8 +121,10 @@ class Screener:
         audit: bool = True,
         clock: Callable[[], dt.datetime] | None = None,
         lock_wait_s: float = AUTHORIZE_LOCK_WAIT_S,
+        authorize_skew: dt.timedelta = AUTHORIZE_SKEW,
     ) -> None:
         self.resources = resources
+        self.authorize_skew = authorize_skew
         self.lock_wait_s = lock_wait_s
         self.lookback_days = lookback_days
         self.audit = audit

@@ -116,7 +116,13 @@ def screener(sqlite_store, rulebook, loaded_model):
     from serving.pipeline import Resources, Screener
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
-    return Screener(Resources(store=sqlite_store, rulebook=rulebook, model=loaded_model))
+    # authorize is about now: these tests dial around AT, so the clock says AT and the skew
+    # allows the hours they move about in
+    return Screener(
+        Resources(store=sqlite_store, rulebook=rulebook, model=loaded_model),
+        clock=lambda: AT,
+        authorize_skew=dt.timedelta(days=1),
+    )
 
 
 def _contact(number: str, **kw) -> ContactIn:
