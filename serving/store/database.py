@@ -41,7 +41,6 @@ from serving.store.registries import RegistriesMixin
 from serving.store.transaction import NumberTransaction
 from serving.store.writes import WritesMixin
 
-
 #: What to do about a store that does not exist yet.
 NOT_INITIALISED = (
     "create it with `contactgate store init` (or set CONTACTGATE_STORE_CREATE=1 to let the "

@@ -141,9 +141,7 @@ def test_the_probe_notices_a_postgres_store_replaced_behind_it(
         opened.close()
 
 
-def test_store_wal_and_backup_files_are_owner_only(
-    sqlite_store: Store, tmp_path: Path
-) -> None:
+def test_store_wal_and_backup_files_are_owner_only(sqlite_store: Store, tmp_path: Path) -> None:
     sqlite_store.record_events([_opt_out("x")])
     path = _file(sqlite_store)
     backup = sqlite_store.backup(tmp_path / "backups" / "copy.db")
@@ -166,9 +164,12 @@ def test_the_checkpointer_checkpoints_a_brand_new_store_file(
             shutil.copyfile(path, copy)
             with sqlite3.connect(copy) as raw:
                 tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
-                found = "events" in tables and raw.execute(
-                    "SELECT count(*) FROM events WHERE event_id = 'checkpointed'"
-                ).fetchone()[0]
+                found = (
+                    "events" in tables
+                    and raw.execute(
+                        "SELECT count(*) FROM events WHERE event_id = 'checkpointed'"
+                    ).fetchone()[0]
+                )
             if found or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
