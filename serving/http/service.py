@@ -172,11 +172,15 @@ class ContactGate:
             ) from exc
 
     @bentoml.api(route="/record_events", input_spec=EventsRequest)
-    def record_events(self, events: list[dict]) -> dict:
+    def record_events(self, events: list[dict]) -> Any:
         """Store events (idempotent on ``event_id``); an opt-out reply acts at once: the
-        rules read stored replies through the keyword classifier on the very next check."""
-        result = self._call_store("record_events", events).as_dict()
-        rejected = {r["index"] for r in result["rejected"]}
+        rules read stored replies through the keyword classifier on the very next check.
+        An id already stored with other content is 409 naming it (the other events of the
+        batch are stored and counted as usual)."""
+        written = self._call_store("record_events", events)
+        result = written.as_dict()
+        # an action only for an event that is stored (new, or an identical replay)
+        rejected = {r["index"] for r in result["rejected"]} | {i for i, _ in written.conflicts}
         actions = []
         for index, event in enumerate(events):
             if index in rejected:
@@ -188,6 +192,17 @@ class ContactGate:
                     actions.append({"index": index, "action": label})
             elif kind in ("opt_out", "opt_in"):
                 actions.append({"index": index, "action": kind})
+        if written.conflicts:
+            index, event_id = written.conflicts[0]
+            return JSONResponse(
+                result
+                | {
+                    "actions": actions,
+                    "error": f"event_id {event_id!r} (index {index}): already recorded with "
+                    "other content; not stored — send a new event_id",
+                },
+                status_code=409,
+            )
         return result | {"actions": actions}
 
     @bentoml.api(route="/record_consent", input_spec=RecordsRequest)
