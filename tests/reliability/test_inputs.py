@@ -94,10 +94,11 @@ def test_a_complaint_of_year_one_cannot_withhold_a_batch(client) -> None:
 
 @pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN"])
 def test_non_finite_numbers_are_refused(client, literal) -> None:
-    body = (
-        '{"events": [{"event_id": "inf-%s", "number": "%s", "ts": "%s", "kind": "contact", '
-        '"channel": "call", "duration_s": %s}]}' % (literal, NUMBER, NOW.isoformat(), literal)
-    )
+    event = json.dumps(
+        {"event_id": f"inf-{literal}", "number": NUMBER, "ts": NOW.isoformat(),
+         "kind": "contact", "channel": "call", "duration_s": "NUMBER"}
+    ).replace('"NUMBER"', literal)  # fmt: skip
+    body = f'{{"events": [{event}]}}'
     response = client.post(
         "/record_events",
         content=body,
@@ -113,10 +114,8 @@ def test_non_finite_numbers_are_refused(client, literal) -> None:
 
 
 def test_a_policy_threshold_cannot_be_nan(client) -> None:
-    body = (
-        '{"contacts": [{"number": "%s", "channel": "call"}], "policy": {"review_above": NaN}}'
-        % NUMBER
-    )
+    contact = json.dumps({"number": NUMBER, "channel": "call"})
+    body = f'{{"contacts": [{contact}], "policy": {{"review_above": NaN}}}}'
     response = client.post(
         "/screen", content=body, headers=AUTH["campaign"] | {"Content-Type": "application/json"}
     )
