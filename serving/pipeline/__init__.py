@@ -3,9 +3,11 @@
 One pipeline serves the HTTP ``screen`` and ``authorize`` APIs and batch screening of files.
 """
 
+from serving.pipeline.authorize import AtOutOfRange
 from serving.pipeline.resources import RETRY_AFTER_S, Resources, load_resources
 from serving.pipeline.screen import (
     AUTHORIZE_LOCK_WAIT_S,
+    AUTHORIZE_SKEW,
     DEFAULT_LOOKBACK_DAYS,
     Outcome,
     Screener,
@@ -14,6 +16,8 @@ from serving.pipeline.screen import (
 
 __all__ = [
     "AUTHORIZE_LOCK_WAIT_S",
+    "AUTHORIZE_SKEW",
+    "AtOutOfRange",
     "DEFAULT_LOOKBACK_DAYS",
     "RETRY_AFTER_S",
     "Outcome",

@@ -39,10 +39,28 @@ log = logging.getLogger("contactgate.screening")
 LATER_ATTEMPTS_WINDOW = dt.timedelta(days=31)
 
 
+class AtOutOfRange(ValueError):
+    """``authorize``'s ``at`` is not now (within the allowed skew of the server clock): a dial
+    authorised for another instant would be checked against another day's state and
+    recorded outside the caps in force now. Answered as a 400 naming ``at``."""
+
+
+def check_at(at: dt.datetime | None, now: dt.datetime, skew: dt.timedelta) -> None:
+    """Raise :class:`AtOutOfRange` unless ``at`` (None: now) is within ``skew`` of ``now``."""
+    if at is not None and abs(at - now) > skew:
+        raise AtOutOfRange(
+            f"at: {at.isoformat()} is not now: an authorize must be within "
+            f"{skew.total_seconds():g} s of the server clock ({now.isoformat(timespec='seconds')}); "
+            "plan later contacts with screen"
+        )
+
+
 def authorize(
     screener: Screener, request: AuthorizeRequest, *, request_id: str | None = None
 ) -> AuthorizeResponse:
-    """One dial's decision; an allowed dial is recorded as a ``contact`` event with it."""
+    """One dial's decision; an allowed dial is recorded as a ``contact`` event with it.
+    Raises :class:`AtOutOfRange` for an ``at`` that is not now (nothing is decided)."""
+    check_at(request.at, screener.now(), screener.authorize_skew)
     res = screener.resources
     res.ensure()
     record = normalize(request.number)

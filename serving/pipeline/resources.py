@@ -60,11 +60,12 @@ class Resources:
                     log.warning("could not load %s: %s", name, self.errors[name])
 
     def problems(self) -> list[str]:
-        """What keeps the pipeline from deciding (empty when ready). Pings the store."""
+        """What keeps the pipeline from deciding (empty when ready). Probes the store with a
+        write: a store that answers reads but cannot take a write is not ready."""
         missing = [n for n in ("store", "rulebook", "model") if getattr(self, n) is None]
         if self.store is not None:
             try:
-                self.store.ping()
+                self.store.probe()
             except Exception as exc:
                 missing.append(f"store ({exc.__class__.__name__})")
         return missing
@@ -86,17 +87,19 @@ def load_resources(
     model_name: str = "contact-risk",
     alias: str = "champion",
     rules_dir: str | None = None,
+    create_store: bool = True,
 ) -> Resources:
     """Open the store, compile the rule packs and load ``models:/model_name@alias``.
 
     Failures are recorded, not raised: the caller is a service that must answer (fail
-    closed) and report itself not ready until every part is there.
+    closed) and report itself not ready until every part is there. ``create_store=False``
+    (the service): a store that does not exist is such a failure, never created empty.
     """
 
     def open_store() -> Any:
         from serving.store import Store
 
-        return Store.open(db_url)
+        return Store.open(db_url, create=create_store)
 
     def open_rulebook() -> Any:
         from pathlib import Path
