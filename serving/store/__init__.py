@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from serving.store.crypto import DecryptionError, NumberCrypto
     from serving.store.database import Store
     from serving.store.engine import default_url
+    from serving.store.export import EXPORTABLE, PSEUDONYM_FACTS, ContractWriter
     from serving.store.errors import (
         AttemptIdConflict,
         ImportAborted,
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from serving.store.transaction import NumberTransaction
 
 _HOMES = {
+    "EXPORTABLE": "export",
+    "PSEUDONYM_FACTS": "export",
+    "ContractWriter": "export",
     "AttemptIdConflict": "errors",
     "DURABLE_KINDS": "reads",
     "DecryptionError": "crypto",
@@ -61,6 +65,9 @@ _HOMES = {
 }
 
 __all__ = [
+    "EXPORTABLE",
+    "PSEUDONYM_FACTS",
+    "ContractWriter",
     "AttemptIdConflict",
     "DURABLE_KINDS",
     "DecryptionError",
