@@ -129,9 +129,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from features.schema import parse_instant
-    from serving.cli.registry import open_store
-
     from serving.cli.options import announce_store
+    from serving.cli.registry import open_store
 
     console = Console()
     store = open_store(args.db_url)
@@ -175,7 +174,7 @@ def _load(store: object, args: argparse.Namespace, console: object) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
-    from features.io import load_records, rejects_path, write_rejects
+    from features.io import load_records, write_rejects
     from serving.store import load_frame
 
     loaded = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
@@ -264,4 +263,7 @@ def _export(store: object, args: argparse.Namespace, console: object) -> None:
             writer.write(frame)
             bar.advance(task, len(frame))
     numbers = "pseudonymised" if args.pseudonymise else "decrypted"
-    console.print(f"{writer.rows:,} {args.record} rows written to {args.out} (numbers {numbers})", markup=False)
+    console.print(
+        f"{writer.rows:,} {args.record} rows written to {args.out} (numbers {numbers})",
+        markup=False,
+    )

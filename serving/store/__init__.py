@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from serving.store.crypto import DecryptionError, NumberCrypto
     from serving.store.database import Store
     from serving.store.engine import default_url
-    from serving.store.export import EXPORTABLE, PSEUDONYM_FACTS, ContractWriter
     from serving.store.errors import (
         AttemptIdConflict,
         ImportAborted,
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
         StoreUnavailable,
         WriteResult,
     )
+    from serving.store.export import EXPORTABLE, PSEUDONYM_FACTS, ContractWriter
     from serving.store.keys import KeyConfigError, load_env_file
     from serving.store.load import LoadSummary, load_frame
     from serving.store.maintenance import MIN_RETENTION_DAYS

@@ -82,7 +82,9 @@ class ExportMixin(StoreBase):
     ) -> int:
         """How many rows :meth:`export_frames` would yield (for a progress bar)."""
         with self._read() as conn:
-            return int(conn.execute(self._export_statement(record, since, until, count=True)).scalar())
+            return int(
+                conn.execute(self._export_statement(record, since, until, count=True)).scalar()
+            )
 
     def export_frames(
         self,
@@ -227,9 +229,12 @@ class ContractWriter:
         elif exc_type is None:  # nothing written: an empty file with the contract's schema
             import pyarrow.parquet as pq
 
-            empty = to_arrow(pd.DataFrame({c.name: [] for c in self.cols}).astype(
-                {c.name: _pandas_dtype(c) for c in self.cols}
-            ), self.cols)
+            empty = to_arrow(
+                pd.DataFrame({c.name: [] for c in self.cols}).astype(
+                    {c.name: _pandas_dtype(c) for c in self.cols}
+                ),
+                self.cols,
+            )
             pq.write_table(empty, self._tmp)
         if exc_type is None:
             self._tmp.replace(self.path)

@@ -30,7 +30,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _load(folder: Path, url: str, record: str) -> None:
     (path,) = folder.glob(f"{record}.*")
-    assert main(["store", "load", str(path), "--record", record, "--db-url", url, "--no-progress"]) == 0
+    assert (
+        main(["store", "load", str(path), "--record", record, "--db-url", url, "--no-progress"])
+        == 0
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
