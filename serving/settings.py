@@ -30,6 +30,9 @@ DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 API_KEYS_ENV = "CONTACTGATE_API_KEYS"
 MAX_BODY_ENV = "CONTACTGATE_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+MODEL_POLL_ENV = "CONTACTGATE_MODEL_POLL_S"
+#: How often (seconds) the service asks the registry whether the champion changed.
+DEFAULT_MODEL_POLL_S = 60
 
 
 class SettingsError(ValueError):
@@ -79,6 +82,7 @@ class Settings:
     api_keys: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     workers: int = 1
+    model_poll_s: int = DEFAULT_MODEL_POLL_S
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,4 +96,5 @@ class Settings:
             api_keys=env.get(API_KEYS_ENV) or None,
             max_body_bytes=_positive_int(env, MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES),
             workers=_positive_int(env, "CONTACTGATE_WORKERS", 1),
+            model_poll_s=_positive_int(env, MODEL_POLL_ENV, DEFAULT_MODEL_POLL_S),
         )

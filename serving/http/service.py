@@ -42,6 +42,7 @@ from serving.domain.contract import (
 from serving.domain.decision import Policy
 from serving.domain.reasons import mask_digits
 from serving.http.auth import GateMiddleware
+from serving.http.readyz import ReadyzMiddleware
 from serving.pipeline import Resources, Screener, load_resources, screen_response
 from serving.settings import Settings, start_runtime
 
@@ -83,6 +84,8 @@ class ContactGate:
             model_name=SETTINGS.model_name,
             alias=SETTINGS.model_alias,
             rules_dir=SETTINGS.rules_dir,
+            poll_s=SETTINGS.model_poll_s,
+            serve=True,
         )
         self.screener = Screener(self.resources)
         from features.pointintime import warm_up
@@ -245,3 +248,4 @@ def _region_of(event: dict) -> str | None:
 
 
 ContactGate.add_asgi_middleware(GateMiddleware)
+ContactGate.add_asgi_middleware(ReadyzMiddleware)

@@ -3,7 +3,14 @@
 One pipeline serves the HTTP ``screen`` and ``authorize`` APIs and batch screening of files.
 """
 
-from serving.pipeline.resources import RETRY_AFTER_S, Resources, load_resources
+from serving.pipeline.resources import (
+    RETRY_AFTER_S,
+    ChampionFollower,
+    Resources,
+    load_resources,
+    serving_resources,
+    smoke_check,
+)
 from serving.pipeline.screen import (
     AUTHORIZE_LOCK_WAIT_S,
     DEFAULT_LOOKBACK_DAYS,
@@ -14,6 +21,7 @@ from serving.pipeline.screen import (
 
 __all__ = [
     "AUTHORIZE_LOCK_WAIT_S",
+    "ChampionFollower",
     "DEFAULT_LOOKBACK_DAYS",
     "RETRY_AFTER_S",
     "Outcome",
@@ -21,4 +29,6 @@ __all__ = [
     "Screener",
     "load_resources",
     "screen_response",
+    "serving_resources",
+    "smoke_check",
 ]

@@ -136,7 +136,8 @@ def _authorize_locked(
         )
         # the score: the history as of ``at`` (features count only what came before)
         scored = state if replayed_at is None else without_attempt(state, replayed_at)
-        scores = model_scores([contact], {record.e164: scored}, res.model.model, request.explain)
+        model = res.model  # read once: the score and the decision name one version
+        scores = model_scores([contact], {record.e164: scored}, model.model, request.explain)
         state = with_later_restrictions(state, later, contact.at)
         if replayed_at is not None:
             # A replay is decided afresh (an opt-out may have arrived since) without
@@ -151,6 +152,7 @@ def _authorize_locked(
             states={record.e164: state},
             world=world,
             scores=scores,
+            model=model,
         )
         if replayed_at is not None:
             for row in outcome.audit_rows:

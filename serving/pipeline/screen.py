@@ -44,6 +44,7 @@ from serving.domain.decision import Decided, Policy, Scored, decide
 from serving.domain.reasons import invalid_number, mask_digits, system_unavailable
 from serving.domain.state import Contact, NumberState, WorldState
 from serving.pipeline import audit
+from serving.pipeline.protocols import DecisionModel
 from serving.pipeline.resources import Resources
 from serving.pipeline.scoring import ModelScores, score_contacts
 
@@ -160,11 +161,15 @@ class Screener:
         states: dict[str, NumberState] | None = None,
         world: WorldState | None = None,
         scores: ModelScores | None = None,
+        model: DecisionModel | None = None,
     ) -> Outcome:
         """The pipeline on already-defaulted contacts; ``states``/``world`` skip the store
-        read (``authorize`` reads them inside its lock)."""
+        read (``authorize`` reads them inside its lock). The model is read once (``model``:
+        the one ``scores`` came from), so a champion swapped in meanwhile never mixes into
+        one decision: it is scored and labelled by one version."""
         res = self.resources
         res.ensure()
+        model = res.model if model is None else model
         if raw_numbers is not None:
             raws = list(raw_numbers)
         elif items is not None:
@@ -180,7 +185,9 @@ class Screener:
             for c in planned
         ]
         zones: list[tuple[str, ...]] = [() for _ in planned]
-        problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        problems = [n for n in ("store", "rulebook") if getattr(res, n) is None]
+        if model is None:
+            problems.append("model")
         if valid and not problems:
             try:
                 valid_contacts = [planned[i] for i in valid]
@@ -191,7 +198,7 @@ class Screener:
                     states = res.store.load_states(numbers, at_max, self.lookback_days)
                     world = res.store.world_state(at_min)
                 got, got_zones = score_contacts(
-                    valid_contacts, states, world, res.rulebook, res.model.model, explain, scores
+                    valid_contacts, states, world, res.rulebook, model.model, explain, scores
                 )
                 for i, s, z in zip(valid, got, got_zones, strict=True):
                     scored[i] = s
@@ -227,13 +234,14 @@ class Screener:
             audit.decision_rows(
                 results,
                 planned,
-                res.model.version if res.model is not None else None,
+                model.version if model is not None else None,
                 res.rules_version,
             )
             if self.audit
             else []
         )
-        return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
+        ref = res.model_ref(model) if model is not None else ModelRef()
+        return Outcome(results, Summary(**summary), ref, res.rules_version, audit_rows)
 
     def _append_audit(
         self, outcome: Outcome, request_id: str, endpoint: str, wait_s: float | None = None
