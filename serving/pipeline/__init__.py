@@ -3,6 +3,7 @@
 One pipeline serves the HTTP ``screen`` and ``authorize`` APIs and batch screening of files.
 """
 
+from serving.pipeline.regions import with_default_region
 from serving.pipeline.resources import (
     RETRY_AFTER_S,
     ChampionFollower,
@@ -31,4 +32,5 @@ __all__ = [
     "screen_response",
     "serving_resources",
     "smoke_check",
+    "with_default_region",
 ]

@@ -45,7 +45,7 @@ def authorize(
     """One dial's decision; an allowed dial is recorded as a ``contact`` event with it."""
     res = screener.resources
     res.ensure()
-    record = normalize(request.number)
+    record = normalize(request.number, request.default_region)
     attempt_id = request.attempt_id or f"attempt-{uuid.uuid4().hex}"
     request_id = request_id or uuid.uuid4().hex
     problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]

@@ -139,11 +139,13 @@ class Screener:
         *,
         request_id: str | None = None,
         endpoint: str = "screen",
+        default_region: str | None = None,
     ) -> Outcome:
-        """Decide every contact (request order). Never raises for a data or system problem."""
+        """Decide every contact (request order). Never raises for a data or system problem.
+        ``default_region`` parses numbers written without +CC (national format)."""
         policy = policy or Policy()
         now = self.now()
-        records = [normalize(c.number) for c in contacts]
+        records = [normalize(c.number, default_region) for c in contacts]
         planned = [c.to_contact(now, r) for c, r in zip(contacts, records, strict=True)]
         outcome = self.decide_contacts(planned, policy, explain, items=contacts)
         if self.audit:
