@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from features.schema import REGISTRIES, parse_instant
-from serving.cli.options import add_db_url, add_no_progress, announce_store
+from serving.cli.options import HelpFormatter, add_db_url, add_no_progress, announce_store
 
 #: The country whose national format a registry's files use (its `registry` rule in docs/rules.md).
 REGISTRY_REGION: dict[str, str] = {
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "import",
         help="load a registry snapshot from a file and make it the one in force",
         description=__doc__.strip().split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     imp.add_argument(
         "registry", metavar="REGISTRY", choices=REGISTRIES, help=f"one of {', '.join(REGISTRIES)}"
@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     status = sub.add_parser(
         "status",
         help="list the registry snapshots in force and their age",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_db_url(status)
 

@@ -16,7 +16,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from serving.cli.options import add_db_url, add_no_progress
+from serving.cli.options import HelpFormatter, add_db_url, add_no_progress
 
 #: How many store refusals are printed before "and N more" (all go to the rejects file).
 SHOWN_REFUSALS = 20
@@ -29,14 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     init = sub.add_parser(
         "init",
         help="create or migrate the store and print its table counts",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_db_url(init)
 
     load = sub.add_parser(
         "load",
         help="validate a contract file (CSV/Parquet) and write its rows into the store",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     load.add_argument("file", metavar="FILE", type=Path, help="CSV or Parquet file")
     load.add_argument(
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     backup = sub.add_parser(
         "backup",
         help="write a consistent copy of a SQLite store (PostgreSQL: use pg_dump)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     backup.add_argument(
         "path", metavar="PATH", type=Path, help="new file to write (never overwritten)"
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     retention = sub.add_parser(
         "retention",
         help="drop raw contact/reply events older than N days (keeps DNC, consent, tombstones)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     retention.add_argument(
         "--older-than-days",
@@ -88,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = sub.add_parser(
         "export",
         help="stream the store's history out as a contract file (CSV or Parquet) for retraining",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     export.add_argument(
         "--record",
