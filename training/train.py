@@ -353,6 +353,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from training.tracking import promote_command
+    from training.tracking import tracking_uri as mlflow_uri
+
     console = Console()
     cfg = load_config(args.config)
     if args.seed is not None:
@@ -375,7 +378,9 @@ def run(args: argparse.Namespace) -> int:
     result = train(data, cfg, args.tracking_uri, console)
     console.print(metrics_table(result.metrics))
     console.print(
-        f"total {time.perf_counter() - t0:.1f}s. Next: contactgate promote  (then 'make ui' to inspect)"
+        f"total {time.perf_counter() - t0:.1f}s. Next (then 'make ui' to inspect):\n"
+        + promote_command(cfg.model_name, mlflow_uri(), args.config),
+        markup=False,
     )
     (GENERATED_DIR / "last_train.json").parent.mkdir(parents=True, exist_ok=True)
     (GENERATED_DIR / "last_train.json").write_text(

@@ -63,7 +63,7 @@ def authorize(
     check_at(request.at, screener.now(), screener.authorize_skew)
     res = screener.resources
     res.ensure()
-    record = normalize(request.number)
+    record = normalize(request.number, request.default_region)
     attempt_id = request.attempt_id or f"attempt-{uuid.uuid4().hex}"
     request_id = request_id or uuid.uuid4().hex
     problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
@@ -154,7 +154,8 @@ def _authorize_locked(
         )
         # the score: the history as of ``at`` (features count only what came before)
         scored = state if replayed_at is None else without_attempt(state, replayed_at)
-        scores = model_scores([contact], {record.e164: scored}, res.model.model, request.explain)
+        model = res.model  # read once: the score and the decision name one version
+        scores = model_scores([contact], {record.e164: scored}, model.model, request.explain)
         state = with_later_restrictions(state, later, contact.at)
         if replayed_at is not None:
             # A replay is decided afresh (an opt-out may have arrived since) without
@@ -169,6 +170,7 @@ def _authorize_locked(
             states={record.e164: state},
             world=world,
             scores=scores,
+            model=model,
         )
         if replayed_at is not None:
             for row in outcome.audit_rows:

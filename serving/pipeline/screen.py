@@ -44,6 +44,7 @@ from serving.domain.decision import Decided, Policy, Scored, decide
 from serving.domain.reasons import invalid_number, mask_digits, system_unavailable
 from serving.domain.state import Contact, NumberState, WorldState
 from serving.pipeline import audit
+from serving.pipeline.protocols import DecisionModel
 from serving.pipeline.resources import Resources
 from serving.pipeline.scoring import ModelScores, score_contacts
 
@@ -142,11 +143,13 @@ class Screener:
         *,
         request_id: str | None = None,
         endpoint: str = "screen",
+        default_region: str | None = None,
     ) -> Outcome:
-        """Decide every contact (request order). Never raises for a data or system problem."""
+        """Decide every contact (request order). Never raises for a data or system problem.
+        ``default_region`` parses numbers written without +CC (national format)."""
         policy = policy or Policy()
         now = self.now()
-        records = [normalize(c.number) for c in contacts]
+        records = [normalize(c.number, default_region) for c in contacts]
         planned = [c.to_contact(now, r) for c, r in zip(contacts, records, strict=True)]
         outcome = self.decide_contacts(planned, policy, explain, items=contacts)
         if self.audit:
@@ -164,11 +167,15 @@ class Screener:
         states: dict[str, NumberState] | None = None,
         world: WorldState | None = None,
         scores: ModelScores | None = None,
+        model: DecisionModel | None = None,
     ) -> Outcome:
         """The pipeline on already-defaulted contacts; ``states``/``world`` skip the store
-        read (``authorize`` reads them inside its lock)."""
+        read (``authorize`` reads them inside its lock). The model is read once (``model``:
+        the one ``scores`` came from), so a champion swapped in meanwhile never mixes into
+        one decision: it is scored and labelled by one version."""
         res = self.resources
         res.ensure()
+        model = res.model if model is None else model
         if raw_numbers is not None:
             raws = list(raw_numbers)
         elif items is not None:
@@ -184,7 +191,9 @@ class Screener:
             for c in planned
         ]
         zones: list[tuple[str, ...]] = [() for _ in planned]
-        problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        problems = [n for n in ("store", "rulebook") if getattr(res, n) is None]
+        if model is None:
+            problems.append("model")
         if valid and not problems:
 
             def run(indices: Sequence[int]) -> None:
@@ -197,7 +206,7 @@ class Screener:
                     )
                     got_world = res.store.world_state(min(c.at for c in group))
                 got, got_zones = score_contacts(
-                    group, got_states, got_world, res.rulebook, res.model.model, explain, scores
+                    group, got_states, got_world, res.rulebook, model.model, explain, scores
                 )
                 for i, s, z in zip(indices, got, got_zones, strict=True):
                     scored[i] = s
@@ -239,13 +248,14 @@ class Screener:
             audit.decision_rows(
                 results,
                 planned,
-                res.model.version if res.model is not None else None,
+                model.version if model is not None else None,
                 res.rules_version,
             )
             if self.audit
             else []
         )
-        return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
+        ref = res.model_ref(model) if model is not None else ModelRef()
+        return Outcome(results, Summary(**summary), ref, res.rules_version, audit_rows)
 
     def _isolable(self, exc: BaseException) -> bool:
         """Whether a failed batch may be retried in parts to find the contacts it fails on:
