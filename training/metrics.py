@@ -21,6 +21,8 @@ from numba import njit
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 LIFT_SHARES = (0.05, 0.10, 0.20)
+#: Equal-mass bins of every ECE: the metric, its interval, the model card and the plot.
+ECE_BINS = 20
 _EPS = 1e-7
 #: Metrics where smaller is better; every other reported metric is better when larger.
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
@@ -39,7 +41,7 @@ COMPARED_METRICS = (
 )
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 20) -> float:
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
     """Mean |observed rate − mean prediction| over equal-mass bins, weighted by bin size."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -153,7 +155,7 @@ def bootstrap_intervals(
     scores: dict[str, np.ndarray],
     *,
     reference: str = "baseline",
-    bins: int = 20,
+    bins: int = ECE_BINS,
     replicates: int = 200,
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
