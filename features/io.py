@@ -195,9 +195,11 @@ def _as_text(series: pd.Series) -> pd.Series:
 Check = tuple[pd.Series, str]
 
 
-def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, list[Check], int]:
-    """Return (typed values, failed checks, how many enum values were matched in another
-    case). A value fails one check at most: "not a number" only for non-numbers, the range
+def _validate_column(
+    col: Column, raw: pd.Series
+) -> tuple[pd.Series, list[Check], int | tuple[int, str]]:
+    """Return (typed values, failed checks, and for enum values matched in another case how
+    many and an example, else 0). A value fails one check at most: "not a number" only for non-numbers, the range
     for numbers out of it."""
     none = pd.Series(False, index=raw.index)
     # Typed columns straight from Parquet keep their type.
@@ -224,7 +226,12 @@ def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, list[Check
         folded = present & ~exact & lowered.isin(col.choices)
         text = text.mask(folded, lowered)
         bad = present & ~exact & ~folded
-        return text, [(bad, f"is not one of {', '.join(col.choices)}")], int(folded.sum())
+        checks: list[Check] = [(bad, f"is not one of {', '.join(col.choices)}")]
+        if folded.any():
+            first = text.index[folded.to_numpy()][0]
+            example = f"{raw.loc[first]!r} → {text.loc[first]!r}"
+            return text, checks, (int(folded.sum()), example)
+        return text, checks, 0
     if col.kind == "instant":
         shaped = text.str.match(_INSTANT_RE).fillna(False).astype(bool)
         parsed = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
@@ -327,7 +334,8 @@ def validate_frame(
         raw = df[col.name]
         values, checks, folded = _validate_column(col, raw)
         if folded:
-            notes.append(f"{col.name}: {folded:,} value(s) matched in another case (e.g. 'SMS')")
+            count, example = folded
+            notes.append(f"{col.name}: {count:,} value(s) matched in another case (e.g. {example})")
         bad = pd.Series(False, index=raw.index)
         for failed, reason in checks:
             if not failed.any():

@@ -104,8 +104,8 @@ def load_training_data(
 
 
 #: The warm-up never takes more than this share of the history (short histories keep most
-#: of their contacts; the configured warm-up applies from 6 × its length on).
-MAX_WARMUP_SHARE = 1 / 6
+#: of their contacts; the configured warm-up applies from 5 × its length on).
+MAX_WARMUP_SHARE = 1 / 5
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ def promote(name: str, rules: PromotionConfig, force: bool = False) -> Decision:
             "promotion_gates",
             "; ".join(g.line() for g in decision.gates)[:4000],
         )
+        _describe_on_run(name, decision)
     if decision.promoted:
         client = MlflowClient()
         client.set_registered_model_alias(name, CHAMPION, decision.challenger)
@@ -238,6 +239,26 @@ def promote(name: str, rules: PromotionConfig, force: bool = False) -> Decision:
             name, decision.challenger, "promoted_over", decision.champion_before or "none"
         )
     return decision
+
+
+#: The line of a run's description that ``train`` leaves for the promotion decision.
+PROMOTION_LINE = "Promotion: "
+
+
+def _describe_on_run(name: str, decision: Decision) -> None:
+    """Write the decision and its gates into the challenger run's description."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    run_id = client.get_model_version(name, decision.challenger).run_id
+    note = client.get_run(run_id).data.tags.get("mlflow.note.content", "")
+    head = note.split(PROMOTION_LINE)[0].rstrip()
+    verdict = "promoted to champion" if decision.promoted else "not promoted"
+    lines = [
+        f"{PROMOTION_LINE}{verdict} — {decision.reason}",
+        *(f"- {g.line()}" for g in decision.gates),
+    ]
+    client.set_tag(run_id, "mlflow.note.content", (head + "\n\n" + "\n".join(lines)).strip())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

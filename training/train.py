@@ -367,7 +367,8 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
 
 def intervals_table(metrics: dict[str, dict[str, dict[str, float]]]):
     """The verdicts and what they rest on: model − baseline with its paired 95 % bootstrap
-    interval, per target and metric; a win needs the interval on the better side of zero."""
+    interval, per target and metric; a win needs the interval on the better side of zero.
+    Fits 80 columns."""
     from rich import box
     from rich.table import Table
 
@@ -376,15 +377,23 @@ def intervals_table(metrics: dict[str, dict[str, dict[str, float]]]):
         title="Model − baseline, paired bootstrap 95 % interval", box=box.SIMPLE_HEAD,
         pad_edge=False,
     )  # fmt: skip
-    table.add_column("metric", no_wrap=True)
-    targets = list(metrics)
-    for target in targets:
-        table.add_column(target, no_wrap=True)
-    for m in TABLE_METRICS:
-        cells = [
-            f"{verdicts[t].get(m, '–'):<4} {interval_text(metrics[t], m)}".rstrip() for t in targets
-        ]
-        table.add_row(m.replace("capture_top", "capt@"), *cells)
+    for name in ("metric", "vs", "model − baseline", "interval"):
+        table.add_column(
+            name, no_wrap=True, justify="left" if name != "model − baseline" else "right"
+        )
+    for i, (target, by) in enumerate(metrics.items()):
+        if i:
+            table.add_section()
+        table.add_row(f"[bold]{target}[/bold]", "", "", "")
+        for m in TABLE_METRICS:
+            text = interval_text(by, m)
+            diff, _, interval = text.partition(" ")
+            table.add_row(
+                m.replace("capture_top", "capt@") + ("%" if "capture" in m else ""),
+                verdicts[target].get(m, "–"),
+                diff or "–",
+                interval or "–",
+            )
     return table
 
 
@@ -416,7 +425,10 @@ def run_summary(
                 f"- {target} {m}: {verdicts[target].get(m, '–')} — model "
                 f"{model.get(m, float('nan')):.4f}{ci}, difference {interval_text(by, m)}"
             )
-    lines += ["", "Promotion: not decided yet (run `contactgate promote`)."]
+    lines += [
+        "",
+        "Promotion: not decided yet (run `contactgate promote`).",
+    ]  # promote.PROMOTION_LINE
     return "\n".join(lines)
 
 
@@ -453,7 +465,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    console = Console()
+    console = Console(soft_wrap=True)
     cfg = load_config(args.config)
     if args.seed is not None:
         cfg = cfg.model_copy(update={"seed": args.seed})
