@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from serving.http.body import BodyProblem, parse_object
-from serving.http.errors import error_bytes, rewrite
+from serving.http.errors import error_bytes, error_payload, rewrite
 from serving.settings import API_KEYS_ENV, Settings
 from serving.store.keys import KeyConfigError
 
@@ -129,7 +130,7 @@ class GateMiddleware:
             if method not in READ_METHODS:
                 await _method_not_allowed(send, READ_METHODS)
                 return
-            await self.app(scope, receive, _rewriting(send))
+            await self.app(scope, receive, _rewriting(send, probe=True))
         elif path in ("/metrics", "/docs.json", "/"):
             if method not in READ_METHODS:
                 await _method_not_allowed(send, READ_METHODS)
@@ -264,9 +265,10 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes,
     return b"".join(chunks), False
 
 
-def _rewriting(send: Send) -> Send:
+def _rewriting(send: Send, probe: bool = False) -> Send:
     """``send`` for the inner application: an error answer (status >= 400) is held until its
-    body is complete and rewritten into the error model; anything else passes as it is."""
+    body is complete and rewritten into the error model; anything else passes as it is. A
+    probe's 503 keeps its readiness report and gains the error (:func:`_not_ready`)."""
     held: dict[str, Any] = {}
     chunks: list[bytes] = []
 
@@ -282,12 +284,8 @@ def _rewriting(send: Send) -> Send:
             return
         start = held.pop("start")
         status = start["status"]
-        if status == 503 and not chunks[0].lstrip().startswith(b"{"):
-            payload = error_bytes(
-                "not_ready", "not ready: store, rule packs or model unavailable (fail closed)"
-            )
-        else:
-            payload = rewrite(status, b"".join(chunks))
+        body = b"".join(chunks)
+        payload = _not_ready(body) if status == 503 and probe else rewrite(status, body)
         chunks.clear()
         headers = [
             (k, v)
@@ -302,6 +300,21 @@ def _rewriting(send: Send) -> Send:
         await send({"type": "http.response.body", "body": payload})
 
     return wrapped
+
+
+def _not_ready(body: bytes) -> bytes:
+    """A probe's 503: the readiness report (``ready``, ``problems``…, when the service gave
+    one) with the error model's ``error`` added, naming what is missing."""
+    try:
+        report = json.loads(body)
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        report = {}
+    problems = report.get("problems") or []
+    missing = ", ".join(str(p) for p in problems) or "store, rule packs or model"
+    message = f"not ready (fail closed): {missing}"
+    return json.dumps(report | error_payload("not_ready", message)).encode()
 
 
 async def _method_not_allowed(send: Send, allowed: tuple[str, ...]) -> None:

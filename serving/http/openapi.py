@@ -203,7 +203,7 @@ def _record_list_models(operations: list[dict[str, Any]]) -> list[type[BaseModel
     the others)."""
     from pydantic import ConfigDict, Field, create_model
 
-    from serving.domain.contract import MAX_RECORDS_PER_REQUEST
+    from serving.domain.contract import MAX_RECORDS_PER_REQUEST, DefaultRegion
 
     made: dict[str, type[BaseModel]] = {}
     for op in operations:
@@ -217,6 +217,7 @@ def _record_list_models(operations: list[dict[str, Any]]) -> list[type[BaseModel
                 __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": examples}),
                 __doc__=f"{record.__name__} records to store; each is checked on its own.",
                 **{key: (list[record], Field(max_length=MAX_RECORDS_PER_REQUEST))},
+                default_region=(DefaultRegion, None),
             )
         op["request"] = made[name]
     return list(made.values())
