@@ -317,7 +317,11 @@ class ContactGate:
             result = self._call_store(
                 "import_registry", registry, snapshot_at, numbers, replace, allow_empty=allow_empty
             )
-        except (ImportAborted, ValueError) as exc:
+        except ImportAborted as exc:  # the store's own words: dates and counts, no number
+            message = str(exc)
+            field = "snapshot_at" if message.startswith("snapshot_at") else "numbers"
+            raise ApiError("invalid_field", message, field) from exc
+        except ValueError as exc:
             raise ApiError("invalid_field", mask_digits(str(exc)), "numbers") from exc
         return _json(result.as_dict())
 

@@ -161,6 +161,13 @@ def test_attempt_id_of_another_event_is_a_409_naming_it(client) -> None:
     _error(response, 409, "conflict", "attempt_id")
 
 
+def test_a_refused_registry_import_names_its_field_with_dates_unmasked(client) -> None:
+    body = {"registry": "GB_TPS", "snapshot_at": "2030-06-10T00:00:00Z", "numbers": [FL]}
+    response = client.post("/registry_import", json=body, headers=AUTH["operator"])
+    data = _error(response, 400, "invalid_field", "snapshot_at")
+    assert "2030-06-10" in data["error"]["message"] and "in the future" in data["error"]["message"]
+
+
 def test_explanations_name_the_category(client) -> None:
     from features.definitions import CATEGORICAL_FEATURES, FEATURES_BY_NAME
 
