@@ -110,9 +110,10 @@ def _answers_errors(method: Any) -> Any:
     return answer
 
 
-#: The service's settings, read from the environment once. Worker processes
-#: (``CONTACTGATE_WORKERS``, default 1) each load their own model; caps stay exact across
-#: workers because ``Store.number_lock`` serialises in the database.
+#: The settings the service is declared with (the worker count: BentoML needs it when the
+#: class is declared). Worker processes (``CONTACTGATE_WORKERS``, default 1) each load their
+#: own model; caps stay exact across workers because ``Store.number_lock`` serialises in the
+#: database.
 SETTINGS = Settings.from_environ()
 
 
@@ -128,18 +129,21 @@ class ContactGate:
 
     def __init__(self) -> None:
         start_runtime()
+        # read when the instance starts, not when the module was imported: an application
+        # started again (a new lifespan) serves the environment it is started in
+        settings = Settings.from_environ()
         self.resources: Resources = load_resources(
-            db_url=SETTINGS.db_url,
-            tracking_uri=SETTINGS.tracking_uri,
-            model_name=SETTINGS.model_name,
-            alias=SETTINGS.model_alias,
-            rules_dir=SETTINGS.rules_dir,
-            create_store=SETTINGS.store_create,
-            poll_s=SETTINGS.model_poll_s,
+            db_url=settings.db_url,
+            tracking_uri=settings.tracking_uri,
+            model_name=settings.model_name,
+            alias=settings.model_alias,
+            rules_dir=settings.rules_dir,
+            create_store=settings.store_create,
+            poll_s=settings.model_poll_s,
             serve=True,
         )
         self.screener = Screener(
-            self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)
+            self.resources, authorize_skew=dt.timedelta(seconds=settings.authorize_skew_s)
         )
         from features.pointintime import warm_up
 
