@@ -39,6 +39,12 @@ REGISTRY_REGION: dict[str, str] = {
     "GB_CTPS": "GB",
     "FR_BLOCTEL": "FR",
     "AU_DNCR": "AU",
+    **{
+        f"US_{state}_DNC": "US"
+        for state in ("CO", "FL", "IN", "LA", "MA", "MO", "MS", "OK", "PA", "TN", "TX", "WY")
+    },
+    "IT_RPO": "IT",
+    "BR_NAO_ME_PERTURBE": "BR",
 }
 NUMBER_COLUMNS = ("number", "phone", "phone_number", "telephone", "e164", "msisdn")
 
