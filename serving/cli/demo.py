@@ -134,17 +134,37 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
             f"{len(summary.store_rejects):,} refused"
         )
     ordered = sorted(numbers)
-    regions = normalize_many(ordered)["region"].tolist()
+    normalised = normalize_many(ordered)
+    places = list(
+        zip(normalised["region"].tolist(), normalised["subdivision"].tolist(), strict=True)
+    )
     snapshot_at = at - dt.timedelta(days=3)
-    from serving.cli.registry import REGISTRY_REGION
+    from serving.cli.registry import REGISTRY_REGION, registry_place
 
     for registry, region in REGISTRY_REGION.items():
-        in_region = [n for n, r in zip(ordered, regions, strict=True) if r == region]
-        listed = [n for n in in_region if rng.random() < 0.08]
-        result = store.import_registry(registry, snapshot_at, listed, True)
+        place = registry_place(registry)
+        in_place = [n for n, (r, s) in zip(ordered, places, strict=True) if place in (r, s)]
+        listed = [n for n in in_place if rng.random() < 0.08]
+        # a snapshot in force for every list, so every state's calls are screened (a list
+        # with none of the campaign's numbers lists one fictional number of its place)
+        result = store.import_registry(registry, snapshot_at, listed or [_fictional(place)], True)
         console.print(
             f"{registry}: snapshot of {snapshot_at:%Y-%m-%d} lists {result.listed:,} numbers"
         )
+
+
+def _fictional(place: str) -> str:
+    """A number no one holds in ``place``: 555-0100 in the state's first area code (US), or
+    libphonenumber's example number of the country."""
+    import phonenumbers
+
+    from features.phone import area_code_subdivisions
+
+    if "-" in place:
+        area = min(a for a, s in area_code_subdivisions().items() if s == place)
+        return f"+1{area}5550100"
+    example = phonenumbers.example_number(place)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _campaign(numbers: Any, size: int, at: Any, rng: Any) -> Any:

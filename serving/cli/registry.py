@@ -46,6 +46,16 @@ REGISTRY_REGION: dict[str, str] = {
     "IT_RPO": "IT",
     "BR_NAO_ME_PERTURBE": "BR",
 }
+
+
+def registry_place(registry: str) -> str:
+    """Where a registry lists numbers: its country, or ``US-TX`` for a state list ``US_TX_DNC``."""
+    parts = registry.split("_")
+    if len(parts) == 3 and parts[0] == "US" and parts[2] == "DNC" and len(parts[1]) == 2:
+        return f"US-{parts[1]}"
+    return REGISTRY_REGION[registry]
+
+
 NUMBER_COLUMNS = ("number", "phone", "phone_number", "telephone", "e164", "msisdn")
 
 

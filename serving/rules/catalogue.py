@@ -482,11 +482,14 @@ def _render_replies() -> list[str]:
         f"{region}: {_code(sorted(words))}"
         for region, words in sorted(replies.REGIONAL_OPT_OUT_WORDS.items())
     )
-    samples = ("Stop.", "I said STOP", "ＳＴＯＰ", "ARRÊT", "please don't text me", "N", "AYUDA")
+    samples = ("Stop.", "I said STOP", "ＳＴＯＰ", "ARRÊT", "please don't text me", "N", "AYUDA",
+               "No más", "No more", "ne me contactez plus", "配信停止")  # fmt: skip
+    regions_of = {"N": ("CN", "US", None), "No más": ("US",), "No more": ("US", "GB"),
+                  "ne me contactez plus": ("FR",), "配信停止": ("JP",)}  # fmt: skip
     sample_rows = [
         f"| {_cell(text)} | {region or '(unknown)'} | `{replies.classify_reply(text, region)}` |"
         for text in samples
-        for region in ((None,) if text != "N" else ("CN", "US", None))
+        for region in regions_of.get(text, (None,))
     ]
     return [
         "## Reply keywords",
@@ -501,8 +504,9 @@ def _render_replies() -> list[str]:
         f" {_code(sorted(replies.ANYWHERE_OPT_OUT_WORDS))}.",
         f"- Opt-out only where the sender's region uses them (and when the region is"
         f" unknown): {regional}.",
-        "- Opt-out: plain-language revocations in English, Spanish, French, German and"
-        ' Chinese ("stop texting", "remove me", "wrong number", …).',
+        "- Opt-out: plain-language revocations in English, Spanish, French, German,"
+        ' Portuguese, Italian, Dutch, Japanese and Chinese ("stop texting", "remove me",'
+        ' "wrong number", "ne me contactez plus", "hör auf", "pare de mandar", …).',
         f"- Help, never an opt-out: {_code(sorted(replies.HELP_WORDS))}.",
         f"- Opt-in (re-enables delivery; **not** a marketing consent):"
         f" {_code(sorted(replies.OPT_IN_WORDS))}.",
