@@ -141,7 +141,7 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
     snapshot_at = at - dt.timedelta(days=3)
     from serving.cli.registry import REGISTRY_REGION, registry_place
 
-    for registry, region in REGISTRY_REGION.items():
+    for registry in REGISTRY_REGION:
         place = registry_place(registry)
         in_place = [n for n, (r, s) in zip(ordered, places, strict=True) if place in (r, s)]
         listed = [n for n in in_place if rng.random() < 0.08]
