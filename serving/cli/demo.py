@@ -147,25 +147,11 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
         in_place = [n for n, (r, s) in zip(ordered, places, strict=True) if place in (r, s)]
         listed = [n for n in in_place if rng.random() < 0.08]
         # a snapshot in force for every list, so every state's calls are screened (a list
-        # with none of the campaign's numbers lists one fictional number of its place)
-        result = store.import_registry(registry, snapshot_at, listed or [_fictional(place)], True)
+        # none of the campaign's numbers is on is recorded as checked and empty)
+        result = store.import_registry(registry, snapshot_at, listed, True, allow_empty=True)
         console.print(
             f"{registry}: snapshot of {snapshot_at:%Y-%m-%d} lists {result.listed:,} numbers"
         )
-
-
-def _fictional(place: str) -> str:
-    """A number no one holds in ``place``: 555-0100 in the state's first area code (US), or
-    libphonenumber's example number of the country."""
-    import phonenumbers
-
-    from features.phone import area_code_subdivisions
-
-    if "-" in place:
-        area = min(a for a, s in area_code_subdivisions().items() if s == place)
-        return f"+1{area}5550100"
-    example = phonenumbers.example_number(place)
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _campaign(numbers: Any, size: int, at: Any, rng: Any) -> Any:
