@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "registry": ("serving.cli.registry", "import a do-not-call registry snapshot"),
     "store": ("serving.cli.store", "store maintenance: init, backup, retention"),
     "audit": ("serving.cli.audit", "export the decision audit log for reviewers"),
+    "backtest": (
+        "serving.cli.backtest",
+        "what a policy would have avoided on history, at what cost",
+    ),
 }
 
 
