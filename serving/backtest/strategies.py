@@ -177,13 +177,15 @@ def bootstrap_headline(
         weight = np.bincount(rng.integers(0, n_numbers, n_numbers), minlength=n_numbers)
         w = weight[number_index].astype(float)
         limit = share * w.sum()
+        cut = {}
+        for strategy, order in orders.items():
+            k = int(np.searchsorted(np.cumsum(w[order]), limit, side="right"))
+            cut[strategy] = order[:k]
         for name, y in ys.items():
             total = (w * y).sum() or 1.0
             got = {}
-            for strategy, order in orders.items():
-                cw = np.cumsum(w[order])
-                k = int(np.searchsorted(cw, limit, side="right"))
-                got[strategy] = (w[order[:k]] * y[order[:k]]).sum() / total
+            for strategy, rows in cut.items():
+                got[strategy] = (w[rows] * y[rows]).sum() / total
                 draws.setdefault(f"{strategy}_{name}", []).append(got[strategy])
             if got.get("contact_count"):
                 draws.setdefault(f"ratio_{name}", []).append(got["model"] / got["contact_count"])
