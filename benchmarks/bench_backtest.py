@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         ratio = m[f"{name}_avoided_vs_contact_count_at_10pct"]
         ci = m[f"{name}_avoided_vs_contact_count_at_10pct_ci95"]
         figures.add_row(f"model / count, {name}", f"{ratio:.2f}x ({ci[0]:.2f}–{ci[1]:.2f})", "", "")
-    ex = [s[k].get("expected_complaints_avoided_share_at_10pct") for k in ("model", "contact_count")]
+    ex = [
+        s[k].get("expected_complaints_avoided_share_at_10pct") for k in ("model", "contact_count")
+    ]
     if all(ex):
         figures.add_row("model / count, expected complaints", f"{ex[0] / ex[1]:.2f}x", "", "")
     figures.add_row("rules only: withheld", pct(s["rules_only"]["withheld_share"]), "", "")

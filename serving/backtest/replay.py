@@ -62,9 +62,8 @@ def _objects(series: pd.Series) -> list:
     return values.where(series.notna(), None).tolist()
 
 
-def _instants(series: pd.Series) -> list[dt.datetime | None]:
-    index = pd.DatetimeIndex(series).tz_convert("UTC")
-    return [None if pd.isna(v) else v.to_pydatetime() for v in index]
+def _instants(series: pd.Series) -> list[dt.datetime]:
+    return list(pd.DatetimeIndex(series).tz_convert("UTC").to_pydatetime())
 
 
 def _number_keys(raw_numbers: np.ndarray) -> tuple[dict[str, str], dict[str, object]]:
@@ -117,43 +116,77 @@ class _Registries:
         )
 
 
-def _per_number(frame: pd.DataFrame | None, key_of: dict[str, str], time_col: str) -> dict:
-    """Records of a contract frame grouped by number key, in time then file order."""
-    if frame is None or frame.empty:
-        return {}
-    frame = frame.assign(_key=frame["number"].map(key_of))
-    frame = frame[frame["_key"].notna()].sort_values([time_col], kind="stable")
-    out: dict[str, list[dict]] = {}
-    for record in frame.to_dict("records"):
-        for name, value in record.items():
-            if isinstance(value, pd.Timestamp):
-                record[name] = value.to_pydatetime()
-            elif value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
-                record[name] = None
-        out.setdefault(record.pop("_key"), []).append(record)
-    return out
+class _Ledger:
+    """One number's records of a contract (consent, DNC, preferences) as of an instant.
+    Records are built once; what an instant sees is cached by which of them it sees."""
+
+    def __init__(
+        self, frame: pd.DataFrame | None, key_of: dict[str, str], model: type, time_col: str
+    ) -> None:
+        self.by_key: dict[str, list] = {}
+        self.model = model
+        self.time_col = time_col
+        self._seen: dict[tuple, tuple] = {}
+        if frame is None or frame.empty:
+            return
+        frame = frame.assign(_key=frame["number"].map(key_of))
+        frame = frame[frame["_key"].notna()].sort_values([time_col], kind="stable")
+        names = [c for c in frame.columns if c in model.model_fields]
+        columns = {
+            c: _instants_or_none(frame[c]) if c in _INSTANT_FIELDS else _objects(frame[c])
+            for c in names
+        }
+        for i, key in enumerate(frame["_key"].tolist()):
+            record = model.model_construct(**{c: columns[c][i] for c in names})
+            self.by_key.setdefault(key, []).append(record)
+
+    def at(self, key: str, at: dt.datetime) -> tuple:
+        records = self.by_key.get(key)
+        if not records:
+            return ()
+        if self.model is Consent:  # a revocation or a confirmation is visible once made
+            seen = tuple(
+                (
+                    r.granted_at <= at,
+                    r.revoked_at is not None and r.revoked_at <= at,
+                    r.confirmed_at is not None and r.confirmed_at <= at,
+                )
+                for r in records
+            )
+            cached = self._seen.get((key, seen))
+            if cached is None:
+                cached = tuple(
+                    r.model_copy(
+                        update={
+                            "revoked_at": r.revoked_at if revoked else None,
+                            "confirmed_at": r.confirmed_at if confirmed else None,
+                        }
+                    )
+                    for r, (granted, revoked, confirmed) in zip(records, seen, strict=True)
+                    if granted
+                )
+                self._seen[(key, seen)] = cached
+            return cached
+        count = sum(1 for r in records if getattr(r, self.time_col) <= at)
+        cached = self._seen.get((key, count))
+        if cached is None:
+            cached = tuple(records[:count])
+            self._seen[(key, count)] = cached
+        return cached
 
 
-def _consents_at(records: list[dict], at: dt.datetime) -> tuple[Consent, ...]:
-    out = []
-    for r in records:
-        if r["granted_at"] > at:
-            continue
-        fields = {k: v for k, v in r.items() if k in Consent.model_fields}
-        if fields.get("revoked_at") is not None and fields["revoked_at"] > at:
-            fields["revoked_at"] = None
-        if fields.get("confirmed_at") is not None and fields["confirmed_at"] > at:
-            fields["confirmed_at"] = None
-        out.append(Consent.model_construct(**fields))
-    return tuple(out)
+_INSTANT_FIELDS = frozenset({"granted_at", "revoked_at", "confirmed_at", "added_at", "updated_at"})
 
 
-def _model_records(records: list[dict], model: type, time_col: str, at: dt.datetime) -> list:
-    return [
-        model.model_construct(**{k: v for k, v in r.items() if k in model.model_fields})
-        for r in records
-        if r[time_col] <= at
-    ]
+def _instants_or_none(series: pd.Series) -> list[dt.datetime | None]:
+    values = pd.DatetimeIndex(series)
+    missing = values.isna()
+    if values.tz is None:
+        if not missing.all():
+            raise ValueError(f"{series.name}: instants need a time zone (UTC)")
+        return [None] * len(values)
+    values = values.tz_convert("UTC")
+    return [None if m else v for v, m in zip(values.to_pydatetime(), missing, strict=True)]
 
 
 def replay(history: History, window: Window, rulebook: object) -> pd.DataFrame:
@@ -185,9 +218,9 @@ def replay(history: History, window: Window, rulebook: object) -> pd.DataFrame:
     window_row = in_window[order]
     sub_keys = keys[order]
 
-    consents = _per_number(history.consent, key_of, "granted_at")
-    dncs = _per_number(history.dnc, key_of, "added_at")
-    prefs = _per_number(history.preferences, key_of, "updated_at")
+    consents = _Ledger(history.consent, key_of, Consent, "granted_at")
+    dncs = _Ledger(history.dnc, key_of, DncEntry, "added_at")
+    prefs = _Ledger(history.preferences, key_of, Preference, "updated_at")
     registries = _Registries(history.registries, key_of)
     periods = [BlockedPeriod.model_construct(**r) for r in _records(history.blocked_periods)]
     worlds: dict[tuple, WorldState] = {}
@@ -195,7 +228,8 @@ def replay(history: History, window: Window, rulebook: object) -> pd.DataFrame:
     out: list[tuple] = []
     running: list[HistoryEvent] = []
     current = None
-    make = HistoryEvent
+    make = HistoryEvent._make
+    rows_of = list(zip(when, *(columns[name] for name in _HISTORY_FIELDS), strict=True))
     for i in range(len(order)):
         key = sub_keys[i]
         if key != current:
@@ -214,11 +248,11 @@ def replay(history: History, window: Window, rulebook: object) -> pd.DataFrame:
                 campaign_id=columns["campaign_id"][i],
             )
             in_force = registries.in_force(at)
-            prefs_now = _model_records(prefs.get(key, ()), Preference, "updated_at", at)
+            prefs_now = prefs.at(key, at)
             state = NumberState(
                 history=tuple(running),
-                consents=_consents_at(consents.get(key, ()), at),
-                dnc=tuple(_model_records(dncs.get(key, ()), DncEntry, "added_at", at)),
+                consents=consents.at(key, at),
+                dnc=dncs.at(key, at),
                 registries=registries.listing(key, in_force),
                 preference=prefs_now[-1] if prefs_now else None,
             )
@@ -241,7 +275,7 @@ def replay(history: History, window: Window, rulebook: object) -> pd.DataFrame:
                     "|".join(dict.fromkeys(r.jurisdiction for r in reasons)),
                 )
             )  # fmt: skip
-        running.append(make(at, *(columns[name][i] for name in _HISTORY_FIELDS)))
+        running.append(make(rows_of[i]))
     frame = pd.DataFrame(out, columns=list(REPLAY_COLUMNS))
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame.sort_values("ts", kind="stable", ignore_index=True)

@@ -65,7 +65,9 @@ def test_default_model_sees_nothing_at_or_after_t0(sim_history_dir, quick_config
     x = feature_matrix(frame, FEATURE_NAMES)
     for other in (again, scrambled):
         for target in ("complaint_7d", "opt_out_7d"):
-            np.testing.assert_array_equal(full.model.predict(x)[target], other.model.predict(x)[target])
+            np.testing.assert_array_equal(
+                full.model.predict(x)[target], other.model.predict(x)[target]
+            )
     assert full.rows == again.rows == scrambled.rows
 
 

@@ -108,8 +108,15 @@ def test_frequency_cap_counts_only_earlier_contacts():
     expected = []
     for i, (_, ts, _, _) in enumerate(rows):
         past = tuple(
-            HistoryEvent(pd.Timestamp(t).to_pydatetime(), "contact", "call", "marketing",
-                         "default", None, "manual")  # fmt: skip
+            HistoryEvent(
+                pd.Timestamp(t).to_pydatetime(),
+                "contact",
+                "call",
+                "marketing",
+                "default",
+                None,
+                "manual",
+            )  # fmt: skip
             for _, t, _, _ in rows[:i]
         )
         planned = contact(N, ts, "call", dial_mode="manual")

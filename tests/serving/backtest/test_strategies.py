@@ -66,7 +66,9 @@ def test_ranked_strategies_withhold_on_top_of_the_rules():
     assert orders["model"][:3].tolist() == [4, 5, 6]
     assert orders["contact_count"][:2].tolist() == [10, 11]
     assert sorted(orders["random"].tolist()) == list(range(4, 20))  # rules-allowed only
-    result = evaluate_strategies(frame, Policy(review_above=0.2, withhold_above=0.25), seed=1, resamples=50)
+    result = evaluate_strategies(
+        frame, Policy(review_above=0.2, withhold_above=0.25), seed=1, resamples=50
+    )
     s = result["strategies"]
     # 10 % of 20 contacts = 2 more withheld: the model's rows 4 and 5 (two complaints of 5)
     assert s["model"]["extra_withheld_at_10pct"] == 2
