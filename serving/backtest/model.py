@@ -52,18 +52,26 @@ def events_before(history: History, t0: dt.datetime) -> tuple[pd.DataFrame, pd.D
     return events, consent
 
 
-def train_before(history: History, t0: dt.datetime, cfg: TrainConfig) -> BacktestModel:
-    """A model trained only on what was known before ``t0`` (same code and config as
-    ``contactgate train``; nothing is registered)."""
+def train_before(
+    history: History, t0: dt.datetime, cfg: TrainConfig, *, allow_small: bool = False, say=None
+) -> BacktestModel:
+    """A model trained only on what was known before ``t0``, with the steps of
+    ``contactgate train`` (split plan, minimum positives, scaled LightGBM settings, fit);
+    nothing is registered. Too few positives stop it as they stop training."""
     from features.pointintime import build_training_frame
-    from training.data import data_digest, time_split
+    from training.data import check_positives, data_digest, plan_split, scaled_lightgbm
     from training.model import RiskModel
 
     events, consent = events_before(history, t0)
     if events.empty:
         raise ValueError(f"no events before --from {t0.isoformat()}: nothing to train on")
     frame = build_training_frame(events, consent)
-    parts = time_split(frame, cfg, pd.Timestamp(t0))
+    parts, plan = plan_split(frame, cfg, pd.Timestamp(t0))
+    notes = check_positives(plan, cfg.min_positives, allow_small=allow_small)
+    cfg, scaled = scaled_lightgbm(cfg, len(parts["train"]))
+    for line in [*notes, *scaled]:
+        if say is not None:
+            say(line)
     model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
     model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
     return BacktestModel(

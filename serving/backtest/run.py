@@ -101,6 +101,7 @@ def run_backtest(
     seed: int = 0,
     resamples: int = 300,
     log_mlflow: bool = True,
+    allow_small: bool = False,
     say=print,
 ) -> BacktestOutput:
     from serving.domain.decision import Policy
@@ -118,7 +119,7 @@ def run_backtest(
 
     t = time.perf_counter()
     if model_version is None:
-        bm = train_before(history, start, cfg)
+        bm = train_before(history, start, cfg, allow_small=allow_small, say=say)
         say(
             f"trained before {start.isoformat()}: "
             + ", ".join(f"{k} {v:,}" for k, v in (bm.rows or {}).items())

@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or models/mlflow.db)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--allow-small", action="store_true",
+        help="train before --from even below min_positives (noisy; still 2 per slice)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random strategy and tie-breaks")
     parser.add_argument("--bootstrap", type=int, default=300, help="bootstrap resamples")
 
@@ -59,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         config=load_config(args.config),
         seed=args.seed,
         resamples=args.bootstrap,
+        allow_small=args.allow_small,
     )
     s = output.result["strategies"]
     for name in ("model", "contact_count", "random"):

@@ -19,7 +19,7 @@ def sim_history_dir(tmp_path_factory):
     from features.simulate import simulate_to_dir
 
     out = tmp_path_factory.mktemp("backtest-sim")
-    simulate_to_dir(out, numbers=2500, days=80, seed=5, progress=False)
+    simulate_to_dir(out, numbers=4000, days=80, seed=5, progress=False)
     return out
 
 
@@ -31,12 +31,13 @@ def quick_config():
         {
             "seed": 3,
             "shap_sample": 100,
+            "min_positives": 2,  # a small history: a few complaints per slice
             "experiment": "contactgate-tests",
             "split": {
-                "train": 0.5,
+                "train": 0.45,
                 "early_stopping": 0.15,
-                "calibration": 0.25,
-                "test": 0.1,
+                "calibration": 0.2,
+                "test": 0.2,
                 "warmup_days": 10,
             },
             "lightgbm": {

@@ -3,8 +3,6 @@ training data reaches T0 is refused (its run's ``data.end``), one trained before
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,34 +71,36 @@ def test_default_model_sees_nothing_at_or_after_t0(sim_history_dir, quick_config
 
 @pytest.fixture(scope="module")
 def registered(sim_history_dir, quick_config, tmp_path_factory):
-    """A real `contactgate train` run on the events before 2026-02-20, registered."""
+    """A real `contactgate train` run on the whole small history (it ends after T0),
+    registered in a temp MLflow store."""
     from training.data import load_training_data
     from training.train import train
 
-    folder = tmp_path_factory.mktemp("train-before")
-    history = load_history(sim_history_dir)
-    cut = pd.Timestamp("2026-02-20T00:00Z")
-    history.events[history.events["ts"] < cut].to_parquet(folder / "events.parquet")
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    data = load_training_data(folder, progress=False)
-    result = train(data, quick_config, uri)
+    data = load_training_data(sim_history_dir, progress=False)
+    result = train(data, quick_config, uri, allow_small=True)
     return uri, result.version, data.end
 
 
 def test_registered_version_trained_past_t0_is_refused(registered):
     uri, version, data_end = registered
-    t0 = dt.datetime(2026, 2, 15, tzinfo=dt.UTC)  # before the end of its training data
-    assert data_end >= pd.Timestamp(t0)
+    assert data_end >= pd.Timestamp(T0)
     with pytest.raises(LeakageError, match="at or after --from"):
-        registered_model("contact-risk", version, t0, uri)
+        registered_model("contact-risk", version, T0, uri)
+    # an instant equal to its last event is refused too (the data reaches it)
+    with pytest.raises(LeakageError):
+        registered_model("contact-risk", version, data_end.to_pydatetime(), uri)
 
 
 def test_registered_version_trained_before_t0_is_used(registered):
     uri, version, data_end = registered
-    got = registered_model("contact-risk", version, T0, uri)
+    later = (data_end + pd.Timedelta(seconds=1)).to_pydatetime()
+    got = registered_model("contact-risk", version, later, uri)
     assert got.source == "registered" and got.version == version
-    assert got.data_end == data_end < pd.Timestamp(T0)
+    assert got.data_end == data_end
     assert got.data_digest
+    x = np.zeros((2, len(got.model.feature_names)))
+    assert got.model.predict(x)["risk"].shape == (2,)
 
 
 def test_unknown_version_is_an_error(registered):
