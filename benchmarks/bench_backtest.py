@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     from features.simulate import DEFAULT_START, simulate_to_dir
     from serving.backtest import run_backtest
 
+    from benchmarks.bench_store import python_speed_ms
+
+    loop_before = python_speed_ms()
     work = Path(tempfile.mkdtemp(prefix="bench_backtest_"))
     data = args.data or work / "sim"
     t = time.perf_counter()
@@ -74,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(name.removesuffix("_s"), f"{value:.1f}")
     table.add_row("end to end (incl. MLflow run)", f"{total:.1f}")
     table.add_row("peak RSS MB", f"{peak_rss_mb():,.0f}")
+    loop = f"{loop_before:.0f} / {python_speed_ms():.0f}"
+    table.add_row("reference loop ms, before / after (idle core ~30-40)", loop)
+    table.add_row("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")
     table.add_row("contacts in the window", f"{len(out.contacts):,}")
     console.print(table)
 

@@ -75,23 +75,53 @@ def counts(
 ) -> dict[str, Any]:
     """Contacts allowed and withheld, complaints and opt-outs after each, per 1,000 contacts,
     overall, by jurisdiction (the number's country) and by reason of the withheld contacts."""
+    withheld = np.asarray(withheld, dtype=bool)
     out = _totals(contacts, withheld)
+    ys = {name: contacts[label].to_numpy(float) for name, label in LABELS.items()}
+    regions, region_of = np.unique(contacts["jurisdiction"].to_numpy(str), return_inverse=True)
+    k = len(regions)
+    n_all = np.bincount(region_of, minlength=k)
+    n_w = np.bincount(region_of, weights=withheld, minlength=k)
     by_region: dict[str, Any] = {}
-    for region, rows in contacts.groupby("jurisdiction", sort=True).indices.items():
-        by_region[str(region)] = _totals(contacts.iloc[rows], withheld[rows], brief=True)
+    sums = {
+        name: (np.bincount(region_of, weights=y * withheld, minlength=k),
+               np.bincount(region_of, weights=y * ~withheld, minlength=k))
+        for name, y in ys.items()
+    }  # fmt: skip
+    for j, region in enumerate(regions):
+        allowed = int(n_all[j] - n_w[j])
+        entry: dict[str, Any] = {
+            "contacts": int(n_all[j]),
+            "allowed": allowed,
+            "withheld": int(n_w[j]),
+        }
+        for name, (avoided, after) in sums.items():
+            entry[f"{name}_avoided"] = int(avoided[j])
+            entry[f"{name}_after_allowed"] = int(after[j])
+        entry["complaints_per_1000_allowed"] = (
+            1000 * entry["complaints_after_allowed"] / allowed if allowed else 0.0
+        )
+        entry["complaints_per_1000_withheld"] = (
+            1000 * entry["complaints_avoided"] / n_w[j] if n_w[j] else 0.0
+        )
+        by_region[str(region)] = entry
     out["by_jurisdiction"] = by_region
-    exploded = pd.DataFrame({"code": pd.Series(reasons, dtype=object).to_numpy()})
-    exploded["row"] = np.arange(len(contacts))
-    exploded = exploded[withheld & (exploded["code"].fillna("") != "")]
-    exploded = exploded.assign(code=exploded["code"].str.split("|")).explode("code")
-    by_reason: dict[str, Any] = {}
-    for code, rows in exploded.groupby("code", sort=True)["row"]:
-        sel = contacts.iloc[rows.to_numpy()]
-        entry = {"withheld": len(sel)}
-        for name, label in LABELS.items():
-            entry[f"{name}_avoided"] = int(sel[label].sum())
-        by_reason[str(code)] = entry
-    out["by_reason"] = by_reason
+    # reasons: each distinct reason string is split once
+    text = pd.Series(reasons, dtype=object).fillna("").to_numpy(str)
+    strings, string_of = np.unique(text, return_inverse=True)
+    m = len(strings)
+    per_string = {"withheld": np.bincount(string_of, weights=withheld, minlength=m)}
+    for name, y in ys.items():
+        per_string[f"{name}_avoided"] = np.bincount(string_of, weights=y * withheld, minlength=m)
+    by_reason: dict[str, dict[str, int]] = {}
+    for j, joined in enumerate(strings):
+        if not joined or not per_string["withheld"][j]:
+            continue
+        for code in dict.fromkeys(joined.split("|")):
+            entry = by_reason.setdefault(code, dict.fromkeys(per_string, 0))
+            for key, values in per_string.items():
+                entry[key] += int(values[j])
+    out["by_reason"] = dict(sorted(by_reason.items()))
     return out
 
 
