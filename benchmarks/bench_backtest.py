@@ -46,10 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from benchmarks.bench_store import python_speed_ms
     from features.simulate import DEFAULT_START, simulate_to_dir
     from serving.backtest import run_backtest
-
-    from benchmarks.bench_store import python_speed_ms
 
     loop_before = python_speed_ms()
     work = Path(tempfile.mkdtemp(prefix="bench_backtest_"))
