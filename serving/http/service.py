@@ -110,18 +110,17 @@ def _answers_errors(method: Any) -> Any:
     return answer
 
 
-#: The settings the service is declared with (the worker count: BentoML needs it when the
-#: class is declared). Worker processes (``CONTACTGATE_WORKERS``, default 1) each load their
-#: own model; caps stay exact across workers because ``Store.number_lock`` serialises in the
-#: database.
-SETTINGS = Settings.from_environ()
+#: Worker processes (``CONTACTGATE_WORKERS``, default 1), needed when the class is declared.
+#: Each worker loads its own model; caps stay exact across workers because
+#: ``Store.number_lock`` serialises in the database.
+WORKERS = Settings.from_environ().workers
 
 
 @bentoml.service(
     name="contactgate",
     description="Decide whether a marketing call or text may go ahead.",
     traffic={"timeout": 120},
-    workers=SETTINGS.workers,
+    workers=WORKERS,
     service_class=GatedService,
 )
 class ContactGate:
@@ -129,9 +128,8 @@ class ContactGate:
 
     def __init__(self) -> None:
         start_runtime()
-        # read when the instance starts, not when the module was imported: an application
-        # started again (a new lifespan) serves the environment it is started in
-        settings = Settings.from_environ()
+        # Read once per service instance (a worker's start), from the environment it has.
+        self.settings = settings = Settings.from_environ()
         self.resources: Resources = load_resources(
             db_url=settings.db_url,
             tracking_uri=settings.tracking_uri,
