@@ -106,6 +106,12 @@ def test_generated_client_calls_every_api(server, generated) -> None:
                         "RegistryImportResult")  # fmt: skip
     assert imported.accepted == 1 and imported.rejected[0].index == 1
     assert isinstance(imported.snapshot_at, dt.datetime)
+    # Florida's own do-not-call list is required by its pack too
+    state, _ = _call(generated, server, "operator", "writes", "registry_import",
+                     m.RegistryImportRequest.from_dict({"registry": "US_FL_DNC",
+                         "snapshot_at": "2026-06-15T00:00:00Z", "numbers": ["+13055550198"]}),
+                     "RegistryImportResult")  # fmt: skip
+    assert state.accepted == 1
     events = m.RecordEventsRequest.from_dict({"events": [
         {"event_id": "cc-stop", "number": "+13055550181", "ts": AT, "kind": "reply",
          "text": "STOP"},
