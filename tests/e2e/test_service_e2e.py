@@ -34,13 +34,14 @@ def server(tmp_path_factory) -> Iterator[Server]:
             headers=AUTH["operator"],
         )
         assert registry.status_code == 200, registry.text
-        state = running.client.post(  # Florida's pack requires its own list as well
-            "/registry_import",
-            json={"registry": "US_FL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
-                  "numbers": ["+13055550198"]},
-            headers=AUTH["operator"],
-        )  # fmt: skip
-        assert state.status_code == 200, state.text
+        for state_list in ("US_FL_DNC", "US_LA_DNC"):  # these states' packs need their own
+            state = running.client.post(
+                "/registry_import",
+                json={"registry": state_list, "snapshot_at": "2026-06-15T00:00:00Z",
+                      "numbers": ["+13055550198"]},
+                headers=AUTH["operator"],
+            )  # fmt: skip
+            assert state.status_code == 200, state.text
         yield running
     finally:
         running.stop()
