@@ -90,6 +90,13 @@ def run(args: argparse.Namespace) -> int:
     # one-row predict costs milliseconds on a shared 2-core machine (measured: 70 → 42 ms
     # per authorize). Concurrency comes from BentoML's request threads instead.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from serving.settings import SERVER_PID_ENV, Settings, SettingsError
+
+    try:
+        Settings.from_environ()  # every setting checked before a worker starts
+    except SettingsError as exc:
+        print(f"contactgate serve: {exc}", file=sys.stderr)
+        return 2
     problem = bind_problem(args.host, os.environ)
     if problem:
         print(f"contactgate serve: {problem}", file=sys.stderr)
@@ -105,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         sys.executable, "-m", "bentoml", "serve", SERVICE,
         "--host", args.host, "--port", str(args.port), "--working-dir", str(PROJECT_ROOT),
     ]  # fmt: skip
+    # The workers watch this process (the server keeps its pid through exec) and exit when
+    # it is gone, so no orphan keeps serving the port (serving.settings.watch_server).
+    os.environ[SERVER_PID_ENV] = str(os.getpid())
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)  # the server takes this process: signals reach it

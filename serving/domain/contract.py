@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.phone import NumberRecord, normalize
 from features.schema import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
     BlockedPeriod,
     Channel,
     Consent,
@@ -31,11 +33,10 @@ from serving.domain.state import Contact
 
 MAX_CONTACTS_PER_REQUEST = 10_000
 MAX_RECORDS_PER_REQUEST = 10_000
-#: The instants a contact can be decided at: the features are computed on nanosecond
-#: timestamps (pandas: 1677-09-21 to 2262-04-11), so ``at`` stays inside that span, with a
-#: margin. Outside it the pipeline could only fail and withhold ``SYSTEM_UNAVAILABLE``.
-EARLIEST_AT = dt.datetime(1678, 1, 1, tzinfo=dt.UTC)
-LATEST_AT = dt.datetime(2262, 1, 1, tzinfo=dt.UTC)
+#: The instants a contact can be decided at: those of every record
+#: (``features.schema.EARLIEST_INSTANT`` … ``LATEST_INSTANT``).
+EARLIEST_AT = EARLIEST_INSTANT
+LATEST_AT = LATEST_INSTANT
 
 
 #: ``default_region`` of a request: the country whose national format its numbers may use.
@@ -52,7 +53,9 @@ class _Body(BaseModel):
     """Request bodies: unknown keys are errors, and inputs never appear in error messages
     (they would carry phone numbers into logs); the location names the field instead."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
 
 class ContactIn(_Body):

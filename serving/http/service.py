@@ -17,6 +17,7 @@ BentoML as 400 with the field's location, never 5xx.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import logging
@@ -92,8 +93,11 @@ class ContactGate:
             rules_dir=SETTINGS.rules_dir,
             poll_s=SETTINGS.model_poll_s,
             serve=True,
+            create_store=SETTINGS.store_create,
         )
-        self.screener = Screener(self.resources)
+        self.screener = Screener(
+            self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)
+        )
         from features.pointintime import warm_up
 
         try:
@@ -155,11 +159,12 @@ class ContactGate:
         return self._authorize(request)
 
     def _authorize(self, request: AuthorizeRequest) -> AuthorizeResponse:
+        from serving.pipeline import AtOutOfRange
         from serving.store import AttemptIdConflict
 
         try:
             return self.screener.authorize(request)
-        except AttemptIdConflict as exc:
+        except (AttemptIdConflict, AtOutOfRange) as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
 
     # ------------------------------------------------------------------ writes
@@ -186,12 +191,16 @@ class ContactGate:
             ) from exc
 
     @bentoml.api(route="/record_events", input_spec=EventsRequest)
-    def record_events(self, events: list[dict], default_region: str | None = None) -> dict:
+    def record_events(self, events: list[dict], default_region: str | None = None) -> Any:
         """Store events (idempotent on ``event_id``); an opt-out reply acts at once: the
-        rules read stored replies through the keyword classifier on the very next check."""
+        rules read stored replies through the keyword classifier on the very next check.
+        An id already stored with other content is 409 naming it (the other events of the
+        batch are stored and counted as usual)."""
         events = with_default_region(events, default_region)
-        result = self._call_store("record_events", events).as_dict()
-        rejected = {r["index"] for r in result["rejected"]}
+        written = self._call_store("record_events", events)
+        result = written.as_dict()
+        # an action only for an event that is stored (new, or an identical replay)
+        rejected = {r["index"] for r in result["rejected"]} | {i for i, _ in written.conflicts}
         actions = []
         for index, event in enumerate(events):
             if index in rejected:
@@ -203,6 +212,17 @@ class ContactGate:
                     actions.append({"index": index, "action": label})
             elif kind in ("opt_out", "opt_in"):
                 actions.append({"index": index, "action": kind})
+        if written.conflicts:
+            index, event_id = written.conflicts[0]
+            return JSONResponse(
+                result
+                | {
+                    "actions": actions,
+                    "error": f"event_id {event_id!r} (index {index}): already recorded with "
+                    "other content; not stored — send a new event_id",
+                },
+                status_code=409,
+            )
         return result | {"actions": actions}
 
     @bentoml.api(route="/record_consent", input_spec=RecordsRequest)

@@ -3,6 +3,7 @@
 One pipeline serves the HTTP ``screen`` and ``authorize`` APIs and batch screening of files.
 """
 
+from serving.pipeline.authorize import AtOutOfRange
 from serving.pipeline.regions import with_default_region
 from serving.pipeline.resources import (
     RETRY_AFTER_S,
@@ -14,6 +15,7 @@ from serving.pipeline.resources import (
 )
 from serving.pipeline.screen import (
     AUTHORIZE_LOCK_WAIT_S,
+    AUTHORIZE_SKEW,
     DEFAULT_LOOKBACK_DAYS,
     Outcome,
     Screener,
@@ -23,6 +25,8 @@ from serving.pipeline.screen import (
 __all__ = [
     "AUTHORIZE_LOCK_WAIT_S",
     "ChampionFollower",
+    "AUTHORIZE_SKEW",
+    "AtOutOfRange",
     "DEFAULT_LOOKBACK_DAYS",
     "RETRY_AFTER_S",
     "Outcome",

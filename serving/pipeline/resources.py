@@ -72,11 +72,12 @@ class Resources:
                     log.warning("could not load %s: %s", name, self.errors[name])
 
     def problems(self) -> list[str]:
-        """What keeps the pipeline from deciding (empty when ready). Pings the store."""
+        """What keeps the pipeline from deciding (empty when ready). Probes the store with a
+        write: a store that answers reads but cannot take a write is not ready."""
         missing = [n for n in ("store", "rulebook", "model") if getattr(self, n) is None]
         if self.store is not None:
             try:
-                self.store.ping()
+                self.store.probe()
             except Exception as exc:
                 missing.append(f"store ({exc.__class__.__name__})")
         return missing
@@ -213,6 +214,7 @@ def load_resources(
     rules_dir: str | None = None,
     poll_s: float = 0.0,
     serve: bool = False,
+    create_store: bool = True,
 ) -> Resources:
     """Open the store, compile the rule packs and load ``models:/model_name@alias``.
 
@@ -220,6 +222,7 @@ def load_resources(
     closed) and report itself not ready until every part is there. ``poll_s`` > 0 starts a
     :class:`ChampionFollower` checking the alias every ``poll_s`` seconds. ``serve`` marks
     them as the ones this process's service decides with (:func:`serving_resources`).
+    ``create_store=False`` (the service): a store that does not exist is such a failure, never created empty.
     """
 
     from training.tracking import default_tracking_uri
@@ -227,7 +230,7 @@ def load_resources(
     def open_store() -> Any:
         from serving.store import Store
 
-        return Store.open(db_url)
+        return Store.open(db_url, create=create_store)
 
     def open_rulebook() -> Any:
         from pathlib import Path

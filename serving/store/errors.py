@@ -43,14 +43,19 @@ class WriteResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    #: (index, event id): an id already stored with other content; not stored (events only)
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """The API's response shape (docs/api.md, "Writes")."""
-        return {
+        """The API's response shape (docs/api.md, "Writes"); ``conflicts`` only when any."""
+        out: dict[str, Any] = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": [{"index": i, "error": e} for i, e in self.rejected],
         }
+        if self.conflicts:
+            out["conflicts"] = [{"index": i, "event_id": e} for i, e in self.conflicts]
+        return out
 
 
 @dataclass
