@@ -34,9 +34,6 @@ DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 API_KEYS_ENV = "CONTACTGATE_API_KEYS"
 MAX_BODY_ENV = "CONTACTGATE_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-MODEL_POLL_ENV = "CONTACTGATE_MODEL_POLL_S"
-#: How often (seconds) the service asks the registry whether the champion changed.
-DEFAULT_MODEL_POLL_S = 60
 #: A request body larger than this is refused whatever the setting (a JSON body of this
 #: size parses into several times as much memory in a worker).
 MAX_BODY_LIMIT = 64 * 1024 * 1024
@@ -54,6 +51,9 @@ SERVER_WATCH_INTERVAL_S = 1.0
 ORPHAN_GRACE_S = 5.0
 WORKERS_ENV = "CONTACTGATE_WORKERS"
 MAX_WORKERS = 64
+MODEL_POLL_ENV = "CONTACTGATE_MODEL_POLL_S"
+#: How often (seconds) the service asks the registry whether the champion changed.
+DEFAULT_MODEL_POLL_S = 60
 
 
 class SettingsError(ValueError):
@@ -188,9 +188,9 @@ class Settings:
     api_keys: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     workers: int = 1
-    model_poll_s: int = DEFAULT_MODEL_POLL_S
     store_create: bool = False
     authorize_skew_s: int = DEFAULT_AUTHORIZE_SKEW_S
+    model_poll_s: int = DEFAULT_MODEL_POLL_S
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

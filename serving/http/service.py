@@ -91,9 +91,9 @@ class ContactGate:
             model_name=SETTINGS.model_name,
             alias=SETTINGS.model_alias,
             rules_dir=SETTINGS.rules_dir,
+            create_store=SETTINGS.store_create,
             poll_s=SETTINGS.model_poll_s,
             serve=True,
-            create_store=SETTINGS.store_create,
         )
         self.screener = Screener(
             self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)

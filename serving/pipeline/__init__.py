@@ -24,9 +24,9 @@ from serving.pipeline.screen import (
 
 __all__ = [
     "AUTHORIZE_LOCK_WAIT_S",
-    "ChampionFollower",
     "AUTHORIZE_SKEW",
     "AtOutOfRange",
+    "ChampionFollower",
     "DEFAULT_LOOKBACK_DAYS",
     "RETRY_AFTER_S",
     "Outcome",

@@ -212,17 +212,18 @@ def load_resources(
     model_name: str = "contact-risk",
     alias: str = "champion",
     rules_dir: str | None = None,
+    create_store: bool = True,
     poll_s: float = 0.0,
     serve: bool = False,
-    create_store: bool = True,
 ) -> Resources:
     """Open the store, compile the rule packs and load ``models:/model_name@alias``.
 
     Failures are recorded, not raised: the caller is a service that must answer (fail
-    closed) and report itself not ready until every part is there. ``poll_s`` > 0 starts a
-    :class:`ChampionFollower` checking the alias every ``poll_s`` seconds. ``serve`` marks
-    them as the ones this process's service decides with (:func:`serving_resources`).
-    ``create_store=False`` (the service): a store that does not exist is such a failure, never created empty.
+    closed) and report itself not ready until every part is there. ``create_store=False``
+    (the service): a store that does not exist is such a failure, never created empty.
+    ``poll_s`` > 0 starts a :class:`ChampionFollower` checking the alias every ``poll_s``
+    seconds. ``serve`` marks them as the ones this process's service decides with
+    (:func:`serving_resources`).
     """
 
     from training.tracking import default_tracking_uri
