@@ -137,7 +137,12 @@ def run(args: argparse.Namespace) -> int:
     announce_store(store)
     try:
         if args.action == "init":
-            table = Table(title=f"store {store.safe_url} — schema version {store.schema_version()}")
+            console.print(
+                f"store {store.safe_url} — schema version {store.schema_version()}",
+                soft_wrap=True,
+                markup=False,
+            )
+            table = Table()
             table.add_column("table")
             table.add_column("rows", justify="right")
             for name, count in store.counts().items():

@@ -64,16 +64,23 @@ def test_one_store_flag_and_one_progress_flag(capsys: pytest.CaptureFixture[str]
 def test_skip_invalid_is_suggested_only_where_it_exists(
     tmp_path: Path, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import argparse
+
+    from serving.cli import _load
+    from serving.cli.options import without_foreign_hints
+
     bad = tmp_path / "events.csv"
     bad.write_text("event_id,number,ts,kind,channel\ne1,+12125550100,yesterday,contact,call\n")
-    assert (
-        main(["train", "--events", str(bad), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 1
-    )
-    err = capsys.readouterr().err
-    assert "ts" in err and "--skip-invalid" not in err  # train has no such option
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert main(["store", "load", str(bad), "--record", "events", "--db-url", url]) == 1
-    assert "--skip-invalid" in capsys.readouterr().err  # store load has it
+    message = capsys.readouterr().err
+    assert "ts" in message and "(use --skip-invalid" in message  # store load has it
+    for command, has_it in (("store", True), ("registry", False), ("audit", False)):
+        parser = argparse.ArgumentParser()
+        _load(command).add_arguments(parser)
+        shown = without_foreign_hints(message, parser)
+        assert ("--skip-invalid" in shown) is has_it, command
+        assert "ts 'yesterday'" in shown  # the error itself always stays
 
 
 def test_store_refusals_go_to_the_rejects_file_with_rows(

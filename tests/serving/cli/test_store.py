@@ -19,7 +19,9 @@ def test_init_backup_retention(
     tmp_path: Path, sqlite_url: str, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["store", "init", "--db", sqlite_url]) == 0
-    assert "schema version 1" in capsys.readouterr().out
+    from serving.store.tables import LATEST_VERSION
+
+    assert f"schema version {LATEST_VERSION}" in capsys.readouterr().out
     with Store.open(sqlite_url) as store:
         store.record_events(
             [
