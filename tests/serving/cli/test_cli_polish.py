@@ -86,27 +86,35 @@ def test_skip_invalid_is_suggested_only_where_it_exists(
 def test_store_refusals_go_to_the_rejects_file_with_rows(
     tmp_path: Path, sqlite_url: str, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "dnc.csv"
-    rows = [("number", "added_at")]
-    rows += [("+12125550100", "2026-05-01T00:00:00Z"), ("oops", "2026-05-01T00:00:00Z")]
-    rows += [(f"not a number {i}", "2026-05-01T00:00:00Z") for i in range(24)]
-    rows += [("+12125550101", "bad instant")]
-    with path.open("w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    argv = ["store", "load", str(path), "--record", "dnc", "--skip-invalid", "--no-progress",
-            "--db-url", sqlite_url]  # fmt: skip
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "row 2: refused by the store" in out
+    header = ("event_id", "number", "ts", "kind", "channel")
+    first = tmp_path / "first.csv"
+    with first.open("w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [header] + [(f"e{i}", "+12125550100", "2026-05-01T00:00:00Z", "contact", "call")
+                        for i in range(30)]
+        )  # fmt: skip
+    base = ["--record", "events", "--skip-invalid", "--no-progress", "--db-url", sqlite_url]
+    assert main(["store", "load", str(first), *base]) == 0
+    # the same ids with other content (sms, not call) are refused by the store, one by one
+    again = tmp_path / "again.csv"
+    rows = [("new-1", "+12125550101", "2026-05-02T00:00:00Z", "contact", "call")]
+    rows += [(f"e{i}", "+12125550100", "2026-05-01T00:00:00Z", "contact", "sms") for i in range(25)]
+    rows += [("new-2", "+12125550102", "yesterday", "contact", "call")]
+    with again.open("w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    capsys.readouterr()
+    assert main(["store", "load", str(again), *base]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "row 2: refused by the store: event_id 'e0' is already stored with other content" in out
     assert "… and 5 more" in out  # 25 refusals, 20 shown
-    with (tmp_path / "dnc.rejects.csv").open(newline="") as fh:
+    with (tmp_path / "again.rejects.csv").open(newline="") as fh:
         rejects = list(csv.DictReader(fh))
     by_row = {int(r["row"]): r for r in rejects}
     assert sorted(by_row) == list(range(2, 28))  # 25 store refusals + the bad instant
-    assert by_row[27]["field"] == "added_at"
-    assert by_row[2]["field"] == "(store)" and by_row[2]["error"]
+    assert by_row[27]["field"] == "ts"
+    assert by_row[2]["field"] == "(store)" and "e0" in by_row[2]["error"]
     with Store.open(sqlite_url) as store:
-        assert store.counts()["dnc"] == 1
+        assert store.counts()["events"] == 31
 
 
 def test_broken_pipe_is_quiet(tmp_path: Path, sqlite_url: str, store_env: dict[str, str]) -> None:
