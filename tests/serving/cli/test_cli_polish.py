@@ -56,7 +56,7 @@ def test_one_store_flag_and_one_progress_flag(capsys: pytest.CaptureFixture[str]
         assert "--db-url" in text, argv
         assert "--db " not in text and "--db\n" not in text, argv  # the old name is hidden
     for argv in (("screen",), ("simulate",), ("store", "load"), ("store", "export"),
-                 ("registry", "import")):  # fmt: skip
+                 ("registry", "import"), ("train",), ("features",), ("demo",)):  # fmt: skip
         assert "--no-progress" in _help(*argv, capsys=capsys), argv
         assert "--quiet" not in _help(*argv, capsys=capsys), argv
 
