@@ -240,14 +240,16 @@ def load_resources(
 
         return load_rulebook(Path(rules_dir) if rules_dir else None)
 
-    # The registry is read through clients bound to this URI: MLflow's process-wide URI is
-    # left alone (a background check must never redirect another thread's MLflow calls).
     uri = tracking_uri or default_tracking_uri()
 
     def open_model() -> Any:
         from training import tracking
 
-        return tracking.load_model(model_name, alias, uri=uri)
+        # MLflow resolves ``models:/`` through its process-wide registry URI: a service
+        # process has only this one. The periodic check below reads through a client bound
+        # to the URI and changes nothing process-wide.
+        tracking.configure(uri)
+        return tracking.load_model(model_name, alias)
 
     resources = Resources(
         loaders={"store": open_store, "rulebook": open_rulebook, "model": open_model},
