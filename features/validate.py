@@ -11,12 +11,12 @@ from pathlib import Path
 
 from features.io import (
     InvalidFileError,
-    add_loading_arguments,
     describe_load,
     load_records,
     write_records,
     write_rejects,
 )
+from features.options import add_loading_arguments
 from features.schema import FILE_RECORDS
 
 

@@ -18,6 +18,7 @@ DB_HELP = "store URL (default: $CONTACTGATE_DB_URL or sqlite under data/contactg
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from features.options import add_loading_arguments
     from serving.store import MIN_RETENTION_DAYS
 
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="load the valid rows and write the invalid ones to FILE-stem.rejects.csv "
         "(default: a file with any invalid row is refused whole)",
     )
+    add_loading_arguments(load, skip_invalid=False)
     load.add_argument("--batch-size", type=int, default=5_000, help="rows per transaction")
     load.add_argument("--no-progress", action="store_true", help="no progress bar")
     load.add_argument("--db", metavar="URL", help=DB_HELP)
@@ -127,10 +129,18 @@ def _load(store: object, args: argparse.Namespace, console: object) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
-    from features.io import load_records, rejects_path, write_rejects
+    from features.io import describe_load, load_records, rejects_path, write_rejects
     from serving.store import load_frame
 
-    loaded = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
+    loaded = load_records(
+        args.file,
+        args.record,
+        skip_invalid=args.skip_invalid,
+        default_region=args.default_region,
+        strict=args.strict,
+    )
+    for line in describe_load(loaded):
+        console.print(line, markup=False)
     written = write_rejects(loaded, args.file) if args.skip_invalid else None
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

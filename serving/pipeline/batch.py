@@ -89,6 +89,18 @@ def _row_dict(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _read_number(record: dict[str, Any], default_region: str | None, normalize: Any) -> None:
+    """A national-format number read in the row's ``region`` (else ``default_region``)
+    becomes E.164 in place; anything else is left for the contract and the pipeline."""
+    number = record.get("number")
+    region = record.get("region") or default_region
+    if not isinstance(number, str) or not isinstance(region, str) or not region.strip():
+        return
+    parsed = normalize(number, region.strip().upper())
+    if parsed.valid:
+        record["number"] = parsed.e164
+
+
 def _first_error(exc: Any) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ())) or "row"
@@ -127,10 +139,15 @@ def screen_file(
     audit: bool = True,
     progress: Any = None,
     write_batch: int = SECOND_PASS_BATCH,
+    default_region: str | None = None,
 ) -> dict[str, Any]:
     """Screen ``path`` into ``output`` in two streaming passes; return the summary.
 
-    ``write_batch``: rows per write of the second pass (decisions file and audit log)."""
+    ``write_batch``: rows per write of the second pass (decisions file and audit log).
+    ``default_region``: the country of national-format numbers in rows without a
+    ``region`` column value (numbers are read as :func:`features.io.normalise_numbers`
+    reads files: a valid one becomes E.164, an invalid one stays as given and is withheld
+    ``INVALID_NUMBER``)."""
     import numpy as np
     import pandas as pd
     from pydantic import ValidationError
@@ -158,6 +175,7 @@ def screen_file(
             items: list[ContactIn] = []
             rows: list[int] = []
             for offset, record in enumerate(frame.to_dict("records")):
+                _read_number(record, default_region, normalize)
                 row = (
                     row_base + offset + 2
                     if path.suffix.lower() == ".csv"
