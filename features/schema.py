@@ -59,18 +59,34 @@ EVENT_KIND_REQUIRES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The span every instant of the contracts lies in (event ``ts``, ``granted_at``,
+#: ``added_at``, ``snapshot_at``, block periods, a contact's ``at`` …). The features measure
+#: time between two instants in nanoseconds, which overflows past ~292 years; inside this
+#: span any two instants are less than 230 years apart, so one odd record can never make a
+#: later decision fail.
+EARLIEST_INSTANT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_INSTANT = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+INSTANT_RANGE_TEXT = (
+    f"must be from {EARLIEST_INSTANT:%Y-%m-%d} to before {LATEST_INSTANT:%Y-%m-%d} (UTC)"
+)
+
+
 def _to_utc(value: dt.datetime) -> dt.datetime:
     try:
-        return value.astimezone(dt.UTC)
+        value = value.astimezone(dt.UTC)
     except OverflowError:
         # e.g. 9999-12-31T23:00:00-05:00: a valid ISO-8601 text whose UTC instant is past
         # year 9999. A ValueError makes it a validation error naming the field (pydantic
         # lets an OverflowError escape, which the service would answer with a 500).
-        raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
+        raise ValueError(INSTANT_RANGE_TEXT) from None
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise ValueError(INSTANT_RANGE_TEXT)
+    return value
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""An ISO-8601 instant with an offset or ``Z``; stored in UTC."""
+"""An ISO-8601 instant with an offset or ``Z``, inside :data:`EARLIEST_INSTANT` …
+:data:`LATEST_INSTANT`; stored in UTC."""
 
 _REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
@@ -98,7 +114,11 @@ NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
 class Record(BaseModel):
     """Base of every contract: unknown fields are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    #: NaN and ±Infinity are refused in every number (JSON allows neither; Python's parser
+    #: would take them, and a stored Infinity breaks every later read of the record).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 # --------------------------------------------------------------------------- records

@@ -278,11 +278,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.tracking import configure
+    from training.tracking import CHALLENGER, CHAMPION, alias_version, configure, describe
 
     cfg = load_config(args.config)
-    configure(args.tracking_uri)
+    uri = configure(args.tracking_uri)
     name = args.model or cfg.model_name
+    for alias in (CHAMPION, CHALLENGER):
+        print(describe(uri, name, alias, alias_version(name, alias)))
     decision = promote(name, cfg.promotion, force=args.force)
     for gate in decision.gates:
         print(f"  {gate.line()}")

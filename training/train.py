@@ -465,6 +465,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from training.tracking import promote_command
+    from training.tracking import tracking_uri as mlflow_uri
+
     console = Console(soft_wrap=True)
     cfg = load_config(args.config)
     if args.seed is not None:
@@ -496,7 +499,9 @@ def run(args: argparse.Namespace) -> int:
     console.print(metrics_table(result.metrics))
     console.print(intervals_table(result.metrics))
     console.print(
-        f"total {time.perf_counter() - t0:.1f}s. Next: contactgate promote  (then 'make ui' to inspect)"
+        f"total {time.perf_counter() - t0:.1f}s. Next (then 'make ui' to inspect):\n"
+        + promote_command(cfg.model_name, mlflow_uri(), args.config),
+        markup=False,
     )
     (GENERATED_DIR / "last_train.json").parent.mkdir(parents=True, exist_ok=True)
     (GENERATED_DIR / "last_train.json").write_text(

@@ -7,11 +7,14 @@ Unknown fields are errors (a typo in a policy must not silently fall back to a d
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.phone import NumberRecord, normalize
 from features.schema import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
     BlockedPeriod,
     Channel,
     Consent,
@@ -30,18 +33,29 @@ from serving.domain.state import Contact
 
 MAX_CONTACTS_PER_REQUEST = 10_000
 MAX_RECORDS_PER_REQUEST = 10_000
-#: The instants a contact can be decided at: the features are computed on nanosecond
-#: timestamps (pandas: 1677-09-21 to 2262-04-11), so ``at`` stays inside that span, with a
-#: margin. Outside it the pipeline could only fail and withhold ``SYSTEM_UNAVAILABLE``.
-EARLIEST_AT = dt.datetime(1678, 1, 1, tzinfo=dt.UTC)
-LATEST_AT = dt.datetime(2262, 1, 1, tzinfo=dt.UTC)
+#: The instants a contact can be decided at: those of every record
+#: (``features.schema.EARLIEST_INSTANT`` … ``LATEST_INSTANT``).
+EARLIEST_AT = EARLIEST_INSTANT
+LATEST_AT = LATEST_INSTANT
+
+
+#: ``default_region`` of a request: the country whose national format its numbers may use.
+DefaultRegion = Annotated[
+    str | None,
+    Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 country for numbers without +CC, e.g. US for (212) 555-0123.",
+    ),
+]
 
 
 class _Body(BaseModel):
     """Request bodies: unknown keys are errors, and inputs never appear in error messages
     (they would carry phone numbers into logs); the location names the field instead."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
 
 class ContactIn(_Body):
@@ -91,12 +105,14 @@ class ScreenRequest(_Body):
     contacts: list[ContactIn] = Field(max_length=MAX_CONTACTS_PER_REQUEST)
     policy: Policy = Policy()
     explain: int = Field(0, ge=0, le=20)
+    default_region: DefaultRegion = None
 
 
 class AuthorizeRequest(ContactIn):
     attempt_id: str | None = Field(None, max_length=128)
     policy: Policy = Policy()
     explain: int = Field(0, ge=0, le=20)
+    default_region: DefaultRegion = None
 
 
 class ReasonOut(BaseModel):
@@ -159,10 +175,12 @@ class AuthorizeResponse(ResultOut):
 
 class EventsRequest(_Body):
     events: list[dict] = Field(max_length=MAX_RECORDS_PER_REQUEST)
+    default_region: DefaultRegion = None
 
 
 class RecordsRequest(_Body):
     records: list[dict] = Field(max_length=MAX_RECORDS_PER_REQUEST)
+    default_region: DefaultRegion = None
 
 
 class RegistryImportRequest(_Body):
@@ -170,6 +188,9 @@ class RegistryImportRequest(_Body):
     snapshot_at: Instant
     numbers: list[str] = Field(max_length=100_000)
     replace: bool = True
+    allow_empty: bool = Field(
+        False, description="Accept a full snapshot with no number listed (else refused)."
+    )
 
 
 class SubjectRequest(_Body):

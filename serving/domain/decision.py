@@ -25,7 +25,7 @@ K = TypeVar("K", bound=Hashable)
 class Policy(BaseModel):
     """Risk thresholds and campaign budget of a screening request (docs/api.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     review_above: float = Field(0.5, ge=0, le=1)
     withhold_above: float = Field(0.8, ge=0, le=1)

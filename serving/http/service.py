@@ -17,6 +17,7 @@ BentoML as 400 with the field's location, never 5xx.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import logging
@@ -42,7 +43,14 @@ from serving.domain.contract import (
 from serving.domain.decision import Policy
 from serving.domain.reasons import mask_digits
 from serving.http.auth import GateMiddleware
-from serving.pipeline import Resources, Screener, load_resources, screen_response
+from serving.http.readyz import ReadyzMiddleware
+from serving.pipeline import (
+    Resources,
+    Screener,
+    load_resources,
+    screen_response,
+    with_default_region,
+)
 from serving.settings import Settings, start_runtime
 
 log = logging.getLogger("contactgate.service")
@@ -83,8 +91,13 @@ class ContactGate:
             model_name=SETTINGS.model_name,
             alias=SETTINGS.model_alias,
             rules_dir=SETTINGS.rules_dir,
+            create_store=SETTINGS.store_create,
+            poll_s=SETTINGS.model_poll_s,
+            serve=True,
         )
-        self.screener = Screener(self.resources)
+        self.screener = Screener(
+            self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)
+        )
         from features.pointintime import warm_up
 
         try:
@@ -112,11 +125,21 @@ class ContactGate:
     # ------------------------------------------------------------------ decisions
     @bentoml.api(route="/screen", input_spec=ScreenRequest)
     def screen(
-        self, contacts: list[ContactIn], policy: Policy | None = None, explain: int = 0
+        self,
+        contacts: list[ContactIn],
+        policy: Policy | None = None,
+        explain: int = 0,
+        default_region: str | None = None,
     ) -> ScreenResponse:
         """Decide a list of planned contacts; results in request order. No side effect but
         the audit log."""
-        outcome = self.screener.screen(contacts, policy, explain, request_id=uuid.uuid4().hex)
+        outcome = self.screener.screen(
+            contacts,
+            policy,
+            explain,
+            request_id=uuid.uuid4().hex,
+            default_region=default_region,
+        )
         return screen_response(outcome)
 
     @bentoml.api(route="/authorize", input_spec=AuthorizeRequest)
@@ -136,11 +159,12 @@ class ContactGate:
         return self._authorize(request)
 
     def _authorize(self, request: AuthorizeRequest) -> AuthorizeResponse:
+        from serving.pipeline import AtOutOfRange
         from serving.store import AttemptIdConflict
 
         try:
             return self.screener.authorize(request)
-        except AttemptIdConflict as exc:
+        except (AttemptIdConflict, AtOutOfRange) as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
 
     # ------------------------------------------------------------------ writes
@@ -150,14 +174,14 @@ class ContactGate:
             raise bentoml.exceptions.ServiceUnavailable("store unavailable")
         return self.resources.store
 
-    def _call_store(self, method: str, *args: Any) -> Any:
+    def _call_store(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One store operation; a database failure is a 503 (retry: writes are idempotent),
         never a 500 — and never an acknowledgement of something not stored."""
         from serving.store import ImportAborted
 
         store = self._store()
         try:
-            return getattr(store, method)(*args)
+            return getattr(store, method)(*args, **kwargs)
         except (ValueError, ImportAborted):
             raise  # the request's own problem, answered as a 4xx by the caller
         except Exception as exc:
@@ -167,11 +191,16 @@ class ContactGate:
             ) from exc
 
     @bentoml.api(route="/record_events", input_spec=EventsRequest)
-    def record_events(self, events: list[dict]) -> dict:
+    def record_events(self, events: list[dict], default_region: str | None = None) -> Any:
         """Store events (idempotent on ``event_id``); an opt-out reply acts at once: the
-        rules read stored replies through the keyword classifier on the very next check."""
-        result = self._call_store("record_events", events).as_dict()
-        rejected = {r["index"] for r in result["rejected"]}
+        rules read stored replies through the keyword classifier on the very next check.
+        An id already stored with other content is 409 naming it (the other events of the
+        batch are stored and counted as usual)."""
+        events = with_default_region(events, default_region)
+        written = self._call_store("record_events", events)
+        result = written.as_dict()
+        # an action only for an event that is stored (new, or an identical replay)
+        rejected = {r["index"] for r in result["rejected"]} | {i for i, _ in written.conflicts}
         actions = []
         for index, event in enumerate(events):
             if index in rejected:
@@ -183,38 +212,62 @@ class ContactGate:
                     actions.append({"index": index, "action": label})
             elif kind in ("opt_out", "opt_in"):
                 actions.append({"index": index, "action": kind})
+        if written.conflicts:
+            index, event_id = written.conflicts[0]
+            return JSONResponse(
+                result
+                | {
+                    "actions": actions,
+                    "error": f"event_id {event_id!r} (index {index}): already recorded with "
+                    "other content; not stored — send a new event_id",
+                },
+                status_code=409,
+            )
         return result | {"actions": actions}
 
     @bentoml.api(route="/record_consent", input_spec=RecordsRequest)
-    def record_consent(self, records: list[dict]) -> dict:
-        return self._call_store("record_consent", records).as_dict()
+    def record_consent(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store(
+            "record_consent", with_default_region(records, default_region)
+        ).as_dict()
 
     @bentoml.api(route="/record_preferences", input_spec=RecordsRequest)
-    def record_preferences(self, records: list[dict]) -> dict:
-        return self._call_store("record_preferences", records).as_dict()
+    def record_preferences(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store(
+            "record_preferences", with_default_region(records, default_region)
+        ).as_dict()
 
     @bentoml.api(route="/dnc_add", input_spec=RecordsRequest)
-    def dnc_add(self, records: list[dict]) -> dict:
-        return self._call_store("dnc_add", records).as_dict()
+    def dnc_add(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store("dnc_add", with_default_region(records, default_region)).as_dict()
 
     @bentoml.api(route="/dnc_remove", input_spec=RecordsRequest)
-    def dnc_remove(self, records: list[dict]) -> dict:
-        return self._call_store("dnc_remove", records).as_dict()
+    def dnc_remove(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store(
+            "dnc_remove", with_default_region(records, default_region)
+        ).as_dict()
 
     @bentoml.api(route="/block_period", input_spec=RecordsRequest)
-    def block_period(self, records: list[dict]) -> dict:
+    def block_period(self, records: list[dict], default_region: str | None = None) -> dict:
         return self._call_store("block_period", records).as_dict()
 
     @bentoml.api(route="/registry_import", input_spec=RegistryImportRequest)
     def registry_import(
-        self, registry: str, snapshot_at: Any, numbers: list[str], replace: bool = True
+        self,
+        registry: str,
+        snapshot_at: Any,
+        numbers: list[str],
+        replace: bool = True,
+        allow_empty: bool = False,
     ) -> Any:
         """Swap in (``replace``) or extend a registry snapshot; large files go through
         ``contactgate registry import``."""
         from serving.store import ImportAborted
 
         try:
-            result = self._call_store("import_registry", registry, snapshot_at, numbers, replace)
+            result = self._call_store(
+                "import_registry", registry, snapshot_at, numbers, replace, allow_empty=allow_empty
+            )
         except (ImportAborted, ValueError) as exc:
             return _bad_request("numbers", mask_digits(str(exc)))
         return _json(result.as_dict())
@@ -245,3 +298,4 @@ def _region_of(event: dict) -> str | None:
 
 
 ContactGate.add_asgi_middleware(GateMiddleware)
+ContactGate.add_asgi_middleware(ReadyzMiddleware)

@@ -33,7 +33,8 @@ CONTACT_COLUMNS = (
 )  # fmt: skip
 OUTPUT_COLUMNS = (
     "row", "ref", "number", "decision", "reason_codes", "reasons", "p_complaint", "p_opt_out",
-    "risk", "rank", "next_allowed_at", "region", "subdivision", "at",
+    "risk", "rank", "next_allowed_at", "region", "subdivision", "at", "model_version",
+    "rules_version",
 )  # fmt: skip
 DEFAULT_CHUNK = 20_000
 
@@ -89,16 +90,14 @@ def _row_dict(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_number(record: dict[str, Any], default_region: str | None, normalize: Any) -> None:
-    """A national-format number read in the row's ``region`` (else ``default_region``)
-    becomes E.164 in place; anything else is left for the contract and the pipeline."""
-    number = record.get("number")
+def _read_number(record: dict[str, Any], default_region: str | None) -> None:
+    """A national-format number read in the row's ``region`` column (else
+    ``default_region``) becomes E.164 in place, as a request's ``default_region`` reads it."""
+    from serving.pipeline.regions import with_default_region
+
     region = record.get("region") or default_region
-    if not isinstance(number, str) or not isinstance(region, str) or not region.strip():
-        return
-    parsed = normalize(number, region.strip().upper())
-    if parsed.valid:
-        record["number"] = parsed.e164
+    if isinstance(region, str) and region.strip():
+        record.update(with_default_region([record], region.strip().upper())[0])
 
 
 def _first_error(exc: Any) -> str:
@@ -175,7 +174,7 @@ def screen_file(
             items: list[ContactIn] = []
             rows: list[int] = []
             for offset, record in enumerate(frame.to_dict("records")):
-                _read_number(record, default_region, normalize)
+                _read_number(record, default_region)
                 row = (
                     row_base + offset + 2
                     if path.suffix.lower() == ".csv"
@@ -217,6 +216,8 @@ def screen_file(
                         "region": [r.region for r in results],
                         "subdivision": [r.subdivision for r in results],
                         "at": [c.at.isoformat() for c in planned],
+                        "model_version": [outcome.model.version] * len(results),
+                        "rules_version": [outcome.rules_version] * len(results),
                     }
                 ).astype({"p_complaint": "float64", "p_opt_out": "float64", "risk": "float64"})
                 is_allowed = (chunk["decision"] == "allow").to_numpy()
@@ -243,6 +244,8 @@ def screen_file(
             policy,
         )
         summary = _second_pass(temp, output, budget, screener, audit, meta, write_batch)
+        summary["model"] = screener.resources.model_ref().model_dump()
+        summary["rules_version"] = screener.resources.rules_version
     finally:
         if writer is not None:
             writer.close()

@@ -44,6 +44,7 @@ from serving.domain.decision import Decided, Policy, Scored, decide
 from serving.domain.reasons import invalid_number, mask_digits, system_unavailable
 from serving.domain.state import Contact, NumberState, WorldState
 from serving.pipeline import audit
+from serving.pipeline.protocols import DecisionModel
 from serving.pipeline.resources import Resources
 from serving.pipeline.scoring import ModelScores, score_contacts
 
@@ -57,6 +58,8 @@ DEFAULT_LOOKBACK_DAYS = 400
 #: before it withholds ``SYSTEM_UNAVAILABLE``: a dialer needs an answer now, and the service
 #: runs dials on its event loop, which must not sit in a 30 s busy wait.
 AUTHORIZE_LOCK_WAIT_S = 2.0
+#: How far ``authorize``'s ``at`` may lie from the clock (``CONTACTGATE_AUTHORIZE_SKEW_S``).
+AUTHORIZE_SKEW = dt.timedelta(minutes=5)
 _NOT_YET_SCORED = system_unavailable("decision pipeline")
 
 
@@ -71,7 +74,7 @@ class Outcome:
     audit_rows: list[dict[str, Any]]
 
 
-def _result(
+def build_result(
     item: ContactIn | None,
     raw_number: str,
     record: NumberRecord,
@@ -119,8 +122,10 @@ class Screener:
         audit: bool = True,
         clock: Callable[[], dt.datetime] | None = None,
         lock_wait_s: float = AUTHORIZE_LOCK_WAIT_S,
+        authorize_skew: dt.timedelta = AUTHORIZE_SKEW,
     ) -> None:
         self.resources = resources
+        self.authorize_skew = authorize_skew
         self.lock_wait_s = lock_wait_s
         self.lookback_days = lookback_days
         self.audit = audit
@@ -138,15 +143,17 @@ class Screener:
         *,
         request_id: str | None = None,
         endpoint: str = "screen",
+        default_region: str | None = None,
     ) -> Outcome:
-        """Decide every contact (request order). Never raises for a data or system problem."""
+        """Decide every contact (request order). Never raises for a data or system problem.
+        ``default_region`` parses numbers written without +CC (national format)."""
         policy = policy or Policy()
         now = self.now()
-        records = [normalize(c.number) for c in contacts]
+        records = [normalize(c.number, default_region) for c in contacts]
         planned = [c.to_contact(now, r) for c, r in zip(contacts, records, strict=True)]
         outcome = self.decide_contacts(planned, policy, explain, items=contacts)
         if self.audit:
-            self._append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
+            self.append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
         return outcome
 
     def decide_contacts(
@@ -160,11 +167,15 @@ class Screener:
         states: dict[str, NumberState] | None = None,
         world: WorldState | None = None,
         scores: ModelScores | None = None,
+        model: DecisionModel | None = None,
     ) -> Outcome:
         """The pipeline on already-defaulted contacts; ``states``/``world`` skip the store
-        read (``authorize`` reads them inside its lock)."""
+        read (``authorize`` reads them inside its lock). The model is read once (``model``:
+        the one ``scores`` came from), so a champion swapped in meanwhile never mixes into
+        one decision: it is scored and labelled by one version."""
         res = self.resources
         res.ensure()
+        model = res.model if model is None else model
         if raw_numbers is not None:
             raws = list(raw_numbers)
         elif items is not None:
@@ -180,37 +191,47 @@ class Screener:
             for c in planned
         ]
         zones: list[tuple[str, ...]] = [() for _ in planned]
-        problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        problems = [n for n in ("store", "rulebook") if getattr(res, n) is None]
+        if model is None:
+            problems.append("model")
         if valid and not problems:
-            try:
-                valid_contacts = [planned[i] for i in valid]
-                if states is None or world is None:
-                    at_max = max(c.at for c in valid_contacts)
-                    at_min = min(c.at for c in valid_contacts)
-                    numbers = list(dict.fromkeys(c.number.e164 for c in valid_contacts))
-                    states = res.store.load_states(numbers, at_max, self.lookback_days)
-                    world = res.store.world_state(at_min)
+
+            def run(indices: Sequence[int]) -> None:
+                group = [planned[i] for i in indices]
+                got_states, got_world = states, world
+                if got_states is None or got_world is None:
+                    numbers = list(dict.fromkeys(c.number.e164 for c in group))
+                    got_states = res.store.load_states(
+                        numbers, max(c.at for c in group), self.lookback_days
+                    )
+                    got_world = res.store.world_state(min(c.at for c in group))
                 got, got_zones = score_contacts(
-                    valid_contacts, states, world, res.rulebook, res.model.model, explain, scores
+                    group, got_states, got_world, res.rulebook, model.model, explain, scores
                 )
-                for i, s, z in zip(valid, got, got_zones, strict=True):
+                for i, s, z in zip(indices, got, got_zones, strict=True):
                     scored[i] = s
                     zones[i] = z
+
+            try:
+                run(valid)
             except Exception as exc:  # fail closed on anything, and say so in the log
                 log.error(
-                    "decision pipeline failed (%s: %s); withholding %d contacts",
+                    "decision pipeline failed (%s: %s) for %d contacts",
                     exc.__class__.__name__,
                     mask_digits(str(exc))[:300],
                     len(valid),
                 )
-                problems = [_part_of(exc)]
+                if len(valid) > 1 and scores is None and self._isolable(exc):
+                    _isolate(valid, run, scored)
+                else:
+                    problems = [failed_part(exc)]
         if problems and valid:
             reason = system_unavailable(", ".join(problems))
             for i in valid:
                 scored[i] = Scored([reason], None, None, None)
         decided, summary = decide(scored, policy)
         results = [
-            _result(
+            build_result(
                 items[i] if items is not None else None,
                 raws[i],
                 planned[i].number,
@@ -227,15 +248,29 @@ class Screener:
             audit.decision_rows(
                 results,
                 planned,
-                res.model.version if res.model is not None else None,
+                model.version if model is not None else None,
                 res.rules_version,
             )
             if self.audit
             else []
         )
-        return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
+        ref = res.model_ref(model) if model is not None else ModelRef()
+        return Outcome(results, Summary(**summary), ref, res.rules_version, audit_rows)
 
-    def _append_audit(
+    def _isolable(self, exc: BaseException) -> bool:
+        """Whether a failed batch may be retried in parts to find the contacts it fails on:
+        not when the store itself is unavailable (every part would fail the same way)."""
+        from serving.store import StoreUnavailable
+
+        if isinstance(exc, StoreUnavailable) or self.resources.store is None:
+            return False
+        try:
+            self.resources.store.ping()
+        except Exception:
+            return False
+        return True
+
+    def append_audit(
         self, outcome: Outcome, request_id: str, endpoint: str, wait_s: float | None = None
     ) -> None:
         """Every decision goes to the audit log. If it cannot be written (within ``wait_s``
@@ -264,7 +299,44 @@ class Screener:
         return authorize(self, request, request_id=request_id)
 
 
-def _part_of(exc: BaseException) -> str:
+#: At most this many parts of a failed batch are withheld one by one; past it, the failure
+#: is not one odd record and the rest of the batch is withheld as well.
+MAX_ISOLATED_FAILURES = 16
+
+
+def _isolate(
+    indices: Sequence[int], run: Callable[[Sequence[int]], None], scored: list[Scored]
+) -> None:
+    """Per-contact isolation: one bad stored record (say, an instant no decision can be
+    computed from) must not withhold every other contact of the batch. The failed batch
+    is decided again in halves, recursively, so only the contacts whose own decision fails
+    are withheld ``SYSTEM_UNAVAILABLE`` — at the cost of about twice the work, and only
+    when a batch fails."""
+    failures = 0
+    pending = [list(indices)]
+    while pending:
+        part = pending.pop()
+        if failures >= MAX_ISOLATED_FAILURES:
+            reason = system_unavailable("decision pipeline")
+            for i in part:
+                scored[i] = Scored([reason], None, None, None)
+            continue
+        if len(part) > 1:
+            half = len(part) // 2
+            for piece in (part[half:], part[:half]):
+                try:
+                    run(piece)
+                except Exception:
+                    pending.append(piece)
+            continue
+        try:
+            run(part)
+        except Exception as exc:
+            failures += 1
+            scored[part[0]] = Scored([system_unavailable(failed_part(exc))], None, None, None)
+
+
+def failed_part(exc: BaseException) -> str:
     """Which part failed, for the fail-closed reason (no internals, no numbers)."""
     module = type(exc).__module__ or ""
     if "sqlalchemy" in module or "store" in module or "sqlite" in module:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Self
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from features.phone import normalize
 from serving.store import tables as t
@@ -25,8 +25,12 @@ from serving.store.checkpoint import WalCheckpointer
 from serving.store.crypto import NumberCrypto
 from serving.store.engine import SQLITE_BUSY_TIMEOUT_S, busy_timeout, is_lock_wait
 from serving.store.errors import StoreBusy, StoreUnavailable
-from serving.store.sql import chunks, tuples
+from serving.store.identity import StoreGuard, sqlite_path
+from serving.store.sql import chunks, now_us, tuples
 
+#: How long the readiness probe waits for the writer slot: a store that cannot take a write
+#: in this time is not ready to acknowledge one.
+PROBE_WAIT_S = 2.0
 _E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -59,9 +63,12 @@ class StoreBase:
         self._closed = False
         self._writers = threading.RLock() if self.dialect == "sqlite" else None
         self.checkpointer: WalCheckpointer | None = None
-        database = engine.url.database if self.dialect == "sqlite" else None
-        if database and database != ":memory:" and not database.startswith("file:"):
-            self.checkpointer = WalCheckpointer(database).start()
+        path = sqlite_path(engine.url.database) if self.dialect == "sqlite" else None
+        #: the store file's identity, checked around every transaction (identity.py)
+        self.guard = StoreGuard(path)
+        self.store_id: str | None = None  # read at open (readiness table)
+        if path is not None:
+            self.checkpointer = WalCheckpointer(path).start()
             # the thread holds no reference to the store: stop it when the store is dropped
             weakref.finalize(self, self.checkpointer.stop, 0)
 
@@ -97,13 +104,45 @@ class StoreBase:
         """
         if self._closed:
             raise StoreUnavailable("store is closed")
+        self.guard.check()
         try:
             with self._engine.connect() as conn:
                 conn.execute(select(func.max(t.schema_version.c.version))).scalar_one()
         except SQLAlchemyError as exc:
+            self.guard.note(exc)
             raise StoreUnavailable(
                 f"store {self.safe_url} unreachable: {exc.__class__.__name__}"
             ) from exc
+
+    def probe(self) -> None:
+        """The readiness probe (``/readyz``): raise :class:`StoreUnavailable` unless the store
+        is the one opened (file identity, store id) and a write commits. A store that can be
+        read but not written, or was replaced behind the server, is not ready."""
+        if self._closed:
+            raise StoreUnavailable("store is closed")
+        r = t.readiness
+        try:
+            with self._write(wait_s=PROBE_WAIT_S) as conn:
+                found = conn.execute(
+                    r.update()
+                    .where(r.c.id == 1, r.c.store_id == self.store_id)
+                    .values(probed_at=now_us())
+                ).rowcount
+        except StoreUnavailable:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(
+                f"store {self.safe_url} cannot be written: {exc.__class__.__name__}"
+            ) from exc
+        if found != 1:
+            raise self.guard.fail(f"store {self.safe_url} is not the store opened (store id)")
+
+    def _read_store_id(self) -> None:
+        """Remember the store id written when the store was created (readiness table)."""
+        with self._read() as conn:
+            self.store_id = conn.execute(
+                select(t.readiness.c.store_id).where(t.readiness.c.id == 1)
+            ).scalar_one_or_none()
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
@@ -118,6 +157,8 @@ class StoreBase:
         ``wait_s``: give up after this long waiting for the writer slot (SQLite) or a
         number lock (PostgreSQL ``lock_timeout``) instead of the store's default, raising
         :class:`StoreBusy`."""
+        guard = self.guard
+        guard.check()
         writers = self._writers
         if writers is not None and not writers.acquire(timeout=-1 if wait_s is None else wait_s):
             raise StoreBusy(f"store busy: no writer slot within {wait_s:g} s")
@@ -136,16 +177,28 @@ class StoreBase:
                         raise StoreBusy(
                             f"store busy: lock not granted within {wait_s:g} s"
                         ) from exc
+                    guard.note(exc)
+                    raise
+                except DBAPIError as exc:
+                    guard.note(exc)
                     raise
         finally:
             if writers is not None:
                 writers.release()
+        # Committed: into the store's file? If it was removed or replaced meanwhile, the
+        # write is not acknowledged (the caller's idempotent retry finds the store again).
+        guard.check()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction: one consistent snapshot (WAL on SQLite, MVCC on PostgreSQL)."""
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
+        self.guard.check()
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            self.guard.note(exc)
+            raise
 
     def _lock_numbers(self, conn: Connection, hashes: Iterable[bytes]) -> None:
         """PostgreSQL: advisory transaction locks on these numbers, in a fixed order (so two

@@ -39,6 +39,8 @@ class WalCheckpointer:
         self.interval_s = interval_s
         self.checkpoints = 0  # completed calls
         self.errors = 0
+        #: the last checkpoint's (busy, log frames, frames checkpointed); -1: not in WAL mode
+        self.last: tuple[int, ...] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="contactgate-wal-checkpoint", daemon=True
@@ -70,7 +72,11 @@ class WalCheckpointer:
                 if not Path(self.database).exists():
                     return  # the database was removed under us (a test's temp dir)
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    # A read first: a connection opened on a brand-new file took it for a
+                    # rollback-journal database, and a checkpoint alone would never look
+                    # again (it answers (0, -1, -1): "not in WAL mode").
+                    conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                    self.last = tuple(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
                 except sqlite3.Error as exc:
                     self.errors += 1
                     if self.errors in (1, 10, 100) or self.errors % 1000 == 0:

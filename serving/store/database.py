@@ -24,6 +24,8 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from serving.store.audit_log import AuditLogMixin
@@ -31,6 +33,8 @@ from serving.store.base import e164_of
 from serving.store.crypto import NumberCrypto
 from serving.store.engine import DB_URL_ENV, create_store_engine, default_url
 from serving.store.errors import StoreUnavailable
+from serving.store.export import ExportMixin
+from serving.store.identity import create_private_file, sqlite_path
 from serving.store.maintenance import MaintenanceMixin
 from serving.store.privacy import PrivacyMixin
 from serving.store.reads import ReadsMixin
@@ -38,9 +42,21 @@ from serving.store.registries import RegistriesMixin
 from serving.store.transaction import NumberTransaction
 from serving.store.writes import WritesMixin
 
+#: What to do about a store that does not exist yet.
+NOT_INITIALISED = (
+    "create it with `contactgate store init` (or set CONTACTGATE_STORE_CREATE=1 to let the "
+    "service create an empty store)"
+)
+
 
 class Store(
-    WritesMixin, ReadsMixin, RegistriesMixin, PrivacyMixin, AuditLogMixin, MaintenanceMixin
+    WritesMixin,
+    ReadsMixin,
+    RegistriesMixin,
+    PrivacyMixin,
+    AuditLogMixin,
+    MaintenanceMixin,
+    ExportMixin,
 ):
     """The compliance store. Open with :meth:`open`; thread-safe (one engine, pooled).
 
@@ -49,8 +65,19 @@ class Store(
     """
 
     @classmethod
-    def open(cls, url: str | None = None, *, environ: Mapping[str, str] | None = None) -> Store:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        create: bool = True,
+    ) -> Store:
         """Connect, check the keys, run pending migrations, return the store.
+
+        ``create=False`` (the service, unless ``CONTACTGATE_STORE_CREATE`` allows it): a
+        store that does not exist yet — no SQLite file, or a database without the store's
+        tables — is :class:`StoreUnavailable` instead of a fresh empty store, which would
+        answer "nothing known" about every number (``contactgate store init`` creates one).
 
         ``url``: a SQLAlchemy URL; default ``CONTACTGATE_DB_URL`` or
         ``sqlite:///data/contactgate.db``. ``environ`` (default ``os.environ``) supplies
@@ -60,10 +87,19 @@ class Store(
         """
         crypto = NumberCrypto.from_env(environ)
         url = url or (environ or os.environ).get(DB_URL_ENV) or default_url()
+        path = sqlite_path(make_url(url).database) if url.startswith("sqlite") else None
+        if path is not None and not path.exists():
+            if not create:
+                raise StoreUnavailable(f"store {path} does not exist: {NOT_INITIALISED}")
+            create_private_file(path)
         engine = create_store_engine(url)
         store = cls(engine, crypto)
         try:
+            if not create and not store._initialised():
+                raise StoreUnavailable(f"store {store.safe_url} has no tables: {NOT_INITIALISED}")
             store._migrate()
+            store.guard.remember()
+            store._read_store_id()
         except SQLAlchemyError as exc:
             store.close()
             raise StoreUnavailable(
@@ -73,6 +109,11 @@ class Store(
             store.close()
             raise
         return store
+
+    def _initialised(self) -> bool:
+        """Whether the database holds the store's tables (a schema version)."""
+        with self._engine.connect() as conn:
+            return inspect(conn).has_table("schema_version")
 
     @contextlib.contextmanager
     def number_lock(self, e164: str, wait_s: float | None = None) -> Iterator[NumberTransaction]:

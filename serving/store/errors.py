@@ -26,7 +26,14 @@ class SchemaTooNew(RuntimeError):
 
 
 class ImportAborted(ValueError):
-    """A registry import was refused before the swap; the previous snapshot stays in force."""
+    """A registry import was refused before the swap; the previous snapshot stays in force.
+
+    ``setting`` names the limit that refused it (``"max_reject_share"``), when one did, so a
+    caller can name its own knob for it."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass
@@ -36,14 +43,19 @@ class WriteResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    #: (index, event id): an id already stored with other content; not stored (events only)
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """The API's response shape (docs/api.md, "Writes")."""
-        return {
+        """The API's response shape (docs/api.md, "Writes"); ``conflicts`` only when any."""
+        out: dict[str, Any] = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": [{"index": i, "error": e} for i, e in self.rejected],
         }
+        if self.conflicts:
+            out["conflicts"] = [{"index": i, "event_id": e} for i, e in self.conflicts]
+        return out
 
 
 @dataclass

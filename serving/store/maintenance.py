@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, insert, select, text
 from serving.store import tables as t
 from serving.store.base import StoreBase
 from serving.store.errors import SchemaTooNew
+from serving.store.identity import create_private_file
 from serving.store.reads import DURABLE_KINDS
 from serving.store.sql import now_us, to_us
 
@@ -64,7 +65,7 @@ class MaintenanceMixin(StoreBase):
             raise ValueError(
                 f"{path}: already exists; choose a new file (a backup never overwrites)"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # owner-only, like the store itself
         raw = self._engine.raw_connection()  # VACUUM cannot run inside a transaction
         try:
             raw.driver_connection.execute("VACUUM INTO ?", (str(path),))

@@ -110,6 +110,7 @@ class RegistriesMixin(StoreBase):
         max_reject_share: float | None = None,
         keep_rejects: int = 1000,
         workers: int = 1,
+        allow_empty: bool = False,
     ) -> ImportResult:
         """Load a registry snapshot, streaming ``numbers`` in batches (bounded memory).
 
@@ -127,6 +128,9 @@ class RegistriesMixin(StoreBase):
         refused (:class:`ImportAborted`): a wrong file must not replace a good snapshot.
         ``workers`` > 1 normalises batches in that many processes while this one hashes and
         writes (at most ``2 × workers`` batches in flight, so memory stays bounded).
+        A full snapshot with no number at all is refused (an accidental empty replacement)
+        unless ``allow_empty``: then it is recorded as checked with nothing listed. A file
+        whose lines are all invalid is refused either way.
         """
         from features.schema import REGISTRIES
 
@@ -192,15 +196,17 @@ class RegistriesMixin(StoreBase):
                 read += len(batch)
                 if on_progress:
                     on_progress(read)
-            if result.accepted == 0:
+            if result.accepted == 0 and not (allow_empty and read == 0):
+                hint = "" if read else " (a genuinely empty list needs allow_empty)"
                 raise ImportAborted(
-                    f"{registry}: no valid number in the import ({result.rejected_count} rejected); "
-                    "the snapshot in force is unchanged"
+                    f"{registry}: no valid number in the import ({result.rejected_count} rejected)"
+                    f"{hint}; the snapshot in force is unchanged"
                 )
             if max_reject_share is not None and result.rejected_count > max_reject_share * read:
                 raise ImportAborted(
                     f"{registry}: {result.rejected_count:,} of {read:,} numbers rejected, more than "
-                    f"{max_reject_share:.1%}; the snapshot in force is unchanged"
+                    f"{max_reject_share:.1%}; the snapshot in force is unchanged",
+                    setting="max_reject_share",
                 )
             with self._write() as conn:
                 listed = _listed(conn, snapshot_id)

@@ -209,6 +209,16 @@ decisions = Table(
     Index("ix_decisions_number", "number_hash"),
 )
 
+#: One row: the store's id (random, written when the store is created) and when the
+#: readiness probe last wrote it (serving.store.identity).
+readiness = Table(
+    "readiness",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("store_id", String(64), nullable=False),
+    Column("probed_at", BigInteger, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -220,12 +230,24 @@ class Migration:
 
 
 def _initial_schema(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
+    first = [t for t in metadata.sorted_tables if t.name not in {"schema_version", "readiness"}]
+    metadata.create_all(conn, tables=first)
+
+
+def _readiness(conn: Connection) -> None:
+    import time
+    import uuid
+
+    readiness.create(conn)
+    conn.execute(
+        readiness.insert().values(id=1, store_id=uuid.uuid4().hex, probed_at=time.time_ns() // 1000)
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "initial schema: events, consent, preferences, dnc, registries, audit", _initial_schema
     ),
+    Migration(2, "readiness: the store id and the readiness probe's row", _readiness),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -21,6 +21,12 @@ from serving.store.errors import WriteResult
 from serving.store.sql import chunks, insert_ignore, now_us, to_us
 
 ERASED = "number: erased on request (suppressed); not stored"
+#: The stored columns of an event compared when its id comes again (besides the number and
+#: the text, compared in clear).
+EVENT_CONTENT = (
+    "ts", "kind", "channel", "purpose", "subject", "campaign_id", "dial_mode", "outcome",
+    "duration_s", "source", "p_complaint_true", "p_opt_out_true",
+)  # fmt: skip
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -47,7 +53,8 @@ class WritesMixin(StoreBase):
     """The append-only writes of the store's records."""
 
     def record_events(self, events: Sequence[Event | Mapping[str, Any]]) -> WriteResult:
-        """Store events; idempotent on ``event_id`` (a replay counts as a duplicate).
+        """Store events; idempotent on ``event_id`` (a replay counts as a duplicate, an
+        event with a stored id but other content is a conflict, never stored).
 
         Rejected per item: a record that breaks the Event contract, an invalid number, and
         a number that was erased (an erased person's data is not taken in again; the
@@ -73,21 +80,40 @@ class WritesMixin(StoreBase):
                 hashes = [r["number_hash"] for r in rows]
                 self._lock_numbers(conn, hashes)
                 erased = self._tombstoned(conn, hashes)
-                existing = self._existing_event_ids(conn, [r["event_id"] for r in rows])
+                existing = self._stored_events(conn, [r["event_id"] for r in rows])
                 fresh: list[dict[str, Any]] = []
                 for i, row in zip(index_of, rows, strict=True):
                     if row["number_hash"] in erased:
                         result.rejected.append((i, ERASED))
                     elif row["event_id"] in existing:
-                        result.duplicates += 1
+                        if existing[row["event_id"]] == self._event_content(row):
+                            result.duplicates += 1  # a replay: a no-op
+                        else:
+                            result.conflicts.append((i, row["event_id"]))
                     else:
-                        existing.add(row["event_id"])
+                        existing[row["event_id"]] = self._event_content(row)
                         fresh.append(row)
                 if fresh:
                     conn.execute(insert_ignore(self.dialect, t.events.name), fresh)
                 result.accepted = len(fresh)
         result.rejected.sort()
         return result
+
+    def _event_content(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What makes two events with one id the same event (a replay) or two (a conflict):
+        every stored field but the encryption nonces and the time of recording."""
+        text = self._crypto.decrypt_optional(row["text_enc"], PURPOSE_TEXT)
+        return (bytes(row["number_hash"]), text) + tuple(row[c] for c in EVENT_CONTENT)
+
+    def _stored_events(self, conn: Any, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """The content of the stored events among ``ids`` (event id → content)."""
+        e = t.events
+        stmt = select(e.c.event_id, e.c.number_hash, e.c.text_enc, *(e.c[c] for c in EVENT_CONTENT))
+        found: dict[str, tuple[Any, ...]] = {}
+        for chunk in chunks(list(set(ids))):
+            for row in conn.execute(stmt.where(e.c.event_id.in_(list(chunk)))).mappings():
+                found[row["event_id"]] = self._event_content(row)
+        return found
 
     def _event_row(self, ev: Event, e164: str, now: int) -> dict[str, Any]:
         c = self._crypto

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from serving.settings import MAX_AUTHORIZE_SKEW_S
 from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from tests.support.models import champion_store
 
@@ -52,6 +53,8 @@ class Server:
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "BENTOML_DO_NOT_TRACK": "True",
             "DO_NOT_TRACK": "1",
+            "CONTACTGATE_STORE_CREATE": "1",  # a new temp store
+            "CONTACTGATE_AUTHORIZE_SKEW_S": str(MAX_AUTHORIZE_SKEW_S),  # dials at AT, not now
         }
         env.pop("CONTACTGATE_API_KEYS", None)
         if keys:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from serving.settings import MAX_AUTHORIZE_SKEW_S
 from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
 AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
@@ -23,6 +24,10 @@ def service_environment(tmp_path, tracking_uri: str, keys: bool = True) -> dict[
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "BENTOML_DO_NOT_TRACK": "True",
         "CONTACTGATE_MAX_BODY_BYTES": "200000",
+        # the temp store is new: the service may create it (a real one is `store init`-ed)
+        "CONTACTGATE_STORE_CREATE": "1",
+        # the tests dial at a fixed instant (AT), not now
+        "CONTACTGATE_AUTHORIZE_SKEW_S": str(MAX_AUTHORIZE_SKEW_S),
     }
     if keys:
         env["CONTACTGATE_API_KEYS"] = ",".join(f"{r}:{k}" for r, k in KEYS.items())

@@ -116,7 +116,13 @@ def screener(sqlite_store, rulebook, loaded_model):
     from serving.pipeline import Resources, Screener
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
-    return Screener(Resources(store=sqlite_store, rulebook=rulebook, model=loaded_model))
+    # authorize is about now: these tests dial around AT, so the clock says AT and the skew
+    # allows the hours they move about in
+    return Screener(
+        Resources(store=sqlite_store, rulebook=rulebook, model=loaded_model),
+        clock=lambda: AT,
+        authorize_skew=dt.timedelta(days=1),
+    )
 
 
 def _contact(number: str, **kw) -> ContactIn:
@@ -467,3 +473,51 @@ def test_audit_reasons_are_what_pydantic_would_dump(until, legal, text) -> None:
     reason = ReasonOut(code="QUIET_HOURS", jurisdiction="US", rule_id=f"US/{text}", legal=legal,
                        detail=text, until=until)  # fmt: skip
     assert audit_reason(reason) == reason.model_dump(mode="json")
+
+
+# ----------------------------------------------------------------------------- isolation, now
+def _plant_complaint_at_year_one(store, number: str) -> None:
+    """A record no contract admits any more, written straight into the store's table (as an
+    older version, a restore or a hand edit could have left it)."""
+    from features.schema import Event
+    from serving.store import tables as t
+    from serving.store.sql import to_us
+
+    event = Event.model_construct(
+        event_id="odd", number=number, ts=AT, kind="complaint", channel=None, purpose=None,
+        subject=None, campaign_id=None, dial_mode=None, outcome=None, duration_s=None,
+        text=None, source=None, p_complaint_true=None, p_opt_out_true=None,
+    )  # fmt: skip
+    row = store._event_row(event, number, 0)
+    row["ts"] = to_us(dt.datetime(1, 1, 1, tzinfo=UTC))
+    with store._write() as conn:
+        conn.execute(t.events.insert(), [row])
+
+
+def test_one_bad_stored_record_withholds_only_its_own_number(screener, sqlite_store) -> None:
+    _plant_complaint_at_year_one(sqlite_store, FL)
+    contacts = [_contact(FL_2, ref="a"), _contact(FL, ref="odd"), _contact(DC, ref="c")]
+    out = screener.screen(contacts)
+    by_ref = {r.ref: r for r in out.results}
+    assert by_ref["odd"].decision == "withhold"
+    assert [r.code for r in by_ref["odd"].reasons] == ["SYSTEM_UNAVAILABLE"]
+    for ref in ("a", "c"):
+        assert by_ref[ref].decision == "allow", by_ref[ref].reasons
+        assert by_ref[ref].p_complaint is not None
+
+
+def test_authorize_is_about_now(screener, sqlite_store) -> None:
+    from serving.pipeline import AtOutOfRange, Screener
+
+    now = Screener(screener.resources, clock=lambda: AT)  # the default skew: 5 minutes
+    for at, attempt in (
+        (AT - dt.timedelta(days=40), "past"),
+        (AT + dt.timedelta(hours=1), "later"),
+    ):
+        with pytest.raises(AtOutOfRange, match="^at: "):
+            now.authorize(AuthorizeRequest(number=FL, channel="call", at=at, attempt_id=attempt))
+    assert len(sqlite_store.history_frame([FL], AT + dt.timedelta(days=1))) == 0  # nothing recorded
+    within = AT - dt.timedelta(minutes=4)
+    ok = now.authorize(AuthorizeRequest(number=FL, channel="call", at=within, attempt_id="now"))
+    assert ok.decision == "allow"
+    assert now.authorize(AuthorizeRequest(number=FL_2, channel="call")).decision == "allow"

@@ -114,3 +114,21 @@ def test_a_different_key_does_not_match_or_decrypt(
     other = {HMAC_ENV: new_key(), ENCRYPTION_ENV: new_key()}
     with Store.open(store_url, environ=other) as second:
         assert second.load_states([NY], AT)[NY].history == ()
+
+
+def test_an_event_id_with_other_content_is_a_conflict_never_stored(store: Store) -> None:
+    first = contact("same-id", NY, AT)
+    assert store.record_events([first]).accepted == 1
+    stop = {"event_id": "same-id", "number": NY, "ts": AT, "kind": "reply", "text": "STOP"}
+    other = contact("other", NY, AT - dt.timedelta(hours=1))
+    result = store.record_events([other, stop, first])
+    assert result.conflicts == [(1, "same-id")]
+    assert (result.accepted, result.duplicates, result.rejected) == (1, 1, [])
+    assert result.as_dict()["conflicts"] == [{"index": 1, "event_id": "same-id"}]
+    kinds = sorted(e.kind for e in store.load_states([NY], AT)[NY].history)
+    assert kinds == ["contact", "contact"]  # the reply was not stored
+    # within one batch too: the second, different event under an id is the conflict
+    twice = store.record_events(
+        [dict(stop, event_id="fresh"), dict(stop, event_id="fresh", text="hi")]
+    )
+    assert (twice.accepted, twice.conflicts) == (1, [(1, "fresh")])
