@@ -70,7 +70,9 @@ def test_skip_invalid_is_suggested_only_where_it_exists(
         main(["train", "--events", str(bad), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 1
     )
     err = capsys.readouterr().err
-    assert "ts" in err and "--skip-invalid" not in err  # train has no such option
+    assert "ts" in err
+    # the hint appears exactly when the command has the option (train has it)
+    assert ("--skip-invalid" in err) == ("--skip-invalid" in _help("train", capsys=capsys))
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert main(["store", "load", str(bad), "--record", "events", "--db-url", url]) == 1
     assert "--skip-invalid" in capsys.readouterr().err  # store load has it
@@ -90,16 +92,20 @@ def test_store_refusals_go_to_the_rejects_file_with_rows(
             "--db-url", sqlite_url]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "row 2: refused by the store" in out
-    assert "… and 5 more" in out  # 25 refusals, 20 shown
+    # numbers are read when the file is (as validate, features and train read them): the
+    # invalid ones are rejected with their rows before the store sees them
+    assert "25 with an invalid number" in out
     with (tmp_path / "dnc.rejects.csv").open(newline="") as fh:
         rejects = list(csv.DictReader(fh))
     by_row = {int(r["row"]): r for r in rejects}
-    assert sorted(by_row) == list(range(2, 28))  # 25 store refusals + the bad instant
+    assert sorted(by_row) == list(range(2, 28))  # 25 invalid numbers + the bad instant
     assert by_row[27]["field"] == "added_at"
-    assert by_row[2]["field"] == "(store)" and by_row[2]["error"]
+    assert by_row[2]["field"] == "number" and "not a valid phone number" in by_row[2]["error"]
     with Store.open(sqlite_url) as store:
         assert store.counts()["dnc"] == 1
+    # without --skip-invalid nothing loads, and the listing says how many it left out
+    assert main(argv[:5] + argv[6:]) == 1
+    assert "… and 6 more" in capsys.readouterr().err  # 26 bad rows, 20 shown
 
 
 def test_broken_pipe_is_quiet(tmp_path: Path, sqlite_url: str, store_env: dict[str, str]) -> None:
