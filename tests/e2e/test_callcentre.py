@@ -109,11 +109,24 @@ def test_a_call_centre_export_end_to_end(
     # store load: the same numbers as training (E.164 through the region column)
     db = f"sqlite:///{tmp_path / 'store.db'}"
     assert main(["store", "load", str(events), "--record", "events", "--skip-invalid",
-                 "--db", db, "--no-progress"]) == 0  # fmt: skip
-    assert main(["store", "load", str(consent), "--record", "consent", "--db", db,
+                 "--db-url", db, "--no-progress"]) == 0  # fmt: skip
+    assert main(["store", "load", str(consent), "--record", "consent", "--db-url", db,
                  "--no-progress"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "refused by the store" in out and re.search(r"refused by the store\s+│\s+0", out)
+
+    # store export: the history comes back out as a contract file that trains the same way
+    exported = {record: tmp_path / "export" / f"{record}.csv" for record in ("events", "consent")}
+    for record, path in exported.items():
+        assert main(["store", "export", "--record", record, "--out", str(path),
+                     "--db-url", db, "--no-progress"]) == 0  # fmt: skip
+    again = tmp_path / "frame-again.parquet"
+    assert main(["features", "--events", str(exported["events"]), "--consent",
+                 str(exported["consent"]), "--out", str(again)]) == 0  # fmt: skip
+    capsys.readouterr()
+    before = frame.sort_values("event_id").reset_index(drop=True)
+    after = pd.read_parquet(again).sort_values("event_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after[before.columns], check_dtype=False)
 
     # screen: national US numbers read with --default-region; without it they are invalid
     decisions = tmp_path / "decisions.csv"
