@@ -240,19 +240,19 @@ def messy(rng: random.Random, rows: list[dict]) -> list[dict]:
     return rows + bad
 
 
-def write_events(rows: list[dict]) -> None:
+def write_events(rows: list[dict], out: Path) -> None:
     columns = ["event_id", "number", "region", "ts", "kind", "channel", "purpose",
                "campaign_id", "dial_mode", "outcome", "duration_s", "text", "source",
                "agent_id"]  # fmt: skip
-    with (HERE / "events.csv").open("w", newline="", encoding="utf-8") as handle:
+    with (out / "events.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({c: row.get(c, "") for c in columns})
 
 
-def write_consent(rng: random.Random, folks: list[dict]) -> None:
-    with (HERE / "consent.csv").open("w", newline="", encoding="utf-8") as handle:
+def write_consent(rng: random.Random, folks: list[dict], out: Path) -> None:
+    with (out / "consent.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\n")
         writer.writerow(["consent_id", "number", "region", "channel", "purpose", "type",
                          "granted_at"])  # fmt: skip
@@ -264,11 +264,11 @@ def write_consent(rng: random.Random, folks: list[dict]) -> None:
                              _stamp(granted, person["zone"])])  # fmt: skip
 
 
-def write_campaign(rng: random.Random, folks: list[dict]) -> None:
+def write_campaign(rng: random.Random, folks: list[dict], out: Path) -> None:
     """A list nobody cleaned: a few people who asked on a call not to be called again."""
     us = [p for p in folks if p["region"] == "US" and not p.get("said_stop_on_a_call")]
     stopped = [p for p in folks if p["region"] == "US" and p.get("said_stop_on_a_call")]
-    with (HERE / "campaign.csv").open("w", newline="", encoding="utf-8") as handle:
+    with (out / "campaign.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["ref", "number", "channel", "purpose", "at"])
         at = START + dt.timedelta(days=DAYS + 3, hours=15)
@@ -281,13 +281,13 @@ def write_campaign(rng: random.Random, folks: list[dict]) -> None:
                              at.isoformat().replace("+00:00", "Z")])  # fmt: skip
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
     rng = random.Random(20261203)
     folks = people(rng)
     rows = events(rng, folks)
-    write_events(messy(rng, rows))
-    write_consent(rng, folks)
-    write_campaign(rng, folks)
+    write_events(messy(rng, rows), out)
+    write_consent(rng, folks, out)
+    write_campaign(rng, folks, out)
     contacts = sum(r["kind"].lower() == "contact" for r in rows)
     complaints = sum(r["kind"] == "complaint" for r in rows)
     stops = sum(r["kind"] in ("opt_out", "reply") and r.get("text", "") in
