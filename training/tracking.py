@@ -148,12 +148,16 @@ def load_model(name: str = "contact-risk", alias: str = CHAMPION) -> LoadedModel
     return LoadedModel(RiskModel.load(bundle), name, version, alias, run_id)
 
 
-def alias_version(name: str, alias: str) -> str | None:
+def alias_version(name: str, alias: str, uri: str | None = None) -> str | None:
+    """The version ``alias`` points at (None: no such alias). ``uri``: ask that registry
+    without touching the process-wide MLflow URI (a background thread must not move it
+    under a training run); None: the configured one."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri) if uri else MlflowClient()
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 

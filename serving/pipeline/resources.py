@@ -258,8 +258,10 @@ def load_resources(
         def champion_version() -> str | None:
             from training import tracking
 
-            tracking.configure(tracking_uri)
-            return tracking.alias_version(model_name, alias)
+            # its own client: the process-wide MLflow URI is not this thread's to move
+            return tracking.alias_version(
+                model_name, alias, uri=tracking_uri or default_tracking_uri()
+            )
 
         resources.follower = ChampionFollower(resources, champion_version, open_model, poll_s)
         resources.follower.start()
