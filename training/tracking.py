@@ -156,12 +156,13 @@ def load_model(
 
 
 def alias_version(name: str, alias: str, uri: str | None = None) -> str | None:
-    """The version ``alias`` points at (None: no such alias or model); ``uri`` as in
-    :func:`download_bundle`."""
+    """The version ``alias`` points at (None: no such alias). ``uri``: ask that registry
+    without touching the process-wide MLflow URI (a background thread must not move it
+    under a training run); None: the configured one."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri) if uri else MlflowClient()
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:

@@ -457,7 +457,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train even when a slice holds fewer positives than min_positives (noisy)",
     )
-    from features.io import add_loading_arguments
+    from features.options import add_loading_arguments
 
     add_loading_arguments(parser)
     from serving.cli.options import add_no_progress

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--partitions", type=int, default=8, help="dask engine: number of number-partitions"
     )
-    from features.io import add_loading_arguments
+    from features.options import add_loading_arguments
 
     add_loading_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -71,6 +71,13 @@ def test_skip_invalid_is_suggested_only_where_it_exists(
 
     bad = tmp_path / "events.csv"
     bad.write_text("event_id,number,ts,kind,channel\ne1,+12125550100,yesterday,contact,call\n")
+    assert (
+        main(["train", "--events", str(bad), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "ts" in err
+    # the hint appears exactly when the command has the option (train has it)
+    assert ("--skip-invalid" in err) == ("--skip-invalid" in _help("train", capsys=capsys))
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert main(["store", "load", str(bad), "--record", "events", "--db-url", url]) == 1
     message = capsys.readouterr().err
