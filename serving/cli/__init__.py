@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("serving.cli.rules", "list the rule packs: rules, sources, review dates"),
     "store": ("serving.cli.store", "store maintenance: init, backup, retention"),
     "audit": ("serving.cli.audit", "export the decision audit log for reviewers"),
+    "backtest": (
+        "serving.cli.backtest",
+        "what a policy would have avoided on history, at what cost",
+    ),
 }
 
 

@@ -73,30 +73,32 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-#: The service's settings, read from the environment once. Worker processes
-#: (``CONTACTGATE_WORKERS``, default 1) each load their own model; caps stay exact across
-#: workers because ``Store.number_lock`` serialises in the database.
-SETTINGS = Settings.from_environ()
+#: Worker processes (``CONTACTGATE_WORKERS``, default 1), needed when the class is declared.
+#: Each worker loads its own model; caps stay exact across workers because
+#: ``Store.number_lock`` serialises in the database.
+WORKERS = Settings.from_environ().workers
 
 
-@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=SETTINGS.workers)
+@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=WORKERS)
 class ContactGate:
     """Screening, pre-dial authorisation, operator writes, access and erasure."""
 
     def __init__(self) -> None:
         start_runtime()
+        # Read once per service instance (a worker's start), from the environment it has.
+        self.settings = settings = Settings.from_environ()
         self.resources: Resources = load_resources(
-            db_url=SETTINGS.db_url,
-            tracking_uri=SETTINGS.tracking_uri,
-            model_name=SETTINGS.model_name,
-            alias=SETTINGS.model_alias,
-            rules_dir=SETTINGS.rules_dir,
-            create_store=SETTINGS.store_create,
-            poll_s=SETTINGS.model_poll_s,
+            db_url=settings.db_url,
+            tracking_uri=settings.tracking_uri,
+            model_name=settings.model_name,
+            alias=settings.model_alias,
+            rules_dir=settings.rules_dir,
+            create_store=settings.store_create,
+            poll_s=settings.model_poll_s,
             serve=True,
         )
         self.screener = Screener(
-            self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)
+            self.resources, authorize_skew=dt.timedelta(seconds=settings.authorize_skew_s)
         )
         from features.pointintime import warm_up
 
