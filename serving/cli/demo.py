@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--numbers", type=int, default=40_000, help="simulated numbers")
     parser.add_argument("--days", type=int, default=180, help="simulated days of history")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--campaign", type=int, default=10_000, help="contacts in the campaign")
     parser.add_argument("--out", type=Path, default=GENERATED_DIR / "demo", help="output folder")
     parser.add_argument("--config", type=Path, default=None, help="training config YAML")
@@ -63,12 +64,15 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     t = _step(console, 1, f"simulate {args.numbers:,} numbers × {args.days} days → {args.out}")
-    paths = simulate_to_dir(args.out, numbers=args.numbers, days=args.days, seed=args.seed)
+    paths = simulate_to_dir(
+        args.out, numbers=args.numbers, days=args.days, seed=args.seed,
+        progress=not args.no_progress,
+    )  # fmt: skip
     summarize(paths)
     console.print(f"simulated in {time.perf_counter() - t:.1f}s")
 
     t = _step(console, 2, "train the calibrated complaint / opt-out models (MLflow)")
-    data = load_training_data(args.out)
+    data = load_training_data(args.out, progress=not args.no_progress)
     console.print(f"{data.events:,} events → {len(data.frame):,} contacts")
     result = train(data, cfg, args.tracking_uri, console)
     console.print(metrics_table(result.metrics))
@@ -193,7 +197,7 @@ def _screen(campaign_path: Path, decisions_path: Path, args: argparse.Namespace,
         screener = Screener(resources, audit=False)
         with Progress(
             "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            console=console,
+            console=console, disable=args.no_progress,
         ) as bar:  # fmt: skip
             task = bar.add_task("screening", total=args.campaign)
             summary = screen_file(

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from tests.support.models import champion_store
 from tests.support.service import AT, AUTH, asgi_app, service_environment
 
-NATIONAL = "(305) 555-0161"  # fictional 555-01xx, Miami
-E164 = "+13055550161"
+NATIONAL = "(212) 555-0161"  # fictional 555-01xx, New York
+E164 = "+12125550161"
 
 
 @pytest.fixture(scope="module")
