@@ -43,6 +43,10 @@ def test_default_region_reads_national_numbers_everywhere(client) -> None:
     snapshot = {"registry": "US_NATIONAL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
                 "numbers": ["+13055550199"]}  # fmt: skip
     assert client.post("/registry_import", json=snapshot, headers=AUTH["operator"]).is_success
+    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
+    state_list = {"registry": "US_FL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
+                  "numbers": [], "allow_empty": True}  # fmt: skip
+    assert client.post("/registry_import", json=state_list, headers=AUTH["operator"]).is_success
     contact = {"number": NATIONAL, "channel": "call", "at": AT}
     without = client.post("/screen", json={"contacts": [contact]}, headers=AUTH["campaign"])
     assert without.status_code == 200
