@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_service_e2e import AT, AUTH, Server
+from tests.e2e.test_service_e2e import AT
 from tests.support.models import champion_store_copy, register_bundle, set_champion
+from tests.support.server import AUTH, Server
 
 pytestmark = pytest.mark.e2e
 
