@@ -188,7 +188,8 @@ def test_online_features_equal_a_direct_history_read(screener, sqlite_store, loa
     explained = screener.screen([_contact(FL), _contact(FL_2, channel="sms")], None,
                                 len(FEATURE_NAMES))  # fmt: skip
     for row, result in enumerate(explained.results):
-        values = {e.feature: e.value for e in result.explanations}
+        # a categorical feature is explained by its category's name, its model code beside it
+        values = {e.feature: e.value if e.code is None else e.code for e in result.explanations}
         for name in ("days_since_consent", "consent_type", "contacts_7d", "dial_mode"):
             a, b = values[name], feats.loc[row, name]
             assert (a is None and pd.isna(b)) or a == pytest.approx(float(b)), (row, name, a, b)
