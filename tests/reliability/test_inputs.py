@@ -127,8 +127,8 @@ def test_a_policy_threshold_cannot_be_nan(client) -> None:
 def test_authorize_at_another_instant_is_a_400_naming_at(client, offset) -> None:
     number = "+13055550173"
     _post(client, "/dnc_add", {"records": [{"number": number, "added_at": NOW.isoformat()}]})
-    now = dt.datetime.now(dt.UTC)  # not NOW: the test may run minutes after collection
-    body = {"number": number, "channel": "call", "at": (now + offset).isoformat(),
+    at = dt.datetime.now(dt.UTC) + offset  # from the clock now: the module's NOW is minutes old
+    body = {"number": number, "channel": "call", "at": at.isoformat(),
             "attempt_id": f"skew-{offset.total_seconds():g}"}  # fmt: skip
     response = _post(client, "/authorize", body, "campaign")
     assert response.status_code == 400, response.text
