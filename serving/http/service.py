@@ -78,16 +78,17 @@ class ContactGate:
 
     def __init__(self) -> None:
         start_runtime()
+        settings = Settings.from_environ()  # this instance's environment, not the import's
         self.resources: Resources = load_resources(
-            db_url=SETTINGS.db_url,
-            tracking_uri=SETTINGS.tracking_uri,
-            model_name=SETTINGS.model_name,
-            alias=SETTINGS.model_alias,
-            rules_dir=SETTINGS.rules_dir,
-            create_store=SETTINGS.store_create,
+            db_url=settings.db_url,
+            tracking_uri=settings.tracking_uri,
+            model_name=settings.model_name,
+            alias=settings.model_alias,
+            rules_dir=settings.rules_dir,
+            create_store=settings.store_create,
         )
         self.screener = Screener(
-            self.resources, authorize_skew=dt.timedelta(seconds=SETTINGS.authorize_skew_s)
+            self.resources, authorize_skew=dt.timedelta(seconds=settings.authorize_skew_s)
         )
         from features.pointintime import warm_up
 
