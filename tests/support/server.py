@@ -4,6 +4,7 @@ with SIGKILL), and read the processes' memory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -147,10 +148,9 @@ class Server:
                 self.process.wait(20)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
-        try:  # the group outlives its leader: orphans of a killed server are in it
+        # the group outlives its leader: orphans of a killed server are in it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         if self.process.poll() is None:
             self.process.wait(10)
         self.log.close()
