@@ -93,6 +93,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is rejected: a wrong file must not replace a good snapshot (default: %(default)s)",
     )
     imp.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="accept a full snapshot listing fewer than half the numbers of the one in force "
+        "(refused otherwise: a truncated file must not lift most of the registry)",
+    )
+    imp.add_argument(
         "--rejects",
         type=Path,
         metavar="PATH",
@@ -331,6 +337,7 @@ def _import(args: argparse.Namespace) -> int:
                 max_reject_share=args.max_reject_share,
                 keep_rejects=0,
                 workers=args.workers,
+                allow_shrink=args.allow_shrink,
             )
             progress.update(task, completed=source.total_bytes)
     except ImportAborted as exc:

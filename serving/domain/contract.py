@@ -173,6 +173,7 @@ class RegistryImportRequest(_Body):
     snapshot_at: Instant
     numbers: list[str] = Field(max_length=100_000)
     replace: bool = True
+    allow_shrink: bool = False
 
 
 class SubjectRequest(_Body):

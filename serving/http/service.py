@@ -156,14 +156,14 @@ class ContactGate:
             raise bentoml.exceptions.ServiceUnavailable("store unavailable")
         return self.resources.store
 
-    def _call_store(self, method: str, *args: Any) -> Any:
+    def _call_store(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One store operation; a database failure is a 503 (retry: writes are idempotent),
         never a 500 — and never an acknowledgement of something not stored."""
         from serving.store import ImportAborted
 
         store = self._store()
         try:
-            return getattr(store, method)(*args)
+            return getattr(store, method)(*args, **kwargs)
         except (ValueError, ImportAborted):
             raise  # the request's own problem, answered as a 4xx by the caller
         except Exception as exc:
@@ -228,16 +228,32 @@ class ContactGate:
 
     @bentoml.api(route="/registry_import", input_spec=RegistryImportRequest)
     def registry_import(
-        self, registry: str, snapshot_at: Any, numbers: list[str], replace: bool = True
+        self,
+        registry: str,
+        snapshot_at: Any,
+        numbers: list[str],
+        replace: bool = True,
+        allow_shrink: bool = False,
     ) -> Any:
         """Swap in (``replace``) or extend a registry snapshot; large files go through
         ``contactgate registry import``."""
         from serving.store import ImportAborted
 
         try:
-            result = self._call_store("import_registry", registry, snapshot_at, numbers, replace)
+            result = self._call_store(
+                "import_registry",
+                registry,
+                snapshot_at,
+                numbers,
+                replace,
+                allow_shrink=allow_shrink,
+            )
         except (ImportAborted, ValueError) as exc:
-            return _bad_request("numbers", mask_digits(str(exc)))
+            field, _, message = str(exc).partition(": ")
+            if field not in ("snapshot_at", "numbers"):
+                field, message = "numbers", str(exc)
+            # a number may hide in the text of a numbers error; never in a snapshot_at one
+            return _bad_request(field, mask_digits(message) if field == "numbers" else message)
         return _json(result.as_dict())
 
     # ------------------------------------------------------------------ access, erasure

@@ -168,3 +168,13 @@ def test_a_malformed_setting_stops_serve_naming_it(tmp_path, capsys, name, value
         code = main(["serve", "--env-file", str(tmp_path / "none.env")])
     assert code == 2
     assert name in capsys.readouterr().err
+
+
+def test_registry_errors_name_snapshot_at_with_its_date_unmasked(client) -> None:
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).replace(microsecond=0)
+    body = {"registry": "GB_TPS", "snapshot_at": future.isoformat(), "numbers": ["+447400123456"]}
+    response = _post(client, "/registry_import", body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error.startswith("snapshot_at: ") and future.date().isoformat() in error, error
+    assert "#" not in error
