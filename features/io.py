@@ -10,6 +10,18 @@ written beside the output by :func:`write_rejects`.
 
 Rows are numbered from 1 over the data rows; for CSV the line number in the file
 (header = line 1) is given too.
+
+Tolerant where it is safe, strict where it matters: enum values match in any case (``SMS`` →
+``sms``, counted in :attr:`LoadResult.notes`); columns the contract does not know are
+ignored with one note naming them (``strict=True`` refuses them); the CSV delimiter is
+sniffed (``,`` ``;`` or tab); a row that repeats an earlier row exactly is a replay and
+skipped (counted), a different row under an earlier row's ``event_id`` is an error naming
+both rows.
+
+Phone numbers are normalised here, once, for every command that reads files (validate,
+features, train, store load): each is read with the row's ``region`` column (a file-only
+column, ISO 3166-1) or else the ``default_region`` given, and replaced by its E.164 form.
+A number that is not valid is a row error (``number``): it is never kept as a raw key.
 """
 
 from __future__ import annotations
@@ -160,6 +172,10 @@ class LoadResult:
     frame: pd.DataFrame
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     source: Path | None = None
+    #: What was tolerated: ignored columns, case-normalised values, replays skipped.
+    notes: list[str] = field(default_factory=list)
+    #: Rows whose number is not valid (each is also a reject).
+    invalid_numbers: int = 0
 
     @property
     def rejected_rows(self) -> int:
@@ -175,49 +191,58 @@ def _as_text(series: pd.Series) -> pd.Series:
     return series.astype("str").mask(series.isna())
 
 
-def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
-    """Return (typed values, bad-row mask, reason)."""
-    n = len(raw)
+#: One check of a column: the rows that fail it and what is wrong with them.
+Check = tuple[pd.Series, str]
+
+
+def _validate_column(
+    col: Column, raw: pd.Series
+) -> tuple[pd.Series, list[Check], int | tuple[int, str]]:
+    """Return (typed values, failed checks, and for enum values matched in another case how
+    many and an example, else 0). A value fails one check at most: "not a number" only for non-numbers, the range
+    for numbers out of it."""
+    none = pd.Series(False, index=raw.index)
     # Typed columns straight from Parquet keep their type.
     if col.kind == "instant" and isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC"), pd.Series(False, index=raw.index), ""
+        return raw.dt.tz_convert("UTC"), [], 0
     if col.kind == "instant" and pd.api.types.is_datetime64_dtype(raw.dtype):
-        bad = raw.notna()
-        return raw.dt.tz_localize("UTC"), bad, "has no time zone (naive timestamp)"
+        return raw.dt.tz_localize("UTC"), [(raw.notna(), "has no time zone (naive timestamp)")], 0
     if (
         col.kind in ("float", "int")
         and pd.api.types.is_numeric_dtype(raw.dtype)
         and not pd.api.types.is_bool_dtype(raw.dtype)
     ):
-        values = raw.astype("float64")
-        bad = pd.Series(False, index=raw.index)
-        reason = ""
-        if col.kind == "int":
-            frac = values.notna() & (values != np.floor(values.fillna(0)))
-            bad |= frac
-            reason = "is not a whole number"
-        return _range(col, values, bad, reason)
+        return _numbers(col, raw.astype("float64"), none)
     if col.kind == "bool" and pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.astype("boolean"), pd.Series(False, index=raw.index), ""
+        return raw.astype("boolean"), [], 0
 
     text = _as_text(raw)
     present = text.notna()
     if col.kind in ("str",):
-        return text, pd.Series(False, index=raw.index), ""
+        return text, [], 0
     if col.kind == "enum":
-        bad = present & ~text.isin(col.choices)
-        return text, bad, f"is not one of {', '.join(col.choices)}"
+        exact = text.isin(col.choices)
+        lowered = text.str.lower()
+        folded = present & ~exact & lowered.isin(col.choices)
+        text = text.mask(folded, lowered)
+        bad = present & ~exact & ~folded
+        checks: list[Check] = [(bad, f"is not one of {', '.join(col.choices)}")]
+        if folded.any():
+            first = text.index[folded.to_numpy()][0]
+            example = f"{raw.loc[first]!r} → {text.loc[first]!r}"
+            return text, checks, (int(folded.sum()), example)
+        return text, checks, 0
     if col.kind == "instant":
         shaped = text.str.match(_INSTANT_RE).fillna(False).astype(bool)
         parsed = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
         bad = present & (~shaped | parsed.isna())
-        return parsed, bad, "is not an ISO-8601 instant with an offset or Z"
+        return parsed, [(bad, "is not an ISO-8601 instant with an offset or Z")], 0
     if col.kind == "localtime":
         bad = present & ~text.str.match(r"^([01]\d|2[0-3]):[0-5]\d$").fillna(False).astype(bool)
-        return text, bad, "is not a local time HH:MM"
+        return text, [(bad, "is not a local time HH:MM")], 0
     if col.kind == "region":
         bad = present & ~text.str.match(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$").fillna(False).astype(bool)
-        return text, bad, "is not an ISO 3166-1/2 code such as 'US' or 'US-LA'"
+        return text, [(bad, "is not an ISO 3166-1/2 code such as 'US' or 'US-LA'")], 0
     if col.kind == "bool":
         low = text.str.lower()
         truthy = low.isin(["true", "1", "yes", "y", "t"])
@@ -226,51 +251,75 @@ def _validate_column(col: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series,
         values = (
             pd.Series(pd.NA, index=raw.index, dtype="boolean").mask(truthy, True).mask(falsy, False)
         )
-        return values, bad, "is not true/false"
+        return values, [(bad, "is not true/false")], 0
     # float / int from text
     values = pd.to_numeric(text, errors="coerce")
-    bad = present & values.isna()
-    reason = "is not a number"
+    not_number = present & values.isna()
+    return _numbers(col, values.astype("float64"), not_number)
+
+
+def _numbers(
+    col: Column, values: pd.Series, not_number: pd.Series
+) -> tuple[pd.Series, list[Check], int]:
+    """Numeric checks, each row failing one at most: not a number, not whole, out of range."""
+    checks: list[Check] = [(not_number, "is not a number")]
+    failed = not_number.copy()
     if col.kind == "int":
-        frac = values.notna() & (values != np.floor(values.fillna(0)))
-        bad |= frac
-        reason = "is not a whole number"
-    if n and bad.any():
-        values = values.mask(bad)
-    return _range(col, values.astype("float64"), bad, reason)
-
-
-def _range(
-    col: Column, values: pd.Series, bad: pd.Series, reason: str
-) -> tuple[pd.Series, pd.Series, str]:
-    extra = pd.Series(False, index=values.index)
+        frac = values.notna() & (values != np.floor(values.fillna(0))) & ~failed
+        checks.append((frac, "is not a whole number"))
+        failed |= frac
+    out_of_range = pd.Series(False, index=values.index)
     if col.ge is not None:
-        extra |= values < col.ge
+        out_of_range |= values < col.ge
     if col.le is not None:
-        extra |= values > col.le
-    if extra.any():
-        lo = "" if col.ge is None else f">= {col.ge:g}"
-        hi = "" if col.le is None else f"<= {col.le:g}"
-        rng = " and ".join(x for x in (lo, hi) if x)
-        reason = f"{reason}; must be {rng}" if reason else f"must be {rng}"
-    if col.kind == "int":
-        values = values.astype("Int64", errors="ignore") if not (bad | extra).any() else values
-    return values, bad | extra, reason
+        out_of_range |= values > col.le
+    out_of_range &= ~failed
+    if out_of_range.any():
+        lo = "" if col.ge is None else f"≥ {col.ge:g}"
+        hi = "" if col.le is None else f"≤ {col.le:g}"
+        checks.append((out_of_range, "must be " + " and ".join(x for x in (lo, hi) if x)))
+        failed |= out_of_range
+    values = values.mask(failed)
+    if col.kind == "int" and not failed.any():
+        values = values.astype("Int64", errors="ignore")
+    return values, checks, 0
 
 
-def validate_frame(df: pd.DataFrame, model: type[Record]) -> tuple[pd.DataFrame, list[RowError]]:
+#: The file-only column that says which country a row's national-format number is in.
+REGION_COLUMN = "region"
+
+
+def _has_number(model: type[Record]) -> bool:
+    return "number" in model.model_fields
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    model: type[Record],
+    *,
+    strict: bool = False,
+    notes: list[str] | None = None,
+) -> tuple[pd.DataFrame, list[RowError]]:
     """Validate and type a raw frame against a contract. Rows are numbered from 1.
 
-    Returns the typed frame (all rows, bad values set to missing) and the errors.
+    Returns the typed frame (all rows, bad values set to missing) and the errors. Columns
+    the contract does not know are dropped with a note (``strict``: refused); enum values
+    in another case are folded, with a note. For records with a ``number``, a ``region``
+    column is kept (as text) for :func:`normalise_numbers`.
     """
+    notes = notes if notes is not None else []
     cols = columns_for(model)
     known = {c.name for c in cols}
+    file_only = {REGION_COLUMN} if _has_number(model) and REGION_COLUMN not in known else set()
     errors: list[RowError] = []
-    unknown = [c for c in df.columns if c not in known]
-    if unknown:
+    unknown = [c for c in df.columns if c not in known | file_only]
+    if unknown and strict:
         raise ValueError(
-            f"unknown column(s) {unknown}; the {model.__name__} contract has: {', '.join(sorted(known))}"
+            f"unknown column(s) {unknown}; the {model.__name__} contract has: "
+            f"{', '.join(sorted(known | file_only))} (without --strict they are ignored)"
         )
+    if unknown:
+        notes.append(f"ignored column(s) the {model.__name__} contract does not have: {unknown}")
     missing_required = [c.name for c in cols if c.required and c.name not in df.columns]
     if missing_required:
         raise ValueError(f"missing required column(s) {missing_required} for {model.__name__}")
@@ -283,9 +332,16 @@ def validate_frame(df: pd.DataFrame, model: type[Record]) -> tuple[pd.DataFrame,
             out[col.name] = pd.Series([fill] * len(df), index=df.index, dtype=_pandas_dtype(col))
             continue
         raw = df[col.name]
-        values, bad, reason = _validate_column(col, raw)
-        if bad.any():
-            idx = np.flatnonzero(bad.to_numpy())
+        values, checks, folded = _validate_column(col, raw)
+        if folded:
+            count, example = folded
+            notes.append(f"{col.name}: {count:,} value(s) matched in another case (e.g. {example})")
+        bad = pd.Series(False, index=raw.index)
+        for failed, reason in checks:
+            if not failed.any():
+                continue
+            bad |= failed
+            idx = np.flatnonzero(failed.to_numpy())
             text = raw.iloc[idx].astype("str").to_numpy()
             errors.extend(
                 RowError(int(rownum[i]), col.name, str(v), reason)
@@ -302,10 +358,67 @@ def validate_frame(df: pd.DataFrame, model: type[Record]) -> tuple[pd.DataFrame,
                 else values.fillna(bool(col.default))
             )
         out[col.name] = values
+    if file_only and REGION_COLUMN in df.columns:
+        region = _as_text(df[REGION_COLUMN]).str.upper()
+        bad = region.notna() & ~region.str.fullmatch(r"[A-Z]{2}").fillna(False).astype(bool)
+        for i in np.flatnonzero(bad.to_numpy()):
+            errors.append(
+                RowError(int(rownum[i]), REGION_COLUMN, str(df[REGION_COLUMN].iloc[i]),
+                         "is not an ISO 3166-1 country code such as 'US' or 'GB'")
+            )  # fmt: skip
+        out[REGION_COLUMN] = region.mask(bad)
     typed = pd.DataFrame(out, index=df.index)
     errors.extend(_cross_field_errors(typed, model, rownum))
     errors.sort(key=lambda e: (e.row, e.field))
     return typed, errors
+
+
+def normalise_numbers(
+    typed: pd.DataFrame, default_region: str | None, errors: list[RowError]
+) -> int:
+    """Replace ``typed["number"]`` by E.164, in place, reading each row's number with its
+    ``region`` column or else ``default_region``; an invalid number becomes a row error
+    (appended to ``errors``). Drops the ``region`` column. Returns how many were invalid."""
+    from features.phone import normalize_many
+
+    if "number" not in typed.columns:
+        return 0
+    region = (
+        typed.pop(REGION_COLUMN)
+        if REGION_COLUMN in typed.columns
+        else pd.Series(None, index=typed.index, dtype=object)
+    )
+    fallback = default_region.upper() if default_region else None
+    region = region.astype(object).where(region.notna(), fallback)
+    numbers = typed["number"]
+    present = numbers.notna().to_numpy()
+    e164 = np.full(len(typed), None, dtype=object)
+    reason = np.full(len(typed), None, dtype=object)
+    keys = region.fillna("").to_numpy(dtype=object)
+    for key in pd.unique(keys[present]):
+        rows = np.flatnonzero(present & (keys == key))
+        table = normalize_many(numbers.iloc[rows].to_numpy(dtype=object), key or None)
+        valid = table["valid"].to_numpy(dtype=bool)
+        e164[rows[valid]] = table["e164"].to_numpy(dtype=object)[valid]
+        reason[rows[~valid]] = table["invalid_reason"].to_numpy(dtype=object)[~valid]
+    invalid = present & (e164 == None)  # noqa: E711 (element-wise)
+    no_region = region.isna().to_numpy()
+    raw = numbers.to_numpy(dtype=object)
+    for i in np.flatnonzero(invalid):
+        why = reason[i] or "invalid"
+        hint = (
+            "; national formats need a region column or --default-region"
+            if no_region[i] and not str(raw[i]).lstrip().startswith("+")
+            else ""
+        )
+        errors.append(
+            RowError(
+                int(i) + 1, "number", str(raw[i]), f"is not a valid phone number ({why}){hint}"
+            )
+        )
+    typed["number"] = pd.Series(np.where(invalid, None, e164), index=typed.index, dtype=object)
+    typed.loc[~present, "number"] = None
+    return int(invalid.sum())
 
 
 def _cross_field_errors(
@@ -353,22 +466,52 @@ def _pandas_dtype(col: Column) -> str | pd.DatetimeTZDtype:
 
 
 # --------------------------------------------------------------------------- files
+def sniff_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file's header line: ``,`` ``;`` or tab, whichever it has most
+    of (``,`` when none). Raises ValueError naming the file when it is empty."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    if not header.strip():
+        raise ValueError(f"{path.name}: the file is empty (expected a header row of column names)")
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def read_raw(path: Path) -> pd.DataFrame:
-    """Read a CSV (all as text, nothing inferred) or Parquet file."""
+    """Read a CSV (all as text, nothing inferred; delimiter sniffed) or Parquet file."""
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path.name}: the file is empty")
         return pd.read_parquet(path)
-    if suffix in (".csv", ".txt"):
+    if suffix in (".csv", ".txt", ".tsv"):
+        delimiter = sniff_delimiter(path)
         return pd.read_csv(
-            path, dtype="str", keep_default_na=False, na_values=[""], engine="pyarrow"
+            path,
+            dtype="str",
+            keep_default_na=False,
+            na_values=[""],
+            engine="pyarrow",
+            sep=delimiter,
+            encoding="utf-8-sig",
         )
     raise ValueError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
-def load_records(path: str | Path, record: str, *, skip_invalid: bool = False) -> LoadResult:
+def load_records(
+    path: str | Path,
+    record: str,
+    *,
+    skip_invalid: bool = False,
+    default_region: str | None = None,
+    strict: bool = False,
+) -> LoadResult:
     """Load and validate a file of one record type (``events``, ``consent``, …).
 
-    Raises :class:`InvalidFileError` if any row is invalid and ``skip_invalid`` is false.
+    Numbers are normalised to E.164 with the row's ``region`` column or ``default_region``
+    (:func:`normalise_numbers`). Raises :class:`InvalidFileError` if any row is invalid and
+    ``skip_invalid`` is false.
     """
     path = Path(path)
     model = FILE_RECORDS[record]
@@ -380,12 +523,25 @@ def load_records(path: str | Path, record: str, *, skip_invalid: bool = False) -
         raise
     except Exception as exc:  # a corrupt file must name itself
         raise ValueError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from exc
+    notes: list[str] = []
     try:
-        typed, errors = validate_frame(raw, model)
+        typed, errors = validate_frame(raw, model, strict=strict, notes=notes)
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from exc
+    invalid_numbers = 0
+    if _has_number(model):
+        invalid_numbers = normalise_numbers(typed, default_region, errors)
     if model.__name__ == "Event":
-        errors.extend(_duplicate_id_errors(typed))
+        replays, id_errors = _repeated_ids(typed, errors)
+        errors.extend(id_errors)
+        if replays.any():
+            notes.append(
+                f"{int(replays.sum()):,} row(s) repeat an earlier row exactly "
+                "(replays, skipped as no-ops)"
+            )
+    else:
+        replays = np.zeros(len(typed), dtype=bool)
+    errors.sort(key=lambda e: (e.row, e.field))
     csv = path.suffix.lower() != ".parquet"
     if errors and not skip_invalid:
         raise InvalidFileError(path, errors, csv=csv)
@@ -393,25 +549,70 @@ def load_records(path: str | Path, record: str, *, skip_invalid: bool = False) -
         [{"row": e.row, "field": e.field, "value": e.value, "error": e.error} for e in errors],
         columns=["row", "field", "value", "error"],
     )
+    keep = ~replays
     if errors:
-        bad_rows = np.unique([e.row for e in errors]) - 1
-        keep = np.ones(len(typed), dtype=bool)
-        keep[bad_rows] = False
-        typed = typed.iloc[keep].reset_index(drop=True)
-    return LoadResult(typed.reset_index(drop=True), rejects, path)
+        keep[np.unique([e.row for e in errors]) - 1] = False
+    if not keep.all():
+        typed = typed.iloc[keep]
+    return LoadResult(typed.reset_index(drop=True), rejects, path, notes, invalid_numbers)
 
 
-def _duplicate_id_errors(df: pd.DataFrame) -> list[RowError]:
-    dup = df["event_id"].duplicated(keep="first") & df["event_id"].notna()
-    return [
-        RowError(int(i) + 1, "event_id", str(v), "repeats an earlier row's event_id")
-        for i, v in zip(np.flatnonzero(dup.to_numpy()), df.loc[dup, "event_id"], strict=True)
-    ]
+def _repeated_ids(df: pd.DataFrame, errors: list[RowError]) -> tuple[np.ndarray, list[RowError]]:
+    """Rows under an earlier row's ``event_id``: an exact repeat (every typed value equal) is a
+    replay; a different row is an error naming both rows. Rows already in error are left out
+    (their values are not comparable)."""
+    ok = np.ones(len(df), dtype=bool)
+    if errors:
+        ok[np.unique([e.row for e in errors]) - 1] = False
+    ids = df["event_id"]
+    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy() & ok
+    replays = np.zeros(len(df), dtype=bool)
+    found: list[RowError] = []
+    if not dup.any():
+        return replays, found
+    rows = np.flatnonzero(dup)
+    sub = df.iloc[rows]
+    content = pd.util.hash_pandas_object(sub.astype("string"), index=False).to_numpy()
+    first_row: dict[str, int] = {}
+    first_hash: dict[str, int] = {}
+    for r, key, h in zip(rows, sub["event_id"].to_numpy(), content, strict=True):
+        if key not in first_row:
+            first_row[key], first_hash[key] = int(r), int(h)
+        elif int(h) == first_hash[key]:
+            replays[r] = True
+        else:
+            found.append(
+                RowError(int(r) + 1, "event_id", str(key),
+                         f"repeats the event_id of row {first_row[key] + 1} with different values")
+            )  # fmt: skip
+    return replays, found
 
 
-def load_events(path: str | Path, *, skip_invalid: bool = False) -> LoadResult:
+def load_events(
+    path: str | Path,
+    *,
+    skip_invalid: bool = False,
+    default_region: str | None = None,
+    strict: bool = False,
+) -> LoadResult:
     """Load an event file (CSV or Parquet) in the Event contract."""
-    return load_records(path, "events", skip_invalid=skip_invalid)
+    return load_records(
+        path, "events", skip_invalid=skip_invalid, default_region=default_region, strict=strict
+    )
+
+
+def describe_load(result: LoadResult) -> list[str]:
+    """What a command prints about a loaded file: kept, rejected (invalid numbers among
+    them) and every note."""
+    name = result.source.name if result.source is not None else "file"
+    invalid = (
+        f", {result.invalid_numbers:,} with an invalid number" if result.invalid_numbers else ""
+    )
+    lines = [
+        f"{name}: {len(result.frame):,} row(s) kept, {result.rejected_rows:,} rejected{invalid}"
+    ]
+    lines += [f"{name}: {note}" for note in result.notes]
+    return lines
 
 
 def rejects_path(output: str | Path) -> Path:
@@ -471,3 +672,24 @@ def to_arrow(df: pd.DataFrame, cols: tuple[Column, ...] | list[Column]) -> pa.Ta
     return pa.Table.from_arrays(
         arrays, schema=pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
     )
+
+
+def add_loading_arguments(parser: Any, *, skip_invalid: bool = True) -> None:
+    """The options every command that loads contract files shares."""
+    parser.add_argument(
+        "--default-region",
+        metavar="CC",
+        help="ISO 3166-1 country of national-format numbers (e.g. US for '(617) 555-0142') "
+        "in rows without a region column value",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse columns the contract does not know (they are ignored with a warning)",
+    )
+    if skip_invalid:
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="keep the valid rows and write the rejects beside the output instead of failing",
+        )

@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from features.io import InvalidFileError, load_records, write_records, write_rejects
+from features.io import (
+    InvalidFileError,
+    add_loading_arguments,
+    describe_load,
+    load_records,
+    write_records,
+    write_rejects,
+)
 from features.schema import FILE_RECORDS
 
 
@@ -21,20 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--out", type=Path, help="write the valid, typed rows here (.parquet or .csv)"
     )
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="keep the valid rows and write the rejects beside the output instead of failing",
-    )
+    add_loading_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
+        result = load_records(
+            args.file,
+            args.record,
+            skip_invalid=args.skip_invalid,
+            default_region=args.default_region,
+            strict=args.strict,
+        )
     except InvalidFileError as exc:
         print(exc)
         return 1
-    print(f"{args.file.name}: {len(result.frame)} valid row(s), {result.rejected_rows} rejected")
+    for line in describe_load(result):
+        print(line)
     if args.out:
         write_records(result.frame, args.out, args.record)
         print(f"wrote {args.out}")

@@ -51,6 +51,9 @@ SERVER_WATCH_INTERVAL_S = 1.0
 ORPHAN_GRACE_S = 5.0
 WORKERS_ENV = "CONTACTGATE_WORKERS"
 MAX_WORKERS = 64
+MODEL_POLL_ENV = "CONTACTGATE_MODEL_POLL_S"
+#: How often (seconds) the service asks the registry whether the champion changed.
+DEFAULT_MODEL_POLL_S = 60
 
 
 class SettingsError(ValueError):
@@ -188,6 +191,7 @@ class Settings:
     workers: int = 1
     store_create: bool = False
     authorize_skew_s: int = DEFAULT_AUTHORIZE_SKEW_S
+    model_poll_s: int = DEFAULT_MODEL_POLL_S
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -207,4 +211,5 @@ class Settings:
             authorize_skew_s=_positive_int(
                 env, AUTHORIZE_SKEW_ENV, DEFAULT_AUTHORIZE_SKEW_S, maximum=MAX_AUTHORIZE_SKEW_S
             ),
+            model_poll_s=_positive_int(env, MODEL_POLL_ENV, DEFAULT_MODEL_POLL_S),
         )

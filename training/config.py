@@ -84,6 +84,9 @@ class TrainConfig(_Strict):
     lightgbm: LightGBMConfig = LightGBMConfig()
     promotion: PromotionConfig = PromotionConfig()
     shap_sample: int = Field(2000, ge=100, le=100_000)
+    #: Fewest positives of each target in each slice (train, early stopping, calibration,
+    #: test) for training to go ahead: below it a fit, a calibration or a metric is noise.
+    min_positives: int = Field(10, ge=2)
 
 
 def load_config(path: str | Path | None) -> TrainConfig:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from features.definitions import CEILING_COLUMNS, ORACLE_COLUMNS, TARGETS
 from training.calibration import Calibrator
-from training.metrics import COMPARED_METRICS, ece_uncertainty, evaluate, versus_reference
+from training.metrics import COMPARED_METRICS, bootstrap_intervals, evaluate, versus_reference
 
 #: Scorers on simulated data, beside the model and the baseline: column per target.
 REFERENCE_SCORERS: dict[str, dict[str, str]] = {
@@ -61,7 +61,7 @@ def score_test(
             if column in test.columns and test[column].notna().all():
                 scores[scorer] = test[column].to_numpy(float)
         metrics[target] = {name: evaluate(y, s) for name, s in scores.items()}
-        uncertainty = ece_uncertainty(y, scores, reference="baseline", seed=seed)
+        uncertainty = bootstrap_intervals(y, scores, reference="baseline", seed=seed)
         for name, extra in uncertainty.items():
             metrics[target][name].update(extra)
         scores_by_target[target] = scores
@@ -75,9 +75,9 @@ VERDICT_SCORE = {"win": 1.0, "tie": 0.0, "loss": -1.0}
 def baseline_verdicts(
     metrics: dict[str, dict[str, dict[str, float]]],
 ) -> dict[str, dict[str, str]]:
-    """Per target and metric: does the model beat the baseline (win / tie / loss)?
-    ECE, Brier and log-loss by the paired bootstrap interval, the rest by value
-    (:func:`training.metrics.versus_reference`)."""
+    """Per target and metric: does the model beat the baseline (win / tie / loss)? Every
+    metric by the paired bootstrap interval of model − baseline: a win only when it
+    excludes zero on the better side (:func:`training.metrics.versus_reference`)."""
     return {
         target: {
             m: versus_reference(by["model"], by["baseline"], m)
@@ -89,9 +89,20 @@ def baseline_verdicts(
 
 
 def beats_baseline_tag(verdicts: dict[str, dict[str, str]]) -> str:
-    """``all`` when the model wins every metric of every target, else what it does not win."""
-    short = [f"{t}.{m}={v}" for t, by in verdicts.items() for m, v in by.items() if v != "win"]
-    return "all" if not short else ", ".join(short)
+    """Every metric's verdict, ``target.metric=verdict`` joined by ", " (wins included)."""
+    return ", ".join(f"{t}.{m}={v}" for t, by in verdicts.items() for m, v in by.items())
+
+
+def interval_text(by_scorer: dict[str, dict[str, float]], metric: str) -> str:
+    """``+0.012 [−0.004, +0.031]``: model − baseline and its paired 95 % interval ("" when
+    there is none)."""
+    model, base = by_scorer.get("model", {}), by_scorer.get("baseline", {})
+    lo = model.get(f"{metric}_minus_baseline_ci_low")
+    hi = model.get(f"{metric}_minus_baseline_ci_high")
+    if lo is None or hi is None or metric not in model or metric not in base:
+        return ""
+    digits = 6 if metric in ("brier", "log_loss", "ece") else 3
+    return f"{model[metric] - base[metric]:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 def flat_metrics(metrics: Metrics, verdicts: dict[str, dict[str, str]]) -> dict[str, float]:

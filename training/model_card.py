@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from features.definitions import FEATURES
-from training.metrics import COMPARED_METRICS, versus_reference
+from training.metrics import COMPARED_METRICS, ECE_BINS, versus_reference
 
 _SHOWN = COMPARED_METRICS
 #: Six decimals where the base rates make the values (and the gaps between scorers) small.
@@ -60,7 +60,8 @@ def _ece_note(by_scorer: dict[str, dict[str, float]]) -> list[str]:
     ]
     lines = [
         "",
-        "ECE (20 equal-mass bins), 95 % bootstrap intervals: " + "; ".join(parts) + ". "
+        f"ECE ({ECE_BINS} equal-mass bins, as in the reliability plot), 95 % bootstrap "
+        "intervals (bias-corrected): " + "; ".join(parts) + ". "
         f"Noise floor (the ECE a perfectly calibrated score of the model's shape shows on this "
         f"many contacts): {format_metric('ece', model.get('ece_noise_floor'))}.",
     ]
@@ -81,6 +82,45 @@ def _ece_note(by_scorer: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
+def _known_limits(simulated: bool, data: dict, split: dict, targets: list[str]) -> list[str]:
+    """Limits that speak of the data this run used."""
+    start, end = data.get("start"), data.get("end")
+    days = (end - start).days if start is not None and end is not None else None
+    span = f"{days} days" if days is not None else "the given period"
+    origin = "simulated" if simulated else "recorded"
+    lines = [
+        f"- Trained on {span} of {origin} history ({data.get('source')}): it knows the "
+        "campaigns, regions and contact patterns of that period only.",
+    ]
+    if simulated:
+        lines.append(
+            "- On simulated data the observable ceiling shows the best achievable from that "
+            "history, and the oracle what a person's unseen tolerance adds."
+        )
+    lines += [
+        "- A person's tolerance is only visible through their history: first contacts carry "
+        "little signal.",
+        "- Calibration holds for the population and period of the calibration slice; "
+        "recalibrate after large changes in campaign mix or law.",
+        f"- Trees do not extrapolate: contacts with longer histories than the {span} of "
+        "training data held get the risk of the longest histories seen.",
+    ]
+    test = split.get("test", {}).get("positives", {})
+    if test:
+        counts = ", ".join(f"{test[t]:,} {t} positives" for t in targets if t in test)
+        lines.append(
+            f"- Rare events: the out-of-time slice holds {counts}; intervals above say how far "
+            "each metric can be trusted. Compare models on the same out-of-time data."
+        )
+    else:
+        lines.append(
+            "- Rare events: the metrics of small slices are noisy; compare models on the "
+            "same out-of-time data."
+        )
+    lines.append("- Not legal advice; legal rules are enforced separately by the rule packs.")
+    return lines
+
+
 def render(
     *,
     model_name: str,
@@ -88,13 +128,17 @@ def render(
     data: dict,
     split: dict,
     metrics: dict[str, dict[str, dict[str, float]]],
+    plan: list[str] | None = None,
     calibration: dict[str, str],
     feature_names: list[str],
     git_commit: str,
     seed: int,
 ) -> str:
     """``metrics[target][scorer][metric]`` with scorer in model / baseline and, on simulated
-    data, oracle / observable_ceiling."""
+    data, oracle / observable_ceiling. ``split``: per slice start, end, rows and positives per
+    target; ``plan``: the split as ``train`` printed it."""
+    from training.evaluate import interval_text
+
     lines = [
         f"# Model card — {model_name}",
         "",
@@ -115,27 +159,39 @@ def render(
         "- Numbers never appear in this run's artifacts (features only; keyed hashes where needed).",
         "",
         "## Time split (never random)",
-        "| slice | from | to | contacts |",
-        "|---|---|---|---|",
+    ]
+    targets = list(metrics)
+    lines += [
+        "| slice | from | to | contacts | " + " | ".join(f"{t} positives" for t in targets) + " |",
+        "|---|---|---|---|" + "---|" * len(targets),
     ]
     for name, s in split.items():
-        lines.append(f"| {name} | {s['start']} | {s['end']} | {s['rows']:,} |")
+        positives = s.get("positives", {})
+        cells = " | ".join(f"{positives[t]:,}" if t in positives else "–" for t in targets)
+        lines.append(f"| {name} | {s['start']} | {s['end']} | {s['rows']:,} | {cells} |")
+    if plan:
+        lines += ["", *[f"    {line}" for line in plan]]
     lines += ["", "## Out-of-time results", ""]
     simulated = any("oracle" in by for by in metrics.values())
     if simulated:
         lines += [_REFERENCES_EXPLAINED, ""]
     for target, by_scorer in metrics.items():
         has_ceiling = "observable_ceiling" in by_scorer
+        has_oracle = "oracle" in by_scorer
         head = (
             "| metric | model | baseline (contact count) | model vs baseline "
-            "| oracle (true probability) |"
+            "| model − baseline [paired 95 %] |"
         )
         rule = "|---|---|---|---|---|"
+        if has_oracle:
+            head += " oracle (true probability) |"
+            rule += "---|"
         if has_ceiling:
             head += " observable ceiling | model / ceiling |"
             rule += "---|---|"
-        head += " model / oracle |"
-        rule += "---|"
+        if has_oracle:
+            head += " model / oracle |"
+            rule += "---|"
         lines += [f"### {target} (calibration: {calibration.get(target)})", "", head, rule]
         for m in _SHOWN:
             model_v = by_scorer["model"].get(m)
@@ -147,19 +203,23 @@ def render(
                 else "–"
             )
             cells = [m, format_metric(m, model_v), format_metric(m, base_v), verdict]
-            cells.append(format_metric(m, oracle_v))
+            cells.append(interval_text(by_scorer, m) or "–")
+            if has_oracle:
+                cells.append(format_metric(m, oracle_v))
             if has_ceiling:
                 ceiling_v = by_scorer["observable_ceiling"].get(m)
                 cells += [format_metric(m, ceiling_v), _ratio(model_v, ceiling_v, m)]
-            cells.append(_ratio(model_v, oracle_v, m))
+            if has_oracle:
+                cells.append(_ratio(model_v, oracle_v, m))
             lines.append("| " + " | ".join(cells) + " |")
         rate = by_scorer["model"].get("base_rate")
         lines += [
             "",
             f"Base rate {format_metric('base_rate', rate)}; mean prediction "
             f"{format_metric('mean_prediction', by_scorer['model'].get('mean_prediction'))}. "
-            "*Model vs baseline*: ECE, Brier and log-loss by the paired bootstrap interval of the "
-            "difference (a tie is a gap within the noise), the ranking metrics by value.",
+            "*Model vs baseline*: every metric by the paired bootstrap interval of the "
+            "difference — a win only when it excludes zero on the better side, a tie when the "
+            "gap is within the noise.",
         ]
         lines += _ece_note(by_scorer)
         lines.append("")
@@ -175,16 +235,6 @@ def render(
         "(one code path for training and serving). Categoricals are fixed-vocabulary integer codes.",
         "",
         "## Known limits",
-        "- Trained on the history it was given; on simulated data the observable ceiling shows the "
-        "best achievable from that history, and the oracle what a person's unseen tolerance adds.",
-        "- A person's tolerance is only visible through their history: first contacts carry little signal.",
-        "- Calibration holds for the population and period of the calibration slice; recalibrate after "
-        "large changes in campaign mix or law.",
-        "- Trees do not extrapolate: contacts with longer histories than the training slice held "
-        "(many contacts 90–365 days back) get the risk of the longest histories seen. On 180 "
-        "simulated days this over-predicts long quiet histories out of time (up to ~1.5× the "
-        "observable ceiling for more than 20 such contacts).",
-        "- Rare events: the metrics of small slices are noisy; compare models on the same out-of-time data.",
-        "- Not legal advice; legal rules are enforced separately by the rule packs.",
+        *_known_limits(simulated, data, split, targets),
     ]
     return "\n".join(lines) + "\n"

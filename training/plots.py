@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from training.metrics import lift_curve  # noqa: E402
+from training.metrics import ECE_BINS, lift_curve  # noqa: E402
 
 _COLOURS = {
     "model": "#1f77b4",
@@ -62,9 +62,10 @@ def pr_plot(y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Pat
 
 
 def reliability_plot(
-    y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = 12
+    y: np.ndarray, scores: dict[str, np.ndarray], target: str, path: Path, bins: int = ECE_BINS
 ) -> Path:
-    """Observed rate against mean prediction in equal-mass bins, with 95 % Wilson intervals.
+    """Observed rate against mean prediction in equal-mass bins (as many as the ECE of the
+    model card uses), with 95 % Wilson intervals.
 
     Log–log axes because the events are rare; a bin with no event is drawn as a hollow
     triangle at the bottom edge (its rate is below what the bin can show), not as a zero

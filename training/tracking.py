@@ -54,6 +54,13 @@ def configure(uri: str | None = None) -> str:
     return uri
 
 
+def tracking_uri() -> str:
+    """The tracking URI MLflow is configured with now."""
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
 def ensure_experiment(name: str) -> str:
     import mlflow
 
@@ -149,3 +156,29 @@ def alias_version(name: str, alias: str) -> str | None:
         return str(MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def promote_command(name: str, uri: str, config: str | Path | None = None) -> str:
+    """The exact ``contactgate promote`` command for this registry (shell-quoted), so the
+    next step never falls back to another store by default."""
+    import shlex
+
+    parts = ["contactgate", "promote", "--tracking-uri", uri]
+    if name != "contact-risk":
+        parts += ["--model", name]
+    if config is not None:
+        parts += ["--config", str(config)]
+    return shlex.join(parts)
+
+
+def describe(uri: str, name: str, alias: str, version: str | None) -> str:
+    """One line naming a model: where, which name, alias and version (None: no such alias)."""
+    found = f"version {version}" if version is not None else "no version"
+    return f"model: {name}@{alias} → {found} (tracking URI {mask_uri(uri)})"
+
+
+def mask_uri(uri: str) -> str:
+    """A URI with any password replaced by ``***`` (for messages and logs)."""
+    import re
+
+    return re.sub(r"(://[^/:@]+:)[^@/]+@", r"\1***@", uri)

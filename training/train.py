@@ -29,13 +29,21 @@ import pandas as pd
 from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, ORACLE_COLUMNS, TARGETS
 from features.paths import GENERATED_DIR, PROJECT_ROOT
 from training.config import TrainConfig, load_config
-from training.data import TrainingData, load_training_data, time_split
+from training.data import (
+    SplitPlan,
+    TrainingData,
+    check_positives,
+    load_training_data,
+    plan_split,
+    scaled_lightgbm,
+)
 from training.evaluate import (
     RATIO_METRICS,
     RATIO_REFERENCES,
     baseline_verdicts,
     beats_baseline_tag,
     flat_metrics,
+    interval_text,
     score_test,
 )
 from training.metrics import COMPARED_METRICS
@@ -83,9 +91,17 @@ def _flatten(prefix: str, data: dict) -> dict[str, object]:
 
 
 def train(
-    data: TrainingData, cfg: TrainConfig, tracking_uri: str | None = None, console=None
+    data: TrainingData,
+    cfg: TrainConfig,
+    tracking_uri: str | None = None,
+    console=None,
+    *,
+    allow_small: bool = False,
 ) -> TrainResult:
-    """Train, evaluate, log and register. Returns the new version (alias ``challenger``)."""
+    """Train, evaluate, log and register. Returns the new version (alias ``challenger``).
+
+    Stops before fitting (:class:`training.data.TooFewPositives`) when a slice holds fewer
+    than ``cfg.min_positives`` positives of a target, unless ``allow_small``."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -95,12 +111,16 @@ def train(
     say = console.print if console else print
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    parts = time_split(data.frame, cfg, data.end)
-    split_info = {
-        n: {"start": str(p["ts"].min()), "end": str(p["ts"].max()), "rows": len(p)}
-        for n, p in parts.items()
-    }
-    say("split: " + ", ".join(f"{n} {s['rows']:,}" for n, s in split_info.items()))
+    parts, plan = plan_split(data.frame, cfg, data.end)
+    split_info = plan.slices
+    for line in plan.describe():
+        say(line)
+    warnings_small = check_positives(plan, cfg.min_positives, allow_small=allow_small)
+    for line in warnings_small:
+        say(line)
+    cfg, scaled = scaled_lightgbm(cfg, len(parts["train"]))
+    for line in scaled:
+        say(f"model: {line}")
 
     model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
     model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
@@ -143,7 +163,14 @@ def train(
                 "data.contacts": len(data.frame),
                 "data.start": str(data.start),
                 "data.end": str(data.end),
+                "split.warmup_days_used": plan.warmup_days,
+                "allow_small": allow_small,
                 **{f"split.{n}.rows": s["rows"] for n, s in split_info.items()},
+                **{
+                    f"split.{n}.{t}.positives": k
+                    for n, s in split_info.items()
+                    for t, k in s["positives"].items()
+                },
                 **{
                     f"{t}.calibration_method": m.calibrator.method_
                     for t, m in model.models_.items()
@@ -166,6 +193,12 @@ def train(
         flat = flat_metrics(metrics, verdicts)
         mlflow.log_metrics(flat)
         mlflow.set_tag("beats_baseline", beats_baseline_tag(verdicts))
+        mlflow.set_tag(
+            "mlflow.note.content",
+            run_summary(
+                data, plan, metrics, verdicts, warnings_small + [f"model: {x}" for x in scaled]
+            ),
+        )
 
         # plots
         t1 = time.perf_counter()
@@ -206,6 +239,7 @@ def train(
                 "end": data.end,
             },
             split=split_info,
+            plan=plan.describe(),
             metrics=metrics,
             calibration={t: m.calibrator.method_ for t, m in model.models_.items()},
             feature_names=list(FEATURE_NAMES),
@@ -267,31 +301,34 @@ TABLE_METRICS = COMPARED_METRICS
 
 
 def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
-    """A rich table: model vs baseline, oracle and observable ceiling per target, whether the
-    model beats the baseline (win / tie within the noise / loss), and the model's share of
-    the oracle's and of the ceiling's ROC-AUC / PR-AUC. Brier, log-loss and ECE get six
-    decimals: their gaps are small in absolute terms because the base rates are. Fits 80
-    columns (one section per target, no target column)."""
+    """A rich table: model vs baseline (and, on simulated data, the oracle and the observable
+    ceiling) per target, whether the model beats the baseline (win / tie within the noise /
+    loss, by the paired bootstrap interval), and the model's share of the oracle's and of the
+    ceiling's ROC-AUC / PR-AUC. Columns of scorers absent from the data are left out. Brier,
+    log-loss and ECE get six decimals: their gaps are small in absolute terms because the base
+    rates are. Fits 80 columns (one section per target, no target column)."""
     from rich import box
     from rich.table import Table
 
     from training.model_card import format_metric
 
-    table = Table(
-        title="Out-of-time test: model vs baseline, oracle and observable ceiling",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+    present = [s for s in TABLE_SCORERS if any(s in by for by in metrics.values())]
+    references = [r for r in RATIO_REFERENCES if r in present]
+    title = "Out-of-time test: model vs " + ", ".join(
+        s.replace("_", " ") for s in present if s != "model"
     )
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("metric", no_wrap=True)
-    for scorer in TABLE_SCORERS:
+    for scorer in present:
         table.add_column(scorer.replace("observable_", ""), justify="right", no_wrap=True)
         if scorer == "baseline":
             table.add_column("vs", no_wrap=True)  # the model against the baseline
-    for reference in RATIO_REFERENCES:
+    for reference in references:
         table.add_column(
             f"/{reference.replace('observable_', '')[:4]}", justify="right", no_wrap=True
         )
-    blank = [""] * (len(TABLE_SCORERS) + 1 + len(RATIO_REFERENCES))
+    width = len(present) + ("baseline" in present) + len(references)
+    blank = [""] * width
     verdicts = baseline_verdicts(metrics)
     for i, (target, by) in enumerate(metrics.items()):
         if i:
@@ -299,12 +336,12 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
         table.add_row(f"[bold]{target}[/bold]", *blank)
         for m in TABLE_METRICS:
             row = [m.replace("capture_top", "capt@") + ("%" if "capture" in m else "")]
-            for scorer in TABLE_SCORERS:
+            for scorer in present:
                 v = by.get(scorer, {}).get(m)
                 row.append("–" if v is None else format_metric(m, v))
                 if scorer == "baseline":
                     row.append(verdicts[target].get(m, ""))
-            for reference in RATIO_REFERENCES:
+            for reference in references:
                 ratio = (
                     by["model"][m] / by[reference][m]
                     if reference in by and m in RATIO_METRICS
@@ -319,13 +356,80 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]):
                 ("ece floor", "ece_noise_floor"),
             ):
                 row = [label]
-                for scorer in TABLE_SCORERS:
+                for scorer in present:
                     v = by.get(scorer, {}).get(key)
                     row.append("–" if v is None else format_metric("ece", v))
                     if scorer == "baseline":
                         row.append("")
-                table.add_row(*row, *blank[len(TABLE_SCORERS) + 1 :])
+                table.add_row(*row, *blank[len(row) - 1 :])
     return table
+
+
+def intervals_table(metrics: dict[str, dict[str, dict[str, float]]]):
+    """The verdicts and what they rest on: model − baseline with its paired 95 % bootstrap
+    interval, per target and metric; a win needs the interval on the better side of zero.
+    Fits 80 columns."""
+    from rich import box
+    from rich.table import Table
+
+    verdicts = baseline_verdicts(metrics)
+    table = Table(
+        title="Model − baseline, paired bootstrap 95 % interval", box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )  # fmt: skip
+    for name in ("metric", "vs", "model − baseline", "interval"):
+        table.add_column(
+            name, no_wrap=True, justify="left" if name != "model − baseline" else "right"
+        )
+    for i, (target, by) in enumerate(metrics.items()):
+        if i:
+            table.add_section()
+        table.add_row(f"[bold]{target}[/bold]", "", "", "")
+        for m in TABLE_METRICS:
+            text = interval_text(by, m)
+            diff, _, interval = text.partition(" ")
+            table.add_row(
+                m.replace("capture_top", "capt@") + ("%" if "capture" in m else ""),
+                verdicts[target].get(m, "–"),
+                diff or "–",
+                interval or "–",
+            )
+    return table
+
+
+def run_summary(
+    data: TrainingData,
+    plan: SplitPlan,
+    metrics: dict[str, dict[str, dict[str, float]]],
+    verdicts: dict[str, dict[str, str]],
+    notes: list[str],
+) -> str:
+    """The run's description in MLflow: what a reviewer reads first (data, split, positives,
+    verdicts with intervals; the promotion decision is added by ``promote``)."""
+    lines = [
+        f"Data: {Path(data.source).name}, {data.events:,} events, {len(data.frame):,} contacts, "
+        f"{data.start:%Y-%m-%d} → {data.end:%Y-%m-%d}.",
+        "",
+        *plan.describe(),
+        *notes,
+        "",
+        "Verdicts against the baseline (model − baseline, paired bootstrap 95 %):",
+    ]
+    for target, by in metrics.items():
+        for m in ("roc_auc", "pr_auc", "brier", "ece"):
+            model = by["model"]
+            ci = ""
+            if f"{m}_ci_low" in model:
+                ci = f" [{model[f'{m}_ci_low']:.3f}, {model[f'{m}_ci_high']:.3f}]"
+            lines.append(
+                f"- {target} {m}: {verdicts[target].get(m, '–')} — model "
+                f"{model.get(m, float('nan')):.4f}{ci}, difference {interval_text(by, m)}"
+            )
+    lines += [
+        "",
+        "Promotion: not decided yet (run `contactgate promote`).",
+    ]  # promote.PROMOTION_LINE
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -348,12 +452,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or models/mlflow.db)",
     )
     parser.add_argument("--seed", type=int, help="override the config seed")
+    parser.add_argument(
+        "--allow-small",
+        action="store_true",
+        help="train even when a slice holds fewer positives than min_positives (noisy)",
+    )
+    from features.io import add_loading_arguments
+
+    add_loading_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    console = Console()
+    from training.tracking import promote_command
+    from training.tracking import tracking_uri as mlflow_uri
+
+    console = Console(soft_wrap=True)
     cfg = load_config(args.config)
     if args.seed is not None:
         cfg = cfg.model_copy(update={"seed": args.seed})
@@ -368,14 +483,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         source = args.events
     console.print(f"building the training frame from {source}")
-    data = load_training_data(source)
+    data = load_training_data(
+        source,
+        default_region=args.default_region,
+        skip_invalid=args.skip_invalid,
+        strict=args.strict,
+        rejects_dir=GENERATED_DIR / "rejects",
+    )
+    for line in data.report:
+        console.print(line, markup=False)
     console.print(
         f"{data.events:,} events → {len(data.frame):,} contacts in {time.perf_counter() - t0:.1f}s"
     )
-    result = train(data, cfg, args.tracking_uri, console)
+    result = train(data, cfg, args.tracking_uri, console, allow_small=args.allow_small)
     console.print(metrics_table(result.metrics))
+    console.print(intervals_table(result.metrics))
     console.print(
-        f"total {time.perf_counter() - t0:.1f}s. Next: contactgate promote  (then 'make ui' to inspect)"
+        f"total {time.perf_counter() - t0:.1f}s. Next (then 'make ui' to inspect):\n"
+        + promote_command(cfg.model_name, mlflow_uri(), args.config),
+        markup=False,
     )
     (GENERATED_DIR / "last_train.json").parent.mkdir(parents=True, exist_ok=True)
     (GENERATED_DIR / "last_train.json").write_text(

@@ -36,13 +36,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--partitions", type=int, default=8, help="dask engine: number of number-partitions"
     )
+    from features.io import add_loading_arguments
+
+    add_loading_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, build, write; with a rich progress bar over the build's stages."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from features.io import load_events, load_records
+    from features.io import describe_load, load_records, write_rejects
+
+    def load(path, record: str):
+        result = load_records(
+            path,
+            record,
+            skip_invalid=args.skip_invalid,
+            default_region=args.default_region,
+            strict=args.strict,
+        )
+        written = write_rejects(result, args.out.with_name(f"{args.out.stem}.{record}.parquet"))
+        reports.extend(describe_load(result))
+        if written:
+            reports.append(f"rejects written to {written}")
+        return result.frame
+
+    reports: list[str] = []
 
     if args.out.suffix.lower() not in (".parquet", ".pq"):
         raise ValueError(f"{args.out}: the training frame is written as Parquet (.parquet)")
@@ -70,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
             bar.update(task, description=message, completed=done)
 
         say("loading events")
-        events = load_events(args.events).frame
+        events = load(args.events, "events")
         say("loading consent")
-        consent = load_records(args.consent, "consent").frame if args.consent else None
+        consent = load(args.consent, "consent") if args.consent else None
         if args.engine == "dask":
             from features.dask_engine import build_training_frame_dask
 
@@ -93,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ValueError(f"{args.out}: cannot be written: {exc}") from exc
         bar.update(task, completed=len(stages), description="done")
+    for line in reports:
+        print(line)
     contacts = len(frame)
     rates = {t: float(frame[t].mean()) if contacts else 0.0 for t in TARGETS}
     print(

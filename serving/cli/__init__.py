@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: name → (module, one-line help). Order is the order shown in ``--help``.
@@ -40,19 +41,52 @@ def _load(name: str):
 def _top_parser() -> argparse.ArgumentParser:
     width = max(len(n) for n in COMMANDS)
     listing = "\n".join(f"  {n:<{width}}  {h}" for n, (_, h) in COMMANDS.items())
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="contactgate",
         description="Decide whether a marketing call or text may go ahead: jurisdiction rules "
         "plus a calibrated complaint/opt-out risk model.",
         epilog=f"commands:\n{listing}\n\nRun 'contactgate COMMAND --help' for a command's options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="contactgate [-h] COMMAND ...",
+        usage="contactgate [-h] [--version] COMMAND ...",
     )
+    parser.add_argument("--version", "-V", action="store_true", help="print the version and exit")
+    return parser
+
+
+def version() -> str:
+    """The installed package version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("contactgate")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``… | head``): no traceback, and no second error at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing to do
+        pass
+    return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     top = _top_parser()
+    if argv and argv[0] in ("--version", "-V"):
+        print(f"contactgate {version()}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
         return 0 if argv else 2
@@ -67,11 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     from serving.settings import start_runtime
 
     start_runtime()  # .env secrets, telemetry off, OpenMP passive: before any library loads
+    from serving.cli.options import HelpFormatter, without_foreign_hints
+
     module = _load(name)
     parser = argparse.ArgumentParser(
         prog=f"contactgate {name}",
         description=(module.__doc__ or COMMANDS[name][1]).strip().split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
@@ -80,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except (FileNotFoundError, ValueError) as exc:
-        print(f"contactgate {name}: error: {exc}", file=sys.stderr)
+        message = without_foreign_hints(str(exc), parser)
+        print(f"contactgate {name}: error: {message}", file=sys.stderr)
         return 1

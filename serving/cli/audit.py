@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from serving.cli.options import HelpFormatter, add_db_url, announce_store
+
 FIELDS = (
     "id", "recorded_at", "request_id", "number_hash", "decision", "reason_codes", "reasons",
     "model_version", "rules_version", "at", "detail",
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = sub.add_parser(
         "export",
         help="write decisions recorded in [--since, --until) to CSV or JSON Lines",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     export.add_argument(
         "--since", required=True, help="first decision time included (ISO date or instant)"
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("csv", "jsonl"), default=None,
         help="output format (default: from the file suffix, csv on stdout)",
     )  # fmt: skip
-    export.add_argument("--db-url", default=None, help="store URL (default CONTACTGATE_DB_URL)")
+    add_db_url(export)
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     until = parse_instant(args.until, "--until") if args.until else None
     fmt = args.format or ("jsonl" if args.output and args.output.suffix == ".jsonl" else "csv")
     store = Store.open(args.db_url)
+    announce_store(store)
     try:
         if args.output is None:
             n = export(store, since, until, sys.stdout, fmt)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from features.paths import GENERATED_DIR
+from serving.cli.options import add_db_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--campaign", type=int, default=10_000, help="contacts in the campaign")
     parser.add_argument("--out", type=Path, default=GENERATED_DIR / "demo", help="output folder")
     parser.add_argument("--config", type=Path, default=None, help="training config YAML")
-    parser.add_argument("--db-url", default=None, help="store URL (default: SQLite under data/)")
+    add_db_url(parser)
     parser.add_argument(
         "--tracking-uri", default=None, help="MLflow URI (default: models/mlflow.db)"
     )

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from features.schema import REGISTRIES, parse_instant
+from serving.cli.options import HelpFormatter, add_db_url, add_no_progress, announce_store
 
 #: The country whose national format a registry's files use (its `registry` rule in docs/rules.md).
 REGISTRY_REGION: dict[str, str] = {
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "import",
         help="load a registry snapshot from a file and make it the one in force",
         description=__doc__.strip().split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     imp.add_argument(
         "registry", metavar="REGISTRY", choices=REGISTRIES, help=f"one of {', '.join(REGISTRIES)}"
@@ -64,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--as-of",
         required=True,
         metavar="INSTANT",
-        help="when the registry published this snapshot (ISO-8601 with offset or Z); rules "
+        help="when the registry published this snapshot (ISO-8601 instant with offset or Z, or "
+        "a date YYYY-MM-DD read as midnight UTC); rules "
         "treat the snapshot as stale once it is older than the law's re-scrub interval",
     )
     imp.add_argument(
@@ -118,22 +120,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     imp.add_argument(
-        "--db",
-        metavar="URL",
-        help="store URL (default: $CONTACTGATE_DB_URL or data/contactgate.db)",
+        "--allow-empty",
+        action="store_true",
+        help="accept a file listing no number at all as the snapshot in force (a genuinely "
+        "empty list, checked); without it an empty replacement is refused",
     )
-    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_db_url(imp)
+    add_no_progress(imp, "--quiet")
 
     status = sub.add_parser(
         "status",
         help="list the registry snapshots in force and their age",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    status.add_argument(
-        "--db",
-        metavar="URL",
-        help="store URL (default: $CONTACTGATE_DB_URL or data/contactgate.db)",
-    )
+    add_db_url(status)
 
 
 def open_store(url: str | None) -> Any:
@@ -290,7 +290,7 @@ def _import(args: argparse.Namespace) -> int:
     from serving.store import ImportAborted
 
     console = Console(stderr=True)
-    as_of = parse_instant(args.as_of, "--as-of", date_ok=False)
+    as_of = parse_instant(args.as_of, "--as-of")
     if as_of > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
         raise ValueError(
             f"--as-of {args.as_of}: in the future; a snapshot cannot be younger than now"
@@ -307,7 +307,8 @@ def _import(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.file}: no such file")
     rejects = RejectWriter(args.rejects or rejects_path(args.file), source)
     started = time.perf_counter()
-    store = open_store(args.db)
+    store = open_store(args.db_url)
+    announce_store(store)
     try:
         with Progress(
             TextColumn(f"[bold]{args.registry}[/] {args.file.name}"),
@@ -317,7 +318,7 @@ def _import(args: argparse.Namespace) -> int:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
-            disable=args.quiet,
+            disable=args.no_progress,
             transient=False,
         ) as progress:
             task = progress.add_task("import", total=args.file.stat().st_size or None, numbers=0)
@@ -338,11 +339,18 @@ def _import(args: argparse.Namespace) -> int:
                 keep_rejects=0,
                 workers=args.workers,
                 allow_shrink=args.allow_shrink,
+                allow_empty=args.allow_empty,
             )
             progress.update(task, completed=source.total_bytes)
     except ImportAborted as exc:
         rejects.close()
         where = f"; rejected lines in {rejects.path}" if rejects.count else ""
+        if exc.setting == "max_reject_share":
+            where += f" (--max-reject-share {args.max_reject_share} sets the limit)"
+        elif exc.setting == "allow_shrink":
+            where += " (--allow-shrink accepts it)"
+        elif "allow_empty" in str(exc):
+            where += " (--allow-empty accepts a genuinely empty list)"
         raise ValueError(f"{args.file}: {exc}{where}") from None
     finally:
         rejects.close()
@@ -388,7 +396,8 @@ def _status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    store = open_store(args.db)
+    store = open_store(args.db_url)
+    announce_store(store)
     try:
         now = dt.datetime.now(dt.UTC)
         world = store.world_state(now)

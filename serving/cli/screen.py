@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from features.schema import parse_instant
+from serving.cli.options import add_db_url, add_no_progress, announce_resources
 from serving.pipeline.batch import DEFAULT_CHUNK, BadRow, count_rows, load_policy, screen_file
 
 
@@ -49,12 +50,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write rows that break the contract to OUTPUT.rejects.csv instead of stopping",
     )
-    parser.add_argument("--db-url", default=None, help="store URL (default CONTACTGATE_DB_URL)")
-    parser.add_argument("--tracking-uri", default=None, help="MLflow URI of the champion model")
+    add_db_url(parser)
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI of the champion model "
+        "(default: $MLFLOW_TRACKING_URI, else models/mlflow.db)",
+    )
     parser.add_argument(
         "--no-audit", action="store_true", help="do not append the decisions to the audit log"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(parser)
 
 
 def summary_table(summary: dict[str, Any]) -> Any:
@@ -69,6 +75,14 @@ def summary_table(summary: dict[str, Any]) -> Any:
     for code, n in summary["by_reason"].items():
         table.add_row(f"  reason {code}", f"{n:,}")
     table.add_row("expected complaints (allowed)", f"{summary['expected_complaints']:.2f}")
+    model = summary.get("model") or {}
+    table.add_row(
+        "model",
+        f"{model.get('name')}@{model.get('alias')} version {model.get('version')}"
+        if model.get("version")
+        else "UNAVAILABLE",
+    )
+    table.add_row("rule packs", str(summary.get("rules_version") or "UNAVAILABLE"))
     if summary.get("rejected_rows"):
         table.add_row("rejected rows", f"{summary['rejected_rows']:,}")
     return table
@@ -96,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[red]{exc}[/red]")
             return 2
     resources = load_resources(db_url=args.db_url, tracking_uri=args.tracking_uri)
+    announce_resources(resources)
     problems = resources.problems()
     if problems:
         console.print(

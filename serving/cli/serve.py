@@ -15,6 +15,7 @@ import os
 import sys
 
 from features.paths import PROJECT_ROOT
+from serving.cli.options import add_db_url
 
 SERVICE = "serving.http.service:ContactGate"
 
@@ -26,9 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address to bind; anything but loopback needs CONTACTGATE_API_KEYS",
     )
     parser.add_argument("--port", type=int, default=3000, help="TCP port to listen on")
-    parser.add_argument(
-        "--db-url", default=None, help="store URL (overrides CONTACTGATE_DB_URL for this run)"
-    )
+    add_db_url(parser)
     parser.add_argument(
         "--tracking-uri",
         default=None,
@@ -60,6 +59,25 @@ def bind_problem(host: str, environ: dict[str, str] | os._Environ[str]) -> str |
     return None
 
 
+def _announce(environ: os._Environ[str]) -> None:
+    """Say which store and model the service will use (and where each came from)."""
+    from serving.settings import Settings
+    from training.tracking import default_tracking_uri, mask_uri
+
+    settings = Settings.from_environ(environ)
+    store = settings.db_url or "sqlite under data/contactgate.db (default)"
+    if settings.db_url:
+        from sqlalchemy.engine import make_url
+
+        store = make_url(settings.db_url).render_as_string(hide_password=True)
+    print(
+        f"contactgate serve: store {store}; model {settings.model_name}@{settings.model_alias} "
+        f"from {mask_uri(default_tracking_uri())}, checked for a new champion every "
+        f"{settings.model_poll_s} s",
+        file=sys.stderr,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from serving.settings import start_runtime
 
@@ -89,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             f"serving loopback {args.host} only",
             file=sys.stderr,
         )
+    _announce(os.environ)
     command = [
         sys.executable, "-m", "bentoml", "serve", SERVICE,
         "--host", args.host, "--port", str(args.port), "--working-dir", str(PROJECT_ROOT),

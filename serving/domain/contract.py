@@ -7,6 +7,7 @@ Unknown fields are errors (a typo in a policy must not silently fall back to a d
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,6 +37,16 @@ MAX_RECORDS_PER_REQUEST = 10_000
 #: (``features.schema.EARLIEST_INSTANT`` … ``LATEST_INSTANT``).
 EARLIEST_AT = EARLIEST_INSTANT
 LATEST_AT = LATEST_INSTANT
+
+
+#: ``default_region`` of a request: the country whose national format its numbers may use.
+DefaultRegion = Annotated[
+    str | None,
+    Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 country for numbers without +CC, e.g. US for (212) 555-0123.",
+    ),
+]
 
 
 class _Body(BaseModel):
@@ -94,12 +105,14 @@ class ScreenRequest(_Body):
     contacts: list[ContactIn] = Field(max_length=MAX_CONTACTS_PER_REQUEST)
     policy: Policy = Policy()
     explain: int = Field(0, ge=0, le=20)
+    default_region: DefaultRegion = None
 
 
 class AuthorizeRequest(ContactIn):
     attempt_id: str | None = Field(None, max_length=128)
     policy: Policy = Policy()
     explain: int = Field(0, ge=0, le=20)
+    default_region: DefaultRegion = None
 
 
 class ReasonOut(BaseModel):
@@ -162,10 +175,12 @@ class AuthorizeResponse(ResultOut):
 
 class EventsRequest(_Body):
     events: list[dict] = Field(max_length=MAX_RECORDS_PER_REQUEST)
+    default_region: DefaultRegion = None
 
 
 class RecordsRequest(_Body):
     records: list[dict] = Field(max_length=MAX_RECORDS_PER_REQUEST)
+    default_region: DefaultRegion = None
 
 
 class RegistryImportRequest(_Body):
@@ -174,6 +189,9 @@ class RegistryImportRequest(_Body):
     numbers: list[str] = Field(max_length=100_000)
     replace: bool = True
     allow_shrink: bool = False
+    allow_empty: bool = Field(
+        False, description="Accept a full snapshot with no number listed (else refused)."
+    )
 
 
 class SubjectRequest(_Body):

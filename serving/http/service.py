@@ -43,7 +43,14 @@ from serving.domain.contract import (
 from serving.domain.decision import Policy
 from serving.domain.reasons import mask_digits
 from serving.http.auth import GateMiddleware
-from serving.pipeline import Resources, Screener, load_resources, screen_response
+from serving.http.readyz import ReadyzMiddleware
+from serving.pipeline import (
+    Resources,
+    Screener,
+    load_resources,
+    screen_response,
+    with_default_region,
+)
 from serving.settings import Settings, start_runtime
 
 log = logging.getLogger("contactgate.service")
@@ -86,6 +93,8 @@ class ContactGate:
             alias=settings.model_alias,
             rules_dir=settings.rules_dir,
             create_store=settings.store_create,
+            poll_s=settings.model_poll_s,
+            serve=True,
         )
         self.screener = Screener(
             self.resources, authorize_skew=dt.timedelta(seconds=settings.authorize_skew_s)
@@ -117,11 +126,21 @@ class ContactGate:
     # ------------------------------------------------------------------ decisions
     @bentoml.api(route="/screen", input_spec=ScreenRequest)
     def screen(
-        self, contacts: list[ContactIn], policy: Policy | None = None, explain: int = 0
+        self,
+        contacts: list[ContactIn],
+        policy: Policy | None = None,
+        explain: int = 0,
+        default_region: str | None = None,
     ) -> ScreenResponse:
         """Decide a list of planned contacts; results in request order. No side effect but
         the audit log."""
-        outcome = self.screener.screen(contacts, policy, explain, request_id=uuid.uuid4().hex)
+        outcome = self.screener.screen(
+            contacts,
+            policy,
+            explain,
+            request_id=uuid.uuid4().hex,
+            default_region=default_region,
+        )
         return screen_response(outcome)
 
     @bentoml.api(route="/authorize", input_spec=AuthorizeRequest)
@@ -173,11 +192,12 @@ class ContactGate:
             ) from exc
 
     @bentoml.api(route="/record_events", input_spec=EventsRequest)
-    def record_events(self, events: list[dict]) -> Any:
+    def record_events(self, events: list[dict], default_region: str | None = None) -> Any:
         """Store events (idempotent on ``event_id``); an opt-out reply acts at once: the
         rules read stored replies through the keyword classifier on the very next check.
         An id already stored with other content is 409 naming it (the other events of the
         batch are stored and counted as usual)."""
+        events = with_default_region(events, default_region)
         written = self._call_store("record_events", events)
         result = written.as_dict()
         # an action only for an event that is stored (new, or an identical replay)
@@ -207,23 +227,29 @@ class ContactGate:
         return result | {"actions": actions}
 
     @bentoml.api(route="/record_consent", input_spec=RecordsRequest)
-    def record_consent(self, records: list[dict]) -> dict:
-        return self._call_store("record_consent", records).as_dict()
+    def record_consent(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store(
+            "record_consent", with_default_region(records, default_region)
+        ).as_dict()
 
     @bentoml.api(route="/record_preferences", input_spec=RecordsRequest)
-    def record_preferences(self, records: list[dict]) -> dict:
-        return self._call_store("record_preferences", records).as_dict()
+    def record_preferences(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store(
+            "record_preferences", with_default_region(records, default_region)
+        ).as_dict()
 
     @bentoml.api(route="/dnc_add", input_spec=RecordsRequest)
-    def dnc_add(self, records: list[dict]) -> dict:
-        return self._call_store("dnc_add", records).as_dict()
+    def dnc_add(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store("dnc_add", with_default_region(records, default_region)).as_dict()
 
     @bentoml.api(route="/dnc_remove", input_spec=RecordsRequest)
-    def dnc_remove(self, records: list[dict]) -> dict:
-        return self._call_store("dnc_remove", records).as_dict()
+    def dnc_remove(self, records: list[dict], default_region: str | None = None) -> dict:
+        return self._call_store(
+            "dnc_remove", with_default_region(records, default_region)
+        ).as_dict()
 
     @bentoml.api(route="/block_period", input_spec=RecordsRequest)
-    def block_period(self, records: list[dict]) -> dict:
+    def block_period(self, records: list[dict], default_region: str | None = None) -> dict:
         return self._call_store("block_period", records).as_dict()
 
     @bentoml.api(route="/registry_import", input_spec=RegistryImportRequest)
@@ -234,6 +260,7 @@ class ContactGate:
         numbers: list[str],
         replace: bool = True,
         allow_shrink: bool = False,
+        allow_empty: bool = False,
     ) -> Any:
         """Swap in (``replace``) or extend a registry snapshot; large files go through
         ``contactgate registry import``."""
@@ -247,6 +274,7 @@ class ContactGate:
                 numbers,
                 replace,
                 allow_shrink=allow_shrink,
+                allow_empty=allow_empty,
             )
         except (ImportAborted, ValueError) as exc:
             field, _, message = str(exc).partition(": ")
@@ -282,3 +310,4 @@ def _region_of(event: dict) -> str | None:
 
 
 ContactGate.add_asgi_middleware(GateMiddleware)
+ContactGate.add_asgi_middleware(ReadyzMiddleware)

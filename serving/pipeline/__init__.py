@@ -4,7 +4,15 @@ One pipeline serves the HTTP ``screen`` and ``authorize`` APIs and batch screeni
 """
 
 from serving.pipeline.authorize import AtOutOfRange
-from serving.pipeline.resources import RETRY_AFTER_S, Resources, load_resources
+from serving.pipeline.regions import with_default_region
+from serving.pipeline.resources import (
+    RETRY_AFTER_S,
+    ChampionFollower,
+    Resources,
+    load_resources,
+    serving_resources,
+    smoke_check,
+)
 from serving.pipeline.screen import (
     AUTHORIZE_LOCK_WAIT_S,
     AUTHORIZE_SKEW,
@@ -18,6 +26,7 @@ __all__ = [
     "AUTHORIZE_LOCK_WAIT_S",
     "AUTHORIZE_SKEW",
     "AtOutOfRange",
+    "ChampionFollower",
     "DEFAULT_LOOKBACK_DAYS",
     "RETRY_AFTER_S",
     "Outcome",
@@ -25,4 +34,7 @@ __all__ = [
     "Screener",
     "load_resources",
     "screen_response",
+    "serving_resources",
+    "smoke_check",
+    "with_default_region",
 ]

@@ -26,7 +26,7 @@ from serving.pipeline.history import (
     without_attempt,
 )
 from serving.pipeline.scoring import model_scores
-from serving.pipeline.screen import Outcome, _part_of, _result
+from serving.pipeline.screen import Outcome, build_result, failed_part
 from serving.store import AttemptIdConflict
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def authorize(
     check_at(request.at, screener.now(), screener.authorize_skew)
     res = screener.resources
     res.ensure()
-    record = normalize(request.number)
+    record = normalize(request.number, request.default_region)
     attempt_id = request.attempt_id or f"attempt-{uuid.uuid4().hex}"
     request_id = request_id or uuid.uuid4().hex
     problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
@@ -89,7 +89,7 @@ def authorize(
     for row in outcome.audit_rows:
         row["attempt_id"] = attempt_id
     if screener.audit and not audited:
-        screener._append_audit(outcome, request_id, "authorize", wait_s=screener.lock_wait_s)
+        screener.append_audit(outcome, request_id, "authorize", wait_s=screener.lock_wait_s)
     result = outcome.results[0]
     return AuthorizeResponse.model_construct(
         **{name: getattr(result, name) for name in ResultOut.model_fields},
@@ -105,8 +105,8 @@ def _failed(
     """The dial withheld ``SYSTEM_UNAVAILABLE``, naming the part that failed."""
     res = screener.resources
     contact = request.to_contact(screener.now(), record)
-    reason = system_unavailable(_part_of(exc))
-    result = _result(
+    reason = system_unavailable(failed_part(exc))
+    result = build_result(
         request,
         request.number,
         record,
@@ -154,7 +154,8 @@ def _authorize_locked(
         )
         # the score: the history as of ``at`` (features count only what came before)
         scored = state if replayed_at is None else without_attempt(state, replayed_at)
-        scores = model_scores([contact], {record.e164: scored}, res.model.model, request.explain)
+        model = res.model  # read once: the score and the decision name one version
+        scores = model_scores([contact], {record.e164: scored}, model.model, request.explain)
         state = with_later_restrictions(state, later, contact.at)
         if replayed_at is not None:
             # A replay is decided afresh (an opt-out may have arrived since) without
@@ -169,6 +170,7 @@ def _authorize_locked(
             states={record.e164: state},
             world=world,
             scores=scores,
+            model=model,
         )
         if replayed_at is not None:
             for row in outcome.audit_rows:

@@ -33,7 +33,8 @@ CONTACT_COLUMNS = (
 )  # fmt: skip
 OUTPUT_COLUMNS = (
     "row", "ref", "number", "decision", "reason_codes", "reasons", "p_complaint", "p_opt_out",
-    "risk", "rank", "next_allowed_at", "region", "subdivision", "at",
+    "risk", "rank", "next_allowed_at", "region", "subdivision", "at", "model_version",
+    "rules_version",
 )  # fmt: skip
 DEFAULT_CHUNK = 20_000
 
@@ -199,6 +200,8 @@ def screen_file(
                         "region": [r.region for r in results],
                         "subdivision": [r.subdivision for r in results],
                         "at": [c.at.isoformat() for c in planned],
+                        "model_version": [outcome.model.version] * len(results),
+                        "rules_version": [outcome.rules_version] * len(results),
                     }
                 ).astype({"p_complaint": "float64", "p_opt_out": "float64", "risk": "float64"})
                 is_allowed = (chunk["decision"] == "allow").to_numpy()
@@ -225,6 +228,8 @@ def screen_file(
             policy,
         )
         summary = _second_pass(temp, output, budget, screener, audit, meta, write_batch)
+        summary["model"] = screener.resources.model_ref().model_dump()
+        summary["rules_version"] = screener.resources.rules_version
     finally:
         if writer is not None:
             writer.close()

@@ -3,13 +3,23 @@
 Any part may be missing; then the pipeline fails closed. A missing part is reloaded at most
 every :data:`RETRY_AFTER_S` seconds, so a service started before its model was promoted
 becomes ready without a restart.
+
+The service follows the champion (:class:`ChampionFollower`): every ``poll_s`` seconds a
+background thread asks the registry which version the alias points at; a new version is
+loaded and validated there (its feature set must match the code's —
+:class:`training.model.BundleMismatch` — and a smoke prediction must give probabilities),
+then swapped in with one assignment. Requests read the model once, so each decision is made
+and labelled by one version; a failed load keeps the current model and logs why.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +47,8 @@ class Resources:
     model: DecisionModel | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    follower: Any = None  # the ChampionFollower, when the service follows the champion
+    tracking_uri: str | None = None  # where the model came from (for messages)
     _tried_at: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,8 +82,9 @@ class Resources:
                 missing.append(f"store ({exc.__class__.__name__})")
         return missing
 
-    def model_ref(self) -> ModelRef:
-        m = self.model
+    def model_ref(self, model: DecisionModel | None = None) -> ModelRef:
+        """The reference of ``model`` (default: the one in use now)."""
+        m = self.model if model is None else model
         if m is None:
             return ModelRef()
         return ModelRef(name=m.name, version=str(m.version), alias=m.alias)
@@ -79,6 +92,118 @@ class Resources:
     @property
     def rules_version(self) -> str | None:
         return None if self.rulebook is None else self.rulebook.version
+
+    def status(self) -> dict[str, Any]:
+        """What is in use, for ``/readyz`` and start-up lines: model, rules, problems."""
+        problems = self.problems()
+        return {
+            "ready": not problems,
+            "model": self.model_ref().model_dump(),
+            "rules_version": self.rules_version,
+            "problems": problems,
+            "errors": dict(self.errors),
+        }
+
+
+#: The resources of the service running in this process (set by :func:`load_resources`
+#: with ``serve=True``); ``/readyz`` reports what they hold.
+_SERVING: list[Resources] = []
+
+
+def serving_resources() -> Resources | None:
+    """The resources the service in this process decides with (None before it started)."""
+    return _SERVING[-1] if _SERVING else None
+
+
+def smoke_check(model: DecisionModel) -> None:
+    """Score one made-up contact (libphonenumber's example range, no history) through the
+    serving path; raises unless both probabilities are finite and in [0, 1]."""
+    from features.phone import normalize
+    from serving.domain.state import Contact, NumberState
+    from serving.pipeline.scoring import model_scores
+
+    record = normalize("+12015550123")
+    at = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
+    scores = model_scores([Contact(record, "call", at)], {record.e164: NumberState()}, model.model)
+    for name, values in (("p_complaint", scores.p_complaint), ("p_opt_out", scores.p_opt_out)):
+        value = float(values[0])
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise ValueError(f"smoke prediction: {name} is {value}")
+
+
+@dataclass
+class ChampionFollower:
+    """Swaps in a newly promoted model without a restart (see the module docstring).
+
+    ``current_version`` asks the registry which version the alias points at now (None
+    when none); ``load`` loads it. One daemon thread; :meth:`check` is one round, callable
+    directly.
+    """
+
+    resources: Resources
+    current_version: Callable[[], str | None]
+    load: Callable[[], DecisionModel]
+    poll_s: float = 60.0
+    validate: Callable[[DecisionModel], None] = smoke_check
+    failed_version: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """One round: load, validate and swap in a new champion. True when swapped."""
+        res = self.resources
+        try:
+            wanted = self.current_version()
+        except Exception as exc:  # registry unreachable: keep what we have
+            log.warning("model registry check failed: %s", mask_digits(str(exc))[:300])
+            return False
+        in_use = None if res.model is None else str(res.model.version)
+        if wanted is None or wanted == in_use or wanted == self.failed_version:
+            return False
+        began = time.monotonic()
+        try:
+            model = self.load()
+            if str(model.version) != wanted:  # the alias moved again while loading
+                wanted = str(model.version)
+                if wanted == in_use:
+                    return False
+            self.validate(model)
+        except Exception as exc:  # fail safe: the current model keeps deciding
+            self.failed_version = wanted
+            why = f"{exc.__class__.__name__}: {mask_digits(str(exc))}"[:500]
+            log.error(
+                "champion version %s NOT loaded, version %s stays in use: %s", wanted, in_use, why
+            )
+            res.errors["model_update"] = f"version {wanted}: {why}"
+            return False
+        with res._lock:
+            res.model = model  # one assignment: a request sees the old model or the new one
+        res.errors.pop("model_update", None)
+        res.errors.pop("model", None)
+        self.failed_version = None
+        log.warning(
+            "champion changed: %s version %s → %s (loaded and checked in %.1f s)",
+            model.name, in_use, wanted, time.monotonic() - began,
+        )  # fmt: skip
+        return True
+
+    def start(self) -> None:
+        if self._thread is not None or self.poll_s <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="contactgate-champion", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            if self.resources.model is None:
+                continue  # Resources.ensure loads the first model
+            try:
+                self.check()
+            except Exception:  # never let the thread die
+                log.exception("champion check failed")
 
 
 def load_resources(
@@ -88,13 +213,20 @@ def load_resources(
     alias: str = "champion",
     rules_dir: str | None = None,
     create_store: bool = True,
+    poll_s: float = 0.0,
+    serve: bool = False,
 ) -> Resources:
     """Open the store, compile the rule packs and load ``models:/model_name@alias``.
 
     Failures are recorded, not raised: the caller is a service that must answer (fail
     closed) and report itself not ready until every part is there. ``create_store=False``
     (the service): a store that does not exist is such a failure, never created empty.
+    ``poll_s`` > 0 starts a :class:`ChampionFollower` checking the alias every ``poll_s``
+    seconds. ``serve`` marks them as the ones this process's service decides with
+    (:func:`serving_resources`).
     """
+
+    from training.tracking import default_tracking_uri
 
     def open_store() -> Any:
         from serving.store import Store
@@ -115,7 +247,20 @@ def load_resources(
         return tracking.load_model(model_name, alias)
 
     resources = Resources(
-        loaders={"store": open_store, "rulebook": open_rulebook, "model": open_model}
+        loaders={"store": open_store, "rulebook": open_rulebook, "model": open_model},
+        tracking_uri=tracking_uri or default_tracking_uri(),
     )
     resources.ensure()
+    if serve:
+        _SERVING[:] = [resources]
+    if poll_s > 0:
+
+        def champion_version() -> str | None:
+            from training import tracking
+
+            tracking.configure(tracking_uri)
+            return tracking.alias_version(model_name, alias)
+
+        resources.follower = ChampionFollower(resources, champion_version, open_model, poll_s)
+        resources.follower.start()
     return resources

@@ -44,6 +44,7 @@ from serving.domain.decision import Decided, Policy, Scored, decide
 from serving.domain.reasons import invalid_number, mask_digits, system_unavailable
 from serving.domain.state import Contact, NumberState, WorldState
 from serving.pipeline import audit
+from serving.pipeline.protocols import DecisionModel
 from serving.pipeline.resources import Resources
 from serving.pipeline.scoring import ModelScores, score_contacts
 
@@ -73,7 +74,7 @@ class Outcome:
     audit_rows: list[dict[str, Any]]
 
 
-def _result(
+def build_result(
     item: ContactIn | None,
     raw_number: str,
     record: NumberRecord,
@@ -142,15 +143,17 @@ class Screener:
         *,
         request_id: str | None = None,
         endpoint: str = "screen",
+        default_region: str | None = None,
     ) -> Outcome:
-        """Decide every contact (request order). Never raises for a data or system problem."""
+        """Decide every contact (request order). Never raises for a data or system problem.
+        ``default_region`` parses numbers written without +CC (national format)."""
         policy = policy or Policy()
         now = self.now()
-        records = [normalize(c.number) for c in contacts]
+        records = [normalize(c.number, default_region) for c in contacts]
         planned = [c.to_contact(now, r) for c, r in zip(contacts, records, strict=True)]
         outcome = self.decide_contacts(planned, policy, explain, items=contacts)
         if self.audit:
-            self._append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
+            self.append_audit(outcome, request_id or uuid.uuid4().hex, endpoint)
         return outcome
 
     def decide_contacts(
@@ -164,11 +167,15 @@ class Screener:
         states: dict[str, NumberState] | None = None,
         world: WorldState | None = None,
         scores: ModelScores | None = None,
+        model: DecisionModel | None = None,
     ) -> Outcome:
         """The pipeline on already-defaulted contacts; ``states``/``world`` skip the store
-        read (``authorize`` reads them inside its lock)."""
+        read (``authorize`` reads them inside its lock). The model is read once (``model``:
+        the one ``scores`` came from), so a champion swapped in meanwhile never mixes into
+        one decision: it is scored and labelled by one version."""
         res = self.resources
         res.ensure()
+        model = res.model if model is None else model
         if raw_numbers is not None:
             raws = list(raw_numbers)
         elif items is not None:
@@ -184,7 +191,9 @@ class Screener:
             for c in planned
         ]
         zones: list[tuple[str, ...]] = [() for _ in planned]
-        problems = [n for n in ("store", "rulebook", "model") if getattr(res, n) is None]
+        problems = [n for n in ("store", "rulebook") if getattr(res, n) is None]
+        if model is None:
+            problems.append("model")
         if valid and not problems:
 
             def run(indices: Sequence[int]) -> None:
@@ -197,7 +206,7 @@ class Screener:
                     )
                     got_world = res.store.world_state(min(c.at for c in group))
                 got, got_zones = score_contacts(
-                    group, got_states, got_world, res.rulebook, res.model.model, explain, scores
+                    group, got_states, got_world, res.rulebook, model.model, explain, scores
                 )
                 for i, s, z in zip(indices, got, got_zones, strict=True):
                     scored[i] = s
@@ -215,14 +224,14 @@ class Screener:
                 if len(valid) > 1 and scores is None and self._isolable(exc):
                     _isolate(valid, run, scored)
                 else:
-                    problems = [_part_of(exc)]
+                    problems = [failed_part(exc)]
         if problems and valid:
             reason = system_unavailable(", ".join(problems))
             for i in valid:
                 scored[i] = Scored([reason], None, None, None)
         decided, summary = decide(scored, policy)
         results = [
-            _result(
+            build_result(
                 items[i] if items is not None else None,
                 raws[i],
                 planned[i].number,
@@ -239,13 +248,14 @@ class Screener:
             audit.decision_rows(
                 results,
                 planned,
-                res.model.version if res.model is not None else None,
+                model.version if model is not None else None,
                 res.rules_version,
             )
             if self.audit
             else []
         )
-        return Outcome(results, Summary(**summary), res.model_ref(), res.rules_version, audit_rows)
+        ref = res.model_ref(model) if model is not None else ModelRef()
+        return Outcome(results, Summary(**summary), ref, res.rules_version, audit_rows)
 
     def _isolable(self, exc: BaseException) -> bool:
         """Whether a failed batch may be retried in parts to find the contacts it fails on:
@@ -260,7 +270,7 @@ class Screener:
             return False
         return True
 
-    def _append_audit(
+    def append_audit(
         self, outcome: Outcome, request_id: str, endpoint: str, wait_s: float | None = None
     ) -> None:
         """Every decision goes to the audit log. If it cannot be written (within ``wait_s``
@@ -323,10 +333,10 @@ def _isolate(
             run(part)
         except Exception as exc:
             failures += 1
-            scored[part[0]] = Scored([system_unavailable(_part_of(exc))], None, None, None)
+            scored[part[0]] = Scored([system_unavailable(failed_part(exc))], None, None, None)
 
 
-def _part_of(exc: BaseException) -> str:
+def failed_part(exc: BaseException) -> str:
     """Which part failed, for the fail-closed reason (no internals, no numbers)."""
     module = type(exc).__module__ or ""
     if "sqlalchemy" in module or "store" in module or "sqlite" in module:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         StoreUnavailable,
         WriteResult,
     )
+    from serving.store.export import EXPORTABLE, PSEUDONYM_FACTS, ContractWriter
     from serving.store.keys import KeyConfigError, load_env_file
     from serving.store.load import LoadSummary, load_frame
     from serving.store.maintenance import MIN_RETENTION_DAYS
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from serving.store.transaction import NumberTransaction
 
 _HOMES = {
+    "EXPORTABLE": "export",
+    "PSEUDONYM_FACTS": "export",
+    "ContractWriter": "export",
     "AttemptIdConflict": "errors",
     "DURABLE_KINDS": "reads",
     "DecryptionError": "crypto",
@@ -61,6 +65,9 @@ _HOMES = {
 }
 
 __all__ = [
+    "EXPORTABLE",
+    "PSEUDONYM_FACTS",
+    "ContractWriter",
     "AttemptIdConflict",
     "DURABLE_KINDS",
     "DecryptionError",

@@ -33,6 +33,7 @@ from serving.store.base import e164_of
 from serving.store.crypto import NumberCrypto
 from serving.store.engine import DB_URL_ENV, create_store_engine, default_url
 from serving.store.errors import StoreUnavailable
+from serving.store.export import ExportMixin
 from serving.store.identity import create_private_file, sqlite_path
 from serving.store.maintenance import MaintenanceMixin
 from serving.store.privacy import PrivacyMixin
@@ -49,7 +50,13 @@ NOT_INITIALISED = (
 
 
 class Store(
-    WritesMixin, ReadsMixin, RegistriesMixin, PrivacyMixin, AuditLogMixin, MaintenanceMixin
+    WritesMixin,
+    ReadsMixin,
+    RegistriesMixin,
+    PrivacyMixin,
+    AuditLogMixin,
+    MaintenanceMixin,
+    ExportMixin,
 ):
     """The compliance store. Open with :meth:`open`; thread-safe (one engine, pooled).
 

@@ -26,7 +26,14 @@ class SchemaTooNew(RuntimeError):
 
 
 class ImportAborted(ValueError):
-    """A registry import was refused before the swap; the previous snapshot stays in force."""
+    """A registry import was refused before the swap; the previous snapshot stays in force.
+
+    ``setting`` names the limit that refused it (``"max_reject_share"``), when one did, so a
+    caller can name its own knob for it."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass

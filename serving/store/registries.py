@@ -111,6 +111,7 @@ class RegistriesMixin(StoreBase):
         keep_rejects: int = 1000,
         workers: int = 1,
         allow_shrink: bool = False,
+        allow_empty: bool = False,
     ) -> ImportResult:
         """Load a registry snapshot, streaming ``numbers`` in batches (bounded memory).
 
@@ -131,6 +132,9 @@ class RegistriesMixin(StoreBase):
         A full snapshot listing fewer than half the numbers of the one in force is refused
         (:class:`ImportAborted`) unless ``allow_shrink``: a truncated file must not lift the
         registry's protection from most of its numbers.
+        A full snapshot with no number at all is refused (an accidental empty replacement)
+        unless ``allow_empty``: then it is recorded as checked with nothing listed. A file
+        whose lines are all invalid is refused either way.
         """
         from features.schema import REGISTRIES
 
@@ -196,15 +200,17 @@ class RegistriesMixin(StoreBase):
                 read += len(batch)
                 if on_progress:
                     on_progress(read)
-            if result.accepted == 0:
+            if result.accepted == 0 and not (allow_empty and read == 0):
+                hint = "" if read else " (a genuinely empty list needs allow_empty)"
                 raise ImportAborted(
-                    f"numbers: {registry}: no valid number in the import ({result.rejected_count} rejected); "
-                    "the snapshot in force is unchanged"
+                    f"numbers: {registry}: no valid number in the import ({result.rejected_count} rejected)"
+                    f"{hint}; the snapshot in force is unchanged"
                 )
             if max_reject_share is not None and result.rejected_count > max_reject_share * read:
                 raise ImportAborted(
                     f"numbers: {registry}: {result.rejected_count:,} of {read:,} numbers rejected, more than "
-                    f"{max_reject_share:.1%}; the snapshot in force is unchanged"
+                    f"{max_reject_share:.1%}; the snapshot in force is unchanged",
+                    setting="max_reject_share",
                 )
             with self._write() as conn:
                 listed = _listed(conn, snapshot_id)
@@ -219,12 +225,14 @@ class RegistriesMixin(StoreBase):
                     )
                 ).scalar()
                 before = None if previous is None else _listed(conn, int(previous))
-                if before and listed * 2 < before and not allow_shrink:
+                emptied = allow_empty and listed == 0  # asked for in so many words
+                if before and listed * 2 < before and not (allow_shrink or emptied):
                     raise ImportAborted(
                         f"numbers: the new {registry} snapshot lists {listed:,} numbers, fewer "
                         f"than half of the {before:,} in force; if that is right, import it "
                         "again allowing the shrink (allow_shrink); the snapshot in force is "
-                        "unchanged"
+                        "unchanged",
+                        setting="allow_shrink",
                     )
                 if previous is None:
                     conn.execute(

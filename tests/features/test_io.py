@@ -98,15 +98,16 @@ def test_skip_invalid_keeps_valid_rows_and_writes_rejects_beside_output(tmp_path
     assert rejects.loc[0, "row"] == 2 and rejects.loc[0, "field"] == "ts"
 
 
-def test_unknown_and_missing_columns_are_errors(tmp_path):
+def test_unknown_columns_are_errors_when_strict_and_missing_columns_always(tmp_path):
     with pytest.raises(ValueError, match="unknown column"):
         load_events(
             write(
                 tmp_path,
                 "a.csv",
-                ["e1,+1,2026-06-16T12:00:00Z,opt_out,x"],
+                ["e1,+12122345678,2026-06-16T12:00:00Z,opt_out,x"],
                 "event_id,number,ts,kind,colour\n",
-            )
+            ),
+            strict=True,
         )
     with pytest.raises(ValueError, match="missing required column"):
         load_events(

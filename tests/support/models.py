@@ -100,3 +100,43 @@ def _train_into(root: Path) -> ChampionStore:
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, tracking.CHAMPION, version)
     return ChampionStore(uri, root, version, sim_dir)
+
+
+def champion_store_copy(destination: Path) -> ChampionStore:
+    """A private copy of the trained test store, for tests that register versions or move
+    aliases (the shared one stays as it is). New runs' artifacts go under ``destination``."""
+    built = champion_store()
+    shutil.copytree(built.directory / "mlflow", destination / "mlflow")
+    shutil.copytree(built.directory / "bundle", destination / "bundle")
+    uri = f"sqlite:///{destination / 'mlflow' / 'mlflow.db'}"
+    return ChampionStore(uri, destination, built.version, built.sim_dir)
+
+
+def register_bundle(tracking_uri: str, bundle: Path, experiment: str = "follow") -> str:
+    """Log ``bundle`` as a new version of the test model, as ``contactgate train`` does
+    (pyfunc wrapper holding the bundle); returns the version. Aliases are left alone."""
+    import mlflow
+
+    from training import tracking
+
+    tracking.configure(tracking_uri)
+    experiment_id = tracking.ensure_experiment(experiment)
+    with mlflow.start_run(experiment_id=experiment_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=tracking.RiskPyfunc(),
+            artifacts={"bundle": str(bundle)},
+            pip_requirements=tracking.pip_requirements(),
+            registered_model_name=MODEL_NAME,
+        )
+    return str(info.registered_model_version)
+
+
+def set_champion(tracking_uri: str, version: str) -> None:
+    """Move ``champion`` to ``version`` (what ``contactgate promote`` does once it decides)."""
+    import mlflow
+
+    from training import tracking
+
+    tracking.configure(tracking_uri)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, tracking.CHAMPION, version)

@@ -51,15 +51,15 @@ def test_calibration_repairs_a_distorted_score():
     assert Calibrator("auto").fit(distorted[:2000], y[:2000]).method_ == "sigmoid"  # few positives
 
 
-def test_ece_uncertainty_tells_a_tie_from_a_win():
-    from training.metrics import ece_uncertainty
+def test_bootstrap_intervals_tells_a_tie_from_a_win():
+    from training.metrics import bootstrap_intervals
 
     rng = np.random.default_rng(1)
     p = np.clip(rng.lognormal(np.log(0.02), 0.7, 200_000), 0, 0.5)
     y = (rng.random(p.size) < p).astype(int)
     other = np.clip(p * rng.lognormal(0, 0.05, p.size), 0, 0.5)  # as calibrated, a bit noisier
     scores = {"model": p, "baseline": other, "worse": p * 1.3}
-    out = ece_uncertainty(y, scores, replicates=60, seed=2)
+    out = bootstrap_intervals(y, scores, replicates=60, seed=2)
     # far from calibrated, the interval brackets the ECE (near calibration, resampling noise
     # adds to the ECE and the interval sits above it: the paired difference is what compares)
     ece = expected_calibration_error(y, scores["worse"])
@@ -86,7 +86,7 @@ def test_ece_uncertainty_tells_a_tie_from_a_win():
 def test_verdict_against_the_baseline_per_metric():
     """Paired metrics are judged by their interval (a gap inside the noise is a tie), the
     ranking metrics by value, each in its own direction."""
-    from training.metrics import COMPARED_METRICS, ece_uncertainty, versus_reference
+    from training.metrics import COMPARED_METRICS, bootstrap_intervals, versus_reference
 
     rng = np.random.default_rng(4)
     p = np.clip(rng.lognormal(np.log(0.02), 0.7, 200_000), 0, 0.5)
@@ -94,7 +94,7 @@ def test_verdict_against_the_baseline_per_metric():
     noisy = np.clip(p * rng.lognormal(0, 0.05, p.size), 0, 0.5)  # as calibrated, less sharp
     flat = np.full(p.size, p.mean())  # calibrated in the mean, no ranking at all
     scores = {"model": p, "baseline": flat, "noisy": noisy, "over": p * 1.3}
-    out = ece_uncertainty(y, scores, replicates=40, seed=5)
+    out = bootstrap_intervals(y, scores, replicates=40, seed=5)
     by = {name: {**evaluate(y, s), **out[name]} for name, s in scores.items()}
     verdict = {
         name: {m: versus_reference(by[name], by["baseline"], m) for m in COMPARED_METRICS}
@@ -111,3 +111,51 @@ def test_verdict_against_the_baseline_per_metric():
     assert versus_reference({"brier": 0.0031}, {"brier": 0.0032}, "brier") == "win"
     assert versus_reference({"roc_auc": 0.61}, {"roc_auc": 0.62}, "roc_auc") == "loss"
     assert versus_reference({"ece": 0.001}, {"ece": 0.001}, "ece") == "tie"
+
+
+def test_ranking_metrics_of_the_bootstrap_match_scikit_learn_with_ties():
+    """The bootstrap's one-pass ROC-AUC / average precision / capture equal the reported
+    metrics on unit weights, ties included (scores rounded to a few values)."""
+    from training.metrics import LIFT_SHARES, RANKING_METRICS, _ranking_kernel
+
+    rng = np.random.default_rng(8)
+    p = np.round(rng.beta(1, 30, 5_000), 3)
+    y = (rng.random(p.size) < p * 2).astype(float)
+    desc = np.argsort(-p, kind="stable")
+    got = _ranking_kernel(p[desc], y[desc], np.ones(p.size), desc, np.asarray(LIFT_SHARES))
+    want = evaluate(y.astype(int), p)
+    for metric, value in zip(RANKING_METRICS, got, strict=True):
+        assert value == pytest.approx(want[metric], abs=2e-3 if "capture" in metric else 1e-9), (
+            metric
+        )
+
+
+def test_a_ranking_gap_inside_the_noise_is_a_tie_not_a_win():
+    """On a few dozen positives a model a little better by value than the baseline is not a
+    win: the paired interval of ROC-AUC and PR-AUC straddles zero."""
+    from training.metrics import bootstrap_intervals, versus_reference
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    p = np.full(n, 0.01)
+    y = (rng.random(n) < p).astype(int)
+    model = p + rng.normal(0, 0.001, n)  # noise: no information
+    base = p + rng.normal(0, 0.001, n)
+    out = bootstrap_intervals(y, {"model": model, "baseline": base}, replicates=200, seed=1)
+    by = {"model": {**evaluate(y, model), **out["model"]}, "baseline": evaluate(y, base)}
+    for metric in ("roc_auc", "pr_auc"):
+        assert versus_reference(by["model"], by["baseline"], metric) == "tie", metric
+    # the ROC-AUC interval of an uninformative score contains 0.5
+    assert out["model"]["roc_auc_ci_low"] < 0.5 < out["model"]["roc_auc_ci_high"]
+
+
+def test_an_ece_lies_inside_its_own_interval():
+    from training.metrics import bootstrap_intervals
+
+    rng = np.random.default_rng(6)
+    p = np.clip(rng.lognormal(np.log(0.02), 0.7, 20_000), 0, 0.5)
+    y = (rng.random(p.size) < p).astype(int)
+    out = bootstrap_intervals(y, {"model": p, "baseline": p * 0.9}, replicates=100, seed=2)
+    for name, score in (("model", p), ("baseline", p * 0.9)):
+        ece = expected_calibration_error(y, score)
+        assert out[name]["ece_ci_low"] <= ece <= out[name]["ece_ci_high"], name

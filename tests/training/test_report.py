@@ -44,12 +44,50 @@ def _metrics() -> dict[str, dict[str, dict[str, float]]]:
     return {"complaint_7d": {"model": model, "baseline": baseline, "oracle": scorer()}}
 
 
-def test_verdicts_and_tag_name_what_the_model_does_not_win():
+def test_verdicts_and_tag_state_every_metric():
     verdicts = baseline_verdicts(_metrics())
     assert verdicts["complaint_7d"]["ece"] == "tie"  # the interval contains zero
     assert verdicts["complaint_7d"]["brier"] == "win"  # a gap of 2e-5, outside the noise
     assert all(v == "win" for m, v in verdicts["complaint_7d"].items() if m != "ece")
-    assert beats_baseline_tag(verdicts) == "complaint_7d.ece=tie"
+    tag = beats_baseline_tag(verdicts).split(", ")
+    assert "complaint_7d.ece=tie" in tag and "complaint_7d.roc_auc=win" in tag
+    assert len(tag) == len(verdicts["complaint_7d"])  # wins stated too, not only the rest
+
+
+def test_ranking_win_needs_its_interval_above_zero():
+    """ROC-AUC 0.79 against 0.63 by value, but the paired interval straddles zero: a tie."""
+    metrics = _metrics()
+    metrics["complaint_7d"]["model"].update(
+        roc_auc_minus_baseline_ci_low=-0.02, roc_auc_minus_baseline_ci_high=0.31
+    )
+    assert baseline_verdicts(metrics)["complaint_7d"]["roc_auc"] == "tie"
+    metrics["complaint_7d"]["model"].update(roc_auc_minus_baseline_ci_low=0.05)
+    assert baseline_verdicts(metrics)["complaint_7d"]["roc_auc"] == "win"
+
+
+def test_model_card_shows_rows_positives_and_intervals_without_simulator_words():
+    metrics = _metrics()
+    del metrics["complaint_7d"]["oracle"]
+    metrics["complaint_7d"]["model"].update(
+        roc_auc_minus_baseline_ci_low=0.05, roc_auc_minus_baseline_ci_high=0.27
+    )
+    import pandas as pd
+
+    split = {
+        "test": {"start": "2026-08-01", "end": "2026-08-20", "rows": 1200,
+                 "positives": {"complaint_7d": 12}},
+    }  # fmt: skip
+    card = model_card.render(
+        model_name="contact-risk", run_id="r1",
+        data={"source": "events.csv", "events": 10, "contacts": 8, "digest": "d",
+              "start": pd.Timestamp("2026-03-01"), "end": pd.Timestamp("2026-08-29")},
+        split=split, metrics=metrics, calibration={"complaint_7d": "sigmoid"},
+        feature_names=[], git_commit="abc", seed=7,
+    )  # fmt: skip
+    assert "| test | 2026-08-01 | 2026-08-20 | 1,200 | 12 |" in card
+    assert "+0.160 [+0.050, +0.270]" in card  # 0.79 − 0.63 and its interval
+    assert "oracle" not in card and "simulated" not in card and "180 simulated" not in card
+    assert "181 days of recorded history" in card and "12 complaint_7d positives" in card
 
 
 def test_table_fits_80_columns_with_six_decimal_brier():
