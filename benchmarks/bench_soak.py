@@ -19,25 +19,12 @@ import datetime as dt
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
-
-
-def _machine_ms() -> float:
-    """A fixed pure-Python loop (best of 3): how fast this shared machine is right now."""
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        total = 0
-        for i in range(3_000_000):
-            total += i % 7
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
 
 
 def main() -> int:
@@ -49,6 +36,7 @@ def main() -> int:
     parser.add_argument("--tracking-uri", default=None, help="MLflow store with a champion")
     args = parser.parse_args()
 
+    from bench_service import _machine_ms  # the reference loop, shared by the benchmarks
     from rich.console import Console
     from rich.table import Table
 

@@ -100,6 +100,9 @@ class Server:
             cwd=PROJECT_ROOT,
         )  # fmt: skip
         self.pid = self.process.pid
+        #: every worker seen (BentoML puts each in its own process group: ``stop`` ends
+        #: them one by one, even orphans)
+        self.seen_workers: set[int] = set()
 
     def client(self, role: str = "operator", timeout: float = 30) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=AUTH[role], timeout=timeout)
@@ -128,7 +131,9 @@ class Server:
                 continue
             if b"serve_http" in cmdline or b"worker" in cmdline:
                 found.append(pid)
-        return found or children(self.pid)
+        found = found or children(self.pid)
+        self.seen_workers.update(found)
+        return found
 
     def log_text(self) -> str:
         if not self.log.closed:
@@ -141,8 +146,9 @@ class Server:
         self.process.wait(10)
 
     def stop(self) -> None:
-        """Stop the whole process group (whatever is left of it)."""
+        """Stop the server and every worker it had (whatever is left of them)."""
         if self.process.poll() is None:
+            self.workers()
             try:
                 os.killpg(self.pid, signal.SIGTERM)
                 self.process.wait(20)
@@ -151,6 +157,10 @@ class Server:
         # the group outlives its leader: orphans of a killed server are in it
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
+        for pid in self.seen_workers:
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.wait(10)
         self.log.close()
