@@ -11,10 +11,12 @@ Normalisation (docs/rules.md, "Reply keywords"): Unicode NFKC (full-width ``Ｓ�
 accents stripped (``ARRÊT`` → ``arret``), punctuation and symbols (emoji included) turned
 into spaces, whitespace collapsed.
 
-Region-specific short words (``T``, ``R``, ``N``, ``0``, ``NO``) are opt-outs only where the
-sender's region uses them: China (MIIT practice: ``TD``/``T``/``R``/``N``/``0``) and
-Australia (ACMA's own example is "reply NO"). When the region is unknown they are applied
-too — we prefer a false opt-out to a missed one. ``HELP``/``INFO``/``AYUDA``/``AIDE`` are
+Region-specific words are opt-outs only where the sender's region uses them: the short
+``T``, ``R``, ``N``, ``0``, ``NO`` in China (MIIT practice) and Australia (sender practice);
+"no más" / "no more" and the Spanish carrier words for US senders; each language's own words
+(``ANNULER``, ``ENDE``, ``PARE``, ``SAIR``, ``ANNULLA``, ``AFMELDEN``, ``配信停止``…) where it is
+spoken. When the region is unknown they are all applied — we prefer a false opt-out to a
+missed one. ``HELP``/``INFO``/``AYUDA``/``AIDE`` are
 help requests, never opt-outs; ``START``/``YES``/``UNSTOP`` re-enable delivery but are **not**
 marketing consent (the caller must not create a Consent record from them).
 """
@@ -48,18 +50,46 @@ OPT_OUT_WORDS: frozenset[str] = frozenset(
 #: help and opt-in words in the same message (a false opt-out costs one target; a missed
 #: one is a breach).
 ANYWHERE_OPT_OUT_WORDS: frozenset[str] = OPT_OUT_WORDS - {"td"}
-#: Short words that are opt-outs only in some regions (sender's region, ISO 3166-1).
-#: docs/rules.md: "T, R, N, 0, NO where the sender's region uses them (CN, AU)".
+#: Words and short phrases that are opt-outs only where the sender's region uses them (ISO
+#: 3166-1), as the whole message or its first word (a phrase: its first words). CN/AU: the
+#: short replies T, R, N, 0, NO. US: Spanish and English "no more" (the FCC counts any reply
+#: a reasonable person reads as a revocation; its example is "No Mas") and the Spanish
+#: carrier words. Each language's own words where it is spoken: French (FR, BE, CA, CH),
+#: German, Spanish, Portuguese (BR, PT), Italian, Dutch, Japanese.
+_FR_WORDS = frozenset({"annuler", "annule", "fin", "arrete", "desabonnement", "desinscription"})
+_DE_WORDS = frozenset({"ende", "kundigen", "austragen", "abmeldung"})
+_ES_WORDS = frozenset({"pare", "detener", "basta", "salir", "no mas", "ya no"})
+_PT_WORDS = frozenset({"sair", "pare", "descadastrar", "cancelar", "nao quero", "chega"})
+_IT_WORDS = frozenset({"annulla", "cancella", "disiscrivi", "basta", "ferma", "disdici"})
+_NL_WORDS = frozenset({"afmelden", "uitschrijven", "afmelding"})
+_SHORT_WORDS = frozenset({"t", "r", "n", "0", "no"})
 REGIONAL_OPT_OUT_WORDS: dict[str, frozenset[str]] = {
-    "CN": frozenset({"t", "r", "n", "0", "no"}),
-    "AU": frozenset({"t", "r", "n", "0", "no"}),
+    "CN": _SHORT_WORDS,
+    "AU": _SHORT_WORDS,
+    "US": _ES_WORDS | {"no more"},
+    "PR": _ES_WORDS | {"no more"},
+    "CA": _FR_WORDS | {"no more"},
+    "FR": _FR_WORDS,
+    "BE": _FR_WORDS | _NL_WORDS,
+    "CH": _FR_WORDS | _DE_WORDS | _IT_WORDS,
+    "DE": _DE_WORDS,
+    "AT": _DE_WORDS,
+    "ES": _ES_WORDS,
+    "MX": _ES_WORDS,
+    "BR": _PT_WORDS,
+    "PT": _PT_WORDS,
+    "IT": _IT_WORDS,
+    "NL": _NL_WORDS,
+    "JP": frozenset({"解除", "配信停止"}),
 }
 #: Region-specific words applied when the region is unknown (fail towards opting out).
 UNKNOWN_REGION_OPT_OUT_WORDS: frozenset[str] = frozenset().union(*REGIONAL_OPT_OUT_WORDS.values())
 HELP_WORDS: frozenset[str] = frozenset({"help", "info", "ayuda", "aide", "hilfe", "帮助"})
 OPT_IN_WORDS: frozenset[str] = frozenset({"start", "yes", "unstop"})
 #: Chinese keywords are not space-delimited: also match them at the start of the message.
-_CJK_OPT_OUT_PREFIXES: tuple[str, ...] = ("退订", "取消", "拒收", "退出", "停止", "不要")
+_CJK_OPT_OUT_PREFIXES: tuple[str, ...] = (
+    "退订", "取消", "拒收", "退出", "停止", "不要", "配信停止", "解除", "回t",
+)  # fmt: skip
 
 #: Plain-language revocations, searched anywhere in the normalised message. Broad on
 #: purpose (FCC 24-24: "any reasonable means"); each is a phrase people actually send.
@@ -90,11 +120,15 @@ _REVOCATION_PATTERNS: tuple[str, ...] = (
     r"|molesten|moleste)\b",
     r"\bdej(en|a|e) de (llamar|escribir|enviar|mandar|molestar)",
     r"\b(dar(me)?|darse) de baja\b|\bde baja\b",
-    r"\bno (mas|quiero) (mensajes|llamadas|sms|recibir)\b",
+    r"\bno (mas|quiero) (mas )?(mensajes|llamadas|sms|recibir)\b",
+    r"\bno quiero (que me )?(llamen|escriban|manden|contacten)\b",
     r"\bno me interesa\b|\bnumero equivocado\b",
     # French
     r"\bne (plus|pas) (m )?(appeler|envoyer|contacter|ecrire|recevoir)\b",
     r"\bne m (appelez|envoyez|ecrivez|contactez) plus\b",
+    r"\bne (me )?(contactez|appelez|ecrivez|envoyez) plus\b",
+    r"\bne plus me (contacter|appeler|ecrire|envoyer)\b",
+    r"\blaissez moi tranquille\b",
     r"\b(arretez|arrete|cessez) (de|d)\b",
     r"\b(me )?desabonn|\bdesinscri",
     r"\bplus de (sms|messages|appels)\b",
@@ -102,10 +136,18 @@ _REVOCATION_PATTERNS: tuple[str, ...] = (
     # German
     r"\bkeine (sms|nachrichten|anrufe|werbung|mails|e mails|kontakt)( mehr)?\b",
     r"\bnicht mehr (anrufen|schreiben|kontaktieren|senden|zusenden|belastigen)\b",
-    r"\b(horen|horen sie) auf\b|\bhort auf\b",
+    r"\b(horen|horen sie|hor) auf\b|\bhort auf\b",
     r"\babmelden\b|\babbestellen\b|\baustragen\b|\bwiderruf",
     r"\bkein interesse\b|\bfalsche nummer\b",
-    # Chinese (no word boundaries)
+    # Portuguese
+    r"\bpar(e|em) de (mandar|enviar|ligar|me ligar|me mandar)\b",
+    r"\bnao quero (mais )?(receber|mensagens|ligacoes|sms)\b",
+    r"\bdescadastr",
+    # Italian, Dutch
+    r"\bnon (chiamatemi|contattatemi|scrivetemi) piu\b|\bcancellami\b|\bdisiscriv",
+    r"\b(bel|sms) me (niet|nooit) meer\b|\bafmelden\b|\buitschrijven\b",
+    # Japanese and Chinese (no word boundaries)
+    r"配信停止|配信解除|送らないで",
     r"退订|拒收|退出|取消订阅|不要再?[发打给联]|别再?[发打给联]|请勿|勿扰|停止[发推]|不再接收|骚扰|拉黑|投诉",
 )
 _REVOCATION_RE = re.compile("|".join(f"(?:{p})" for p in _REVOCATION_PATTERNS))
@@ -156,10 +198,13 @@ def _classify_normalised(normalised: str, region_key: str | None) -> ReplyLabel:
     first = words[0]
     first_two = "".join(words[:2])  # "opt out" → "optout", "stop all" → "stopall"
     whole = normalised.replace(" ", "")
-    opt_out_words = OPT_OUT_WORDS | _regional_words(region_key)
+    regional = _regional_words(region_key)
+    opt_out_words = OPT_OUT_WORDS | regional
     if (
         first in opt_out_words
         or whole in opt_out_words
+        or normalised in regional
+        or " ".join(words[:2]) in regional
         or first_two in OPT_OUT_WORDS
         or not ANYWHERE_OPT_OUT_WORDS.isdisjoint(words)
         or normalised.startswith(_CJK_OPT_OUT_PREFIXES)

@@ -41,7 +41,12 @@ ConsentType = Literal["express", "written", "soft_opt_in", "implied"]
 DncScope = Literal["all", "call", "sms"]
 DncCategory = Literal["do_not_contact", "not_interested"]
 DncAction = Literal["add", "remove"]
-Registry = Literal["US_NATIONAL_DNC", "CA_DNCL", "GB_TPS", "GB_CTPS", "FR_BLOCTEL", "AU_DNCR"]
+Registry = Literal[
+    "US_NATIONAL_DNC", "CA_DNCL", "GB_TPS", "GB_CTPS", "FR_BLOCTEL", "AU_DNCR",
+    "US_CO_DNC", "US_FL_DNC", "US_IN_DNC", "US_LA_DNC", "US_MA_DNC", "US_MO_DNC",
+    "US_MS_DNC", "US_OK_DNC", "US_PA_DNC", "US_TN_DNC", "US_TX_DNC", "US_WY_DNC",
+    "IT_RPO", "BR_NAO_ME_PERTURBE",
+]  # fmt: skip
 
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]

@@ -28,16 +28,18 @@ RATIO_METRICS = ("roc_auc", "pr_auc")
 Metrics = dict[str, dict[str, dict[str, float]]]  # target → scorer → metric → value
 
 
+def contact_count_score(frame: pd.DataFrame) -> np.ndarray:
+    """The contact-count heuristic: contacts_30d, ties broken by contacts_7d (higher = riskier)."""
+    return frame["contacts_30d"].to_numpy(float) + 0.01 * frame["contacts_7d"].to_numpy(float)
+
+
 def baseline_scores(train_frames: dict[str, pd.DataFrame], target: str) -> np.ndarray:
     """The heuristic a team would use without a model: more recent contacts → riskier.
 
     Score = contacts_30d (ties broken by contacts_7d), calibrated on the calibration slice so
     that Brier and calibration metrics compare like with like.
     """
-
-    def score(f: pd.DataFrame) -> np.ndarray:
-        return f["contacts_30d"].to_numpy(float) + 0.01 * f["contacts_7d"].to_numpy(float)
-
+    score = contact_count_score
     cal = train_frames["calibration"]
     # scale counts into [0, 1) monotonically; isotonic calibration does the rest
     top = max(score(cal).max(), score(train_frames["test"]).max()) + 1.0

@@ -23,8 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serving.cli.serve", "start the HTTP decision service (BentoML)"),
     "screen": ("serving.cli.screen", "screen a campaign file of any size, write decisions"),
     "registry": ("serving.cli.registry", "import a do-not-call registry snapshot"),
+    "rules": ("serving.cli.rules", "list the rule packs: rules, sources, review dates"),
     "store": ("serving.cli.store", "store maintenance: init, backup, retention"),
     "audit": ("serving.cli.audit", "export the decision audit log for reviewers"),
+    "backtest": (
+        "serving.cli.backtest",
+        "what a policy would have avoided on history, at what cost",
+    ),
 }
 
 

@@ -135,14 +135,20 @@ def _load_store(store: Any, paths: dict[str, Path], numbers: set[str], at: dt.da
             f"{len(summary.store_rejects):,} refused"
         )
     ordered = sorted(numbers)
-    regions = normalize_many(ordered)["region"].tolist()
+    normalised = normalize_many(ordered)
+    places = list(
+        zip(normalised["region"].tolist(), normalised["subdivision"].tolist(), strict=True)
+    )
     snapshot_at = at - dt.timedelta(days=3)
-    from serving.cli.registry import REGISTRY_REGION
+    from serving.cli.registry import REGISTRY_REGION, registry_place
 
-    for registry, region in REGISTRY_REGION.items():
-        in_region = [n for n, r in zip(ordered, regions, strict=True) if r == region]
-        listed = [n for n in in_region if rng.random() < 0.08]
-        result = store.import_registry(registry, snapshot_at, listed, True)
+    for registry in REGISTRY_REGION:
+        place = registry_place(registry)
+        in_place = [n for n, (r, s) in zip(ordered, places, strict=True) if place in (r, s)]
+        listed = [n for n in in_place if rng.random() < 0.08]
+        # a snapshot in force for every list, so every state's calls are screened (a list
+        # none of the campaign's numbers is on is recorded as checked and empty)
+        result = store.import_registry(registry, snapshot_at, listed, True, allow_empty=True)
         console.print(
             f"{registry}: snapshot of {snapshot_at:%Y-%m-%d} lists {result.listed:,} numbers"
         )

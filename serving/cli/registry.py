@@ -40,7 +40,23 @@ REGISTRY_REGION: dict[str, str] = {
     "GB_CTPS": "GB",
     "FR_BLOCTEL": "FR",
     "AU_DNCR": "AU",
+    **{
+        f"US_{state}_DNC": "US"
+        for state in ("CO", "FL", "IN", "LA", "MA", "MO", "MS", "OK", "PA", "TN", "TX", "WY")
+    },
+    "IT_RPO": "IT",
+    "BR_NAO_ME_PERTURBE": "BR",
 }
+
+
+def registry_place(registry: str) -> str:
+    """Where a registry lists numbers: its country, or ``US-TX`` for a state list ``US_TX_DNC``."""
+    parts = registry.split("_")
+    if len(parts) == 3 and parts[0] == "US" and parts[2] == "DNC" and len(parts[1]) == 2:
+        return f"US-{parts[1]}"
+    return REGISTRY_REGION[registry]
+
+
 NUMBER_COLUMNS = ("number", "phone", "phone_number", "telephone", "e164", "msisdn")
 
 

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     announce_store(store)
     try:
         if args.action == "init":
-            table = Table(title=f"store {store.safe_url} — schema version {store.schema_version()}")
+            table = Table(title=f"store schema version {store.schema_version()}")
             table.add_column("table")
             table.add_column("rows", justify="right")
             for name, count in store.counts().items():

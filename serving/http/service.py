@@ -73,19 +73,20 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-#: The service's settings, read from the environment once. Worker processes
-#: (``CONTACTGATE_WORKERS``, default 1) each load their own model; caps stay exact across
-#: workers because ``Store.number_lock`` serialises in the database.
-SETTINGS = Settings.from_environ()
+#: Worker processes (``CONTACTGATE_WORKERS``, default 1), needed when the class is declared.
+#: Each worker loads its own model; caps stay exact across workers because
+#: ``Store.number_lock`` serialises in the database.
+WORKERS = Settings.from_environ().workers
 
 
-@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=SETTINGS.workers)
+@bentoml.service(name="contactgate", traffic={"timeout": 120}, workers=WORKERS)
 class ContactGate:
     """Screening, pre-dial authorisation, operator writes, access and erasure."""
 
     def __init__(self) -> None:
         start_runtime()
-        settings = Settings.from_environ()  # this instance's environment, not the import's
+        # Read once per service instance (a worker's start), from the environment it has.
+        self.settings = settings = Settings.from_environ()
         self.resources: Resources = load_resources(
             db_url=settings.db_url,
             tracking_uri=settings.tracking_uri,

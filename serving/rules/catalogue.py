@@ -153,6 +153,11 @@ def _outside_hours(rule: WindowRule | DayBanRule | HolidayRule) -> str:
 
 def _window_words(rule: WindowRule) -> str:
     text = f"Local hours [start, end): {_windows(rule)}."
+    if rule.fixed_zone:
+        text = (
+            f"Hours [start, end) on the fixed clock `{rule.fixed_zone}` (standard time all"
+            f" year): {_windows(rule)}."
+        )
     return text + _outside_hours(rule)
 
 
@@ -231,11 +236,19 @@ def _registry_words(rule: RegistryRule) -> str:
     if ex.contract_in_force:
         exempt.append("a contract in force")
     if ex.consent_types:
-        exempt.append(f"a valid {_values(ex.consent_types)} consent")
+        after = " granted after the snapshot in force" if ex.consent_after_snapshot else ""
+        exempt.append(f"a valid {_values(ex.consent_types)} consent{after}")
     if exempt:
         text += f" Exempt: {'; '.join(exempt)}."
         if ex.ebr_purchase or ex.ebr_inquiry:
             text += " A later internal-DNC request or opt-out ends a business relationship."
+    if ex.consent_after_snapshot:
+        text += " A listing cancels consents given before it."
+    if rule.effective_delay:
+        text += (
+            f" The law lets a new listing bind {_span(rule.effective_delay)} after it appears;"
+            " listings are honoured at once (conservative)."
+        )
     return text
 
 
@@ -309,7 +322,7 @@ def _scope(rule: RuleBase) -> str:
     if rule.effective_from:
         parts.append(f"from {rule.effective_from.isoformat()}")
     if rule.effective_until:
-        parts.append(f"until {rule.effective_until.isoformat()}")
+        parts.append(f"through {rule.effective_until.isoformat()}")
     if rule.defer_to_law == "applies":
         parts.append("only where no legal rule of this kind applies")
     elif rule.defer_to_law == "fired":
@@ -345,13 +358,14 @@ def _render_pack(pack: RulePack) -> list[str]:
         f"**{pack.title}**",
         "",
         f"Version {pack.version}; {'law' if pack.legal else 'not law (`legal: false`)'};"
-        f" applies to {_applies(pack)}.",
+        f" applies to {_applies(pack)}; reviewed {pack.reviewed_at.isoformat()}.",
         "",
         "| rule | kind | governs | parameters | citation | marker |",
         "|---|---|---|---|---|---|",
     ]
     for rule in pack.rules:
         cite = rule.cite + (f" — {rule.note}" if rule.note else "")
+        cite += f" <{rule.url}>" if rule.url else ""
         lines.append(
             f"| `{rule.id}` | `{rule.kind}` | {_cell(_scope(rule))} |"
             f" {_cell(describe_rule(rule))} | {_cell(cite)} | {rule.marker} |"
@@ -396,6 +410,11 @@ CONVENTIONS: tuple[str, ...] = (
     "Durations: `30s`, `15min`, `24h`, `7d`; calendar months (`18mo`) only in exemption"
     " windows, counted on the recipient's wall clock in every candidate zone and in UTC,"
     " the day clamped to the month's end, the window ending at the earliest reading.",
+    "A rule with `effective_from` / `effective_until` (dates, both inclusive) is in force from"
+    " local midnight of its first day in the earliest candidate zone to local midnight after"
+    " its last day in the latest one (UTC+14 and UTC−12 without a zone), so it is never"
+    " applied late nor lifted early. A time-based reason of a rule that lapses lasts at most"
+    " until it lapses; `next_allowed_at` checks the rules that start later too.",
 )
 
 
@@ -463,11 +482,14 @@ def _render_replies() -> list[str]:
         f"{region}: {_code(sorted(words))}"
         for region, words in sorted(replies.REGIONAL_OPT_OUT_WORDS.items())
     )
-    samples = ("Stop.", "I said STOP", "ＳＴＯＰ", "ARRÊT", "please don't text me", "N", "AYUDA")
+    samples = ("Stop.", "I said STOP", "ＳＴＯＰ", "ARRÊT", "please don't text me", "N", "AYUDA",
+               "No más", "No more", "ne me contactez plus", "配信停止")  # fmt: skip
+    regions_of = {"N": ("CN", "US", None), "No más": ("US",), "No more": ("US", "GB"),
+                  "ne me contactez plus": ("FR",), "配信停止": ("JP",)}  # fmt: skip
     sample_rows = [
         f"| {_cell(text)} | {region or '(unknown)'} | `{replies.classify_reply(text, region)}` |"
         for text in samples
-        for region in ((None,) if text != "N" else ("CN", "US", None))
+        for region in regions_of.get(text, (None,))
     ]
     return [
         "## Reply keywords",
@@ -482,8 +504,9 @@ def _render_replies() -> list[str]:
         f" {_code(sorted(replies.ANYWHERE_OPT_OUT_WORDS))}.",
         f"- Opt-out only where the sender's region uses them (and when the region is"
         f" unknown): {regional}.",
-        "- Opt-out: plain-language revocations in English, Spanish, French, German and"
-        ' Chinese ("stop texting", "remove me", "wrong number", …).',
+        "- Opt-out: plain-language revocations in English, Spanish, French, German,"
+        ' Portuguese, Italian, Dutch, Japanese and Chinese ("stop texting", "remove me",'
+        ' "wrong number", "ne me contactez plus", "hör auf", "pare de mandar", …).',
         f"- Help, never an opt-out: {_code(sorted(replies.HELP_WORDS))}.",
         f"- Opt-in (re-enables delivery; **not** a marketing consent):"
         f" {_code(sorted(replies.OPT_IN_WORDS))}.",

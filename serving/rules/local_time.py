@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from serving.domain.reasons import Reason
 from serving.rules import schema as pack_schema
 from serving.rules.calendars import _holiday_dates, _holiday_name
-from serving.rules.clock import _at_local, _hh_mm, _local_minutes, _next_pass_everywhere
+from serving.rules.clock import _at_local, _hh_mm, _local_minutes, _next_pass_everywhere, _zone
 from serving.rules.facts import _Facts
 from serving.rules.rule import _CACHE_SIZE, _MISSING, _NO_REASONS, _SAME, _Rule
 from serving.rules.schema import clock_minutes
@@ -49,8 +49,11 @@ class _WindowRule(_Rule):
             for day in self.windows
         ]
         self.open_cache: dict[tuple[ZoneInfo, dt.datetime], dt.datetime | None] = {}
+        #: a law's fixed standard-time clock (``fixed_zone``) instead of the recipient's
+        self.fixed = ((spec.fixed_zone,), (_zone(spec.fixed_zone),)) if spec.fixed_zone else None
 
     def forget(self) -> None:
+        super().forget()
         self.open_cache.clear()
 
     def _next_open(self, zone: ZoneInfo, instant: dt.datetime) -> dt.datetime | None:
@@ -85,7 +88,8 @@ class _WindowRule(_Rule):
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
         failing: list[tuple[str, dt.datetime, bool]] = []
         is_open = self.open
-        for name, zone in zip(facts.zone_names, facts.zones, strict=True):
+        names, zones = self.fixed or (facts.zone_names, facts.zones)
+        for name, zone in zip(names, zones, strict=True):
             local = instant.astimezone(zone)
             weekday = local.weekday()
             if not is_open[weekday][local.hour * 60 + local.minute]:
@@ -93,10 +97,10 @@ class _WindowRule(_Rule):
         if not failing or (self.exempt_consent and facts.has_outside_hours_consent()):
             return _NO_REASONS
         limit = instant + dt.timedelta(days=8)
-        until = _next_pass_everywhere(facts.zones, instant, self._next_open, limit)
+        until = _next_pass_everywhere(zones, instant, self._next_open, limit)
         name, local, day_closed = failing[0]
         weekday = local.weekday()
-        where = name if len(facts.zones) == 1 else f"{name}, one of {len(facts.zones)} zones"
+        where = name if len(zones) == 1 else f"{name}, one of {len(zones)} zones"
         if day_closed:
             detail = (
                 f"{_DAY_NAMES[weekday]} {_hh_mm(local)} local ({where}): no contact on this day"
@@ -165,6 +169,7 @@ class _HolidayRule(_Rule):
         return (self.country,)
 
     def forget(self) -> None:
+        super().forget()
         self.dates.clear()
 
     def _is_holiday(self, countries: tuple[str, ...], day: dt.date) -> bool:

@@ -43,6 +43,7 @@ class _RegistryRule(_Rule):
         )
         self.contract_in_force = exemptions.contract_in_force
         self.consent_types = frozenset(exemptions.consent_types)
+        self.consent_after_snapshot = exemptions.consent_after_snapshot
 
     def _exemption(self, facts: _Facts) -> str | None:
         contact = facts.contact
@@ -56,7 +57,13 @@ class _RegistryRule(_Rule):
         if self.contract_in_force and facts.contract_in_force():
             return "contract in force"
         if self.consent_types and facts.valid_consents(
-            contact.channel, contact.purpose, self.consent_types
+            contact.channel,
+            contact.purpose,
+            self.consent_types,
+            # a listing cancels earlier consents: only those after the snapshot count
+            after=facts.world.registry_snapshots.get(self.registry)
+            if self.consent_after_snapshot
+            else None,
         ):
             return "consent"
         return None
@@ -92,8 +99,6 @@ class _ConsentRule(_Rule):
         self.exempt_contract = spec.exempt_contract_in_force
 
     def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
-        if not self.in_force(instant):
-            return _NO_REASONS
         contact = facts.contact
         if facts.valid_consents(
             contact.channel,

@@ -164,7 +164,8 @@ class RuleBook:
                 if rule.defer_to_law == "applies" and rule.kind in law_kinds:
                     continue
                 applicable.append(rule)
-                if not pack.everywhere:
+                if not pack.everywhere and not rule.dated:
+                    # a dated law may lapse: the policy it would replace stays (conservative)
                     law_kinds.add(rule.kind)
         return tuple(applicable)
 

@@ -134,13 +134,16 @@ class Exemptions(PackModel):
     after a purchase or contract start / an inquiry; a later internal-DNC request or
     opt-out ends it (47 CFR 64.1200(f)(5)(i); CRTC UTR). ``contract_in_force``: a
     ``contract_start`` without a later ``contract_end``. ``consent_types``: a valid consent
-    of one of these types for the channel and purpose.
+    of one of these types for the channel and purpose. ``consent_after_snapshot``: a listing
+    cancels consents given before it (Italy's RPO); the store keeps only the snapshot in
+    force, so only consents granted after that snapshot's date count (conservative).
     """
 
     ebr_purchase: Duration | None = None
     ebr_inquiry: Duration | None = None
     contract_in_force: bool = False
     consent_types: list[ConsentType] = Field(default_factory=list)
+    consent_after_snapshot: bool = False
 
 
 class RuleBase(PackModel):
@@ -156,6 +159,7 @@ class RuleBase(PackModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     marker: Marker
     cite: str = Field(min_length=3)
+    url: str | None = Field(None, pattern=r"^https?://\S+$")
     note: str | None = None
     enabled: bool = True
     channels: list[Channel] = Field(default_factory=lambda: ["call", "sms"], min_length=1)
@@ -166,6 +170,16 @@ class RuleBase(PackModel):
     effective_until: dt.date | None = None
     defer_to_law: Literal["never", "applies", "fired"] = "never"
 
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> RuleBase:
+        if (
+            self.effective_from is not None
+            and self.effective_until is not None
+            and self.effective_until < self.effective_from
+        ):
+            raise ValueError("effective_until is before effective_from")
+        return self
+
 
 class WindowRule(RuleBase):
     """Calling windows per weekday in the recipient's local time, half-open ``[start, end)``.
@@ -173,11 +187,14 @@ class WindowRule(RuleBase):
     A day whose list is empty has no window (``DAY_NOT_ALLOWED``); outside every window of
     an allowed day is ``QUIET_HOURS``. ``exempt_outside_hours_consent``: an express consent
     to calls outside these hours lifts the rule (Code de la consommation D.223-9).
+    ``fixed_zone``: hours a law writes in a standard time all year (Mississippi's "Central
+    Standard Time"), checked on that fixed clock instead of the recipient's.
     """
 
     kind: Literal["window"]
     days: dict[str, list[Interval]]
     exempt_outside_hours_consent: bool = False
+    fixed_zone: str | None = Field(None, pattern=r"^Etc/GMT[+-]\d{1,2}$")
 
     @model_validator(mode="after")
     def _every_day_once(self) -> WindowRule:
@@ -286,11 +303,16 @@ class CoolingOffRule(RuleBase):
 
 class RegistryRule(RuleBase):
     """A do-not-call registry: listed numbers withhold unless exempt; a snapshot older than
-    ``max_age`` (or none at all) withholds every contact the registry governs."""
+    ``max_age`` (or none at all) withholds every contact the registry governs.
+
+    ``effective_delay`` records the law's grace period before a new listing binds (e.g. 30
+    days in Pennsylvania); the engine honours every listing of the snapshot in force at once
+    (conservative: the store does not keep when a number first appeared)."""
 
     kind: Literal["registry"]
     registry: Registry
     max_age: FixedDuration
+    effective_delay: FixedDuration | None = None
     exemptions: Exemptions = Field(default_factory=Exemptions)
 
 
@@ -363,12 +385,18 @@ Rule = Annotated[
 
 
 class RulePack(PackModel):
-    """One jurisdiction's rules, versioned, with sources and unconfirmed facts."""
+    """One jurisdiction's rules, versioned, with sources and unconfirmed facts.
+
+    Provenance: ``reviewed_at`` is when the pack was last checked against its sources
+    (``contactgate rules list`` warns after 12 months); every legal rule (marker C/S/M)
+    names the ``url`` its fact comes from.
+    """
 
     jurisdiction: str = Field(pattern=r"^([A-Z]{2}(-[A-Z0-9]{1,3})?|DEFAULT|POLICY|NO_RULE_PACK)$")
     version: str = Field(min_length=1)
     title: str
     legal: bool
+    reviewed_at: dt.date
     applies_to: AppliesTo
     sources: list[Source] = Field(min_length=1)
     unconfirmed: list[str] = Field(default_factory=list)
@@ -380,6 +408,10 @@ class RulePack(PackModel):
         doubled = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
         if doubled:
             raise ValueError(f"rules: duplicate id(s) {doubled}")
+        if self.legal:
+            unsourced = [rule.id for rule in self.rules if rule.marker != "P" and not rule.url]
+            if unsourced:
+                raise ValueError(f"rules: legal rule(s) without a source url {unsourced}")
         return self
 
 

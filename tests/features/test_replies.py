@@ -193,3 +193,42 @@ def test_vectorised_without_regions_treats_region_as_unknown() -> None:
     texts = pd.Series(["NO", "STOP", "help", "hello", None])
     labels = classify_replies(texts)
     assert labels.tolist() == ["opt_out", "opt_out", "help", "other", "other"]
+
+
+#: Replies the legal comparison found missed, each in the sender's region where it is used,
+#: and where it must stay ``other`` (a word of another language, or a regional short word).
+REGIONAL_TABLE = [
+    # US senders: the FCC's "No Mas" example and English "no more"
+    ("no más", "US", "opt_out"), ("NO MAS", "US", "opt_out"), ("No mas!", "US-FL", "opt_out"),
+    ("no quiero más mensajes", "US", "opt_out"), ("No more", "US", "opt_out"),
+    ("No more.", "PR", "opt_out"), ("ya no", "US", "opt_out"), ("PARE", "US", "opt_out"),
+    ("BASTA", "US", "opt_out"), ("No more", "GB", "other"), ("no", "US", "other"),
+    # French
+    ("ANNULER", "FR", "opt_out"), ("FIN", "FR", "opt_out"), ("Arrête", "FR", "opt_out"),
+    ("ne me contactez plus", "FR", "opt_out"), ("Ne plus me contacter svp", "FR", "opt_out"),
+    ("laissez-moi tranquille", "FR", "opt_out"), ("ANNULER", "CA", "opt_out"),
+    ("Fin", "US", "other"),
+    # German
+    ("ENDE", "DE", "opt_out"), ("Hör auf", "DE", "opt_out"), ("Kündigen", "DE", "opt_out"),
+    ("ende", "US", "other"),
+    # Spanish
+    ("PARE", "ES", "opt_out"), ("DETENER", "ES", "opt_out"), ("BASTA", "ES", "opt_out"),
+    ("SALIR", "MX", "opt_out"),
+    # Portuguese (Brazil)
+    ("SAIR", "BR", "opt_out"), ("PARE", "BR", "opt_out"), ("DESCADASTRAR", "BR", "opt_out"),
+    ("não quero", "BR", "opt_out"), ("pare de mandar", "BR", "opt_out"),
+    ("sair", "GB", "other"),
+    # Italian, Dutch, Japanese
+    ("ANNULLA", "IT", "opt_out"), ("CANCELLA", "IT", "opt_out"), ("DISISCRIVI", "IT", "opt_out"),
+    ("BASTA", "IT", "opt_out"), ("AFMELDEN", "NL", "opt_out"), ("UITSCHRIJVEN", "NL", "opt_out"),
+    ("配信停止", "JP", "opt_out"), ("配信停止してください", "JP", "opt_out"), ("解除", "JP", "opt_out"),
+    # an unknown region applies every region's words
+    ("no más", None, "opt_out"), ("AFMELDEN", None, "opt_out"), ("SAIR", None, "opt_out"),
+    # help and opt-in words are unchanged
+    ("AIDE", "FR", "help"), ("AYUDA", "US", "help"), ("START", "BR", "opt_in"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "region", "expected"), REGIONAL_TABLE)
+def test_regional_reply_table(text: str, region: str | None, expected: str) -> None:
+    assert classify_reply(text, region) == expected

@@ -10,6 +10,7 @@ import pytest
 from features.schema import DncEntry, Event
 from serving.cli import main
 from serving.store import Store
+from serving.store.tables import LATEST_VERSION
 
 AT = dt.datetime(2026, 6, 16, 12, tzinfo=dt.UTC)
 NY = "+12122345678"
@@ -19,7 +20,7 @@ def test_init_backup_retention(
     tmp_path: Path, sqlite_url: str, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["store", "init", "--db", sqlite_url]) == 0
-    assert "schema version 1" in capsys.readouterr().out
+    assert f"schema version {LATEST_VERSION}" in capsys.readouterr().out
     with Store.open(sqlite_url) as store:
         store.record_events(
             [

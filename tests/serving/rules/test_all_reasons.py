@@ -80,14 +80,14 @@ def _france() -> Case:
     )  # fmt: skip
     state = NumberState(history=history, registries=frozenset({"FR_BLOCTEL"}))
     return Case(
-        "France: five of its own rules", "+33612345678", at, state=state,
+        "France: four of its own rules, Bloctel lapsed", "+33612345678", at, state=state,
         expected=[
             ("DAY_NOT_ALLOWED", "FR", "FR/hours", True, local(PARIS, "2026-09-21 10:00")),
             ("FREQUENCY_CAP", "FR", "FR/four-per-30-days", True,
              spaced[0] + dt.timedelta(days=30) + ONE_SECOND),
             # 60 calendar days in Paris: across the October clock change, 11:00 CET
             ("COOLING_OFF", "FR", "FR/refusal-60-days", True, local(PARIS, "2026-11-08 11:00")),
-            ("REGISTRY_LISTED", "FR", "FR/bloctel", True, None),
+            # listed on Bloctel, but Bloctel's rule lapsed after 10 August 2026
             ("NO_CONSENT", "FR", "FR/consent-calls-from-2026-08-11", True, None),
         ],
     )  # fmt: skip

@@ -356,18 +356,18 @@ def test_china_consent_and_opt_out_keywords() -> None:
 
 # ---------------------------------------------------------------- DEFAULT and NO_RULE_PACK
 def test_default_pack_for_a_region_without_its_own() -> None:
-    spain = "+34612345678"  # libphonenumber example; Madrid and Canary zones
-    consented = NumberState(consents=(consent(spain, "express"),))
-    assert check(spain, local("Europe/Madrid", "2026-06-16 12:00"), state=consented).allowed
-    no_consent = check(spain, local("Europe/Madrid", "2026-06-16 12:00"))
+    portugal = "+351912345678"  # libphonenumber example; Lisbon and Azores zones
+    consented = NumberState(consents=(consent(portugal, "express"),))
+    assert check(portugal, local("Europe/Lisbon", "2026-06-16 12:00"), state=consented).allowed
+    no_consent = check(portugal, local("Europe/Lisbon", "2026-06-16 12:00"))
     assert pairs(no_consent) == {("NO_CONSENT", "DEFAULT")}
     assert no_consent.reasons[0].legal is False
-    sunday = check(spain, local("Europe/Madrid", "2026-06-21 12:00"), state=consented)
+    sunday = check(portugal, local("Europe/Lisbon", "2026-06-21 12:00"), state=consented)
     assert pairs(sunday) == {("DAY_NOT_ALLOWED", "DEFAULT")}
-    national_day = check(spain, local("Europe/Madrid", "2026-10-12 12:00"), state=consented)
+    national_day = check(portugal, local("Europe/Lisbon", "2026-06-10 12:00"), state=consented)
     assert pairs(national_day) == {("HOLIDAY", "DEFAULT")}
-    # 09:30 Madrid is 08:30 in the Canaries: both zones must be inside the window.
-    assert pairs(check(spain, local("Europe/Madrid", "2026-06-16 09:30"), state=consented)) == {
+    # 09:30 Lisbon is 08:30 in the Azores: both zones must be inside the window.
+    assert pairs(check(portugal, local("Europe/Lisbon", "2026-06-16 09:30"), state=consented)) == {
         ("QUIET_HOURS", "DEFAULT")
     }
 

@@ -15,24 +15,28 @@ from tests.support.rules import contact, fresh_world
 
 REQUIRED = {
     "US", "US-FL", "US-OK", "US-MD", "US-LA", "US-AL", "US-MS", "US-TX", "US-UT", "US-KY",
-    "US-MA", "US-WA", "US-CT", "CA", "GB", "FR", "DE", "AU", "CN", "DEFAULT", "NO_RULE_PACK",
-    "POLICY",
+    "US-MA", "US-WA", "US-CT", "US-RI", "US-PA", "US-NM", "US-VA", "US-NV", "US-IL", "US-NE",
+    "US-SD", "US-MN", "US-MI", "US-ME", "US-CO", "US-IN", "US-MO", "US-TN", "US-WY",
+    "CA", "GB", "FR", "DE", "AU", "CN", "ES", "IT", "NL", "BR", "IN", "JP",
+    "DEFAULT", "NO_RULE_PACK", "POLICY",
 }  # fmt: skip
 
 MINIMAL = """\
-jurisdiction: ES
+jurisdiction: MX
 version: "0.1"
-title: Spain (test)
+title: Mexico (test)
 legal: true
+reviewed_at: 2026-12-01
 applies_to:
-  regions: [ES]
+  regions: [MX]
 sources:
-  - cite: Ley 11/2022 General de Telecomunicaciones, art. 66
+  - cite: Ley Federal de Protección al Consumidor (test)
 rules:
   - id: hours
     kind: window
     marker: C
     cite: test
+    url: https://example.org/test
     days:
       mon-fri: [["09:00", "21:00"]]
       sat-sun: []
@@ -57,7 +61,7 @@ def test_pack_cites_sources_and_lists_unconfirmed_facts(path: Path) -> None:
         assert pack.legal is False
 
 
-def _write(tmp_path: Path, text: str, name: str = "ES.yaml") -> Path:
+def _write(tmp_path: Path, text: str, name: str = "MX.yaml") -> Path:
     directory = tmp_path / "packs"
     directory.mkdir(exist_ok=True)
     (directory / name).write_text(text, encoding="utf-8")
@@ -68,7 +72,7 @@ def test_unknown_top_level_key_names_file_and_key(tmp_path: Path) -> None:
     directory = _write(tmp_path, MINIMAL + "owner: nobody\n")
     with pytest.raises(RulePackError) as error:
         load_rulebook(directory)
-    assert "ES.yaml" in str(error.value)
+    assert "MX.yaml" in str(error.value)
     assert "owner" in str(error.value) and "unknown key" in str(error.value)
 
 
@@ -79,7 +83,7 @@ def test_unknown_rule_key_names_the_rule(tmp_path: Path) -> None:
     with pytest.raises(RulePackError) as error:
         load_rulebook(directory)
     message = str(error.value)
-    assert "ES.yaml" in message and "rules[0](hours)" in message and "hourz" in message
+    assert "MX.yaml" in message and "rules[0](hours)" in message and "hourz" in message
 
 
 @pytest.mark.parametrize(
@@ -97,7 +101,7 @@ def test_invalid_values_are_errors(tmp_path: Path, old: str, new: str, expected:
     directory = _write(tmp_path, MINIMAL.replace(old, new))
     with pytest.raises(RulePackError) as error:
         load_rulebook(directory)
-    assert "ES.yaml" in str(error.value) and expected in str(error.value)
+    assert "MX.yaml" in str(error.value) and expected in str(error.value)
 
 
 def test_bad_duration_and_months_only_for_exemptions(tmp_path: Path) -> None:
@@ -109,13 +113,13 @@ def test_bad_duration_and_months_only_for_exemptions(tmp_path: Path) -> None:
 
 
 def test_yaml_syntax_error_names_file(tmp_path: Path) -> None:
-    with pytest.raises(RulePackError, match=r"ES\.yaml"):
+    with pytest.raises(RulePackError, match=r"MX\.yaml"):
         load_rulebook(_write(tmp_path, "jurisdiction: [unclosed\n"))
 
 
 def test_duplicate_jurisdiction_is_an_error(tmp_path: Path) -> None:
     directory = _write(tmp_path, MINIMAL)
-    (directory / "ES2.yaml").write_text(MINIMAL, encoding="utf-8")
+    (directory / "MX2.yaml").write_text(MINIMAL, encoding="utf-8")
     with pytest.raises(RulePackError, match="already defined"):
         load_rulebook(directory)
 
@@ -130,7 +134,7 @@ def test_version_names_pack_versions_and_changes_with_content(tmp_path: Path) ->
     assert f"/{len(shipped.pack_versions) + 1} packs/sha256:" in first.version
     changed = load_rulebook(_write(tmp_path, MINIMAL.replace("21:00", "20:00")))
     assert changed.version != first.version
-    assert changed.pack_versions == shipped.pack_versions | {"ES": "0.1"}
+    assert changed.pack_versions == shipped.pack_versions | {"MX": "0.1"}
 
 
 def test_a_rules_directory_must_hold_every_shipped_pack(tmp_path: Path) -> None:
@@ -151,15 +155,15 @@ def test_a_rules_directory_must_hold_every_shipped_pack(tmp_path: Path) -> None:
 def test_new_jurisdiction_is_just_a_new_yaml_file(tmp_path: Path) -> None:
     directory = tmp_path / "packs"
     shutil.copytree(PACKS_DIR, directory)
-    at = "2026-06-20T10:00:00Z"  # Saturday 12:00 in Madrid
-    planned = contact("+34612345678", at)
+    at = "2026-06-20T18:00:00Z"  # Saturday 12:00 in Mexico City
+    planned = contact("+525512345678", at)
     before = evaluate(planned, NumberState(), fresh_world(planned.at), load_rulebook(directory))
     assert "DEFAULT" in before.jurisdictions
-    (directory / "ES.yaml").write_text(MINIMAL, encoding="utf-8")
+    (directory / "MX.yaml").write_text(MINIMAL, encoding="utf-8")
     book = load_rulebook(directory)
     after = evaluate(planned, NumberState(), fresh_world(planned.at), book)
-    assert "ES" in after.jurisdictions and "DEFAULT" not in after.jurisdictions
-    assert [(r.code, r.rule_id) for r in after.reasons] == [("DAY_NOT_ALLOWED", "ES/hours")]
+    assert "MX" in after.jurisdictions and "DEFAULT" not in after.jurisdictions
+    assert [(r.code, r.rule_id) for r in after.reasons] == [("DAY_NOT_ALLOWED", "MX/hours")]
 
 
 def test_reason_to_dict_has_exactly_the_api_shape() -> None:

@@ -89,9 +89,10 @@ WINDOW_TABLE: list[tuple[str, str, set[tuple[str, str]]]] = [
     ("MA", "2026-06-16 20:00", {_q("MA")}),
     ("WA", "2026-06-16 19:59", set()),
     ("WA", "2026-06-16 20:00", {_q("WA")}),
-    ("CT", "2026-06-16 08:59", {_q("CT")}),
-    ("CT", "2026-06-16 09:00", set()),
-    ("CT", "2026-06-16 20:00", {_q("CT")}),
+    # Connecticut sales calls need written consent since 2023-10-01 (cold: NO_CONSENT too)
+    ("CT", "2026-06-16 08:59", {_q("CT"), ("NO_CONSENT", "US-CT")}),
+    ("CT", "2026-06-16 09:00", {("NO_CONSENT", "US-CT")}),
+    ("CT", "2026-06-16 20:00", {_q("CT"), ("NO_CONSENT", "US-CT")}),
 ]
 
 
@@ -390,7 +391,8 @@ def test_orlando_overlay_689_is_checked_in_eastern_time() -> None:
 #: Every state pack's weekday window (docs/rules.md tables), as (opens, closes) local.
 STATE_WINDOWS = {
     "FL": ("08:00", "20:00"), "OK": ("08:00", "20:00"), "MD": ("08:00", "20:00"),
-    "LA": ("08:00", "20:00"), "AL": ("08:00", "20:00"), "MS": ("08:00", "20:00"),
+    # Mississippi: 8-8 Central Standard Time read literally too, so 09:00-20:00 CDT in June
+    "LA": ("08:00", "20:00"), "AL": ("08:00", "20:00"), "MS": ("09:00", "20:00"),
     "TX": ("09:00", "21:00"), "UT": ("08:00", "21:00"), "KY": ("10:00", "21:00"),
     "MA": ("08:00", "20:00"), "WA": ("08:00", "20:00"), "CT": ("09:00", "20:00"),
 }  # fmt: skip
@@ -404,10 +406,13 @@ def test_every_state_window_at_its_four_boundary_minutes(state: str) -> None:
     number, zone = NUMBERS[state]
     opens, closes = STATE_WINDOWS[state]
     day = "2026-06-16"
-    assert _q(state) in pairs(check(number, local(zone, f"{day} {minute_before(opens)}")))
-    assert check(number, local(zone, f"{day} {opens}")).allowed
-    assert check(number, local(zone, f"{day} {minute_before(closes)}")).allowed
-    assert _q(state) in pairs(check(number, local(zone, f"{day} {closes}")))
+    # a written consent where a state requires one for every sales call (CT)
+    held = NumberState(consents=(consent(number, "written"),))
+    before = check(number, local(zone, f"{day} {minute_before(opens)}"), state=held)
+    assert _q(state) in pairs(before)
+    assert check(number, local(zone, f"{day} {opens}"), state=held).allowed
+    assert check(number, local(zone, f"{day} {minute_before(closes)}"), state=held).allowed
+    assert _q(state) in pairs(check(number, local(zone, f"{day} {closes}"), state=held))
 
 
 @pytest.mark.parametrize(("state", "channel"), [("OK", "call"), ("MD", "call"), ("MD", "sms")])
