@@ -672,24 +672,3 @@ def to_arrow(df: pd.DataFrame, cols: tuple[Column, ...] | list[Column]) -> pa.Ta
     return pa.Table.from_arrays(
         arrays, schema=pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
     )
-
-
-def add_loading_arguments(parser: Any, *, skip_invalid: bool = True) -> None:
-    """The options every command that loads contract files shares."""
-    parser.add_argument(
-        "--default-region",
-        metavar="CC",
-        help="ISO 3166-1 country of national-format numbers (e.g. US for '(617) 555-0142') "
-        "in rows without a region column value",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="refuse columns the contract does not know (they are ignored with a warning)",
-    )
-    if skip_invalid:
-        parser.add_argument(
-            "--skip-invalid",
-            action="store_true",
-            help="keep the valid rows and write the rejects beside the output instead of failing",
-        )

@@ -3,8 +3,8 @@
 Why this module is deliberately eager to say ``opt_out``: a missed opt-out is a legal
 breach (TCPA revocation "by any reasonable means", 47 CFR 64.1200(a)(10) as amended by
 FCC 24-24; CASL; MIIT rules on refusal), while a false opt-out only loses one marketing
-target. So besides the per-se keywords we match plain-language revocations in the five
-languages we serve, and any per-se keyword as a word anywhere in the message ("I said
+target. So besides the per-se keywords we match plain-language revocations in the
+languages of the markets we hold packs for, and any per-se keyword as a word anywhere in the message ("I said
 STOP"), ahead of any help or opt-in word in it.
 
 Normalisation (docs/rules.md, "Reply keywords"): Unicode NFKC (full-width ``ＳＴＯＰ`` → ``STOP``), casefold,

@@ -297,4 +297,7 @@ def parse_instant(text: str, what: str, *, date_ok: bool = True) -> dt.datetime:
         raise ValueError(f"{what} {text!r}: not {shape} (e.g. 2026-06-10T09:00:00Z)") from None
     if value.tzinfo is None:
         raise ValueError(f"{what} {text!r}: give an offset or Z (instants are UTC)")
-    return _to_utc(value)
+    try:
+        return _to_utc(value)
+    except ValueError as exc:
+        raise ValueError(f"{what} {text!r}: {exc}") from None

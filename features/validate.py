@@ -11,16 +11,30 @@ from pathlib import Path
 
 from features.io import (
     InvalidFileError,
-    add_loading_arguments,
     describe_load,
     load_records,
     write_records,
     write_rejects,
 )
+from features.options import add_loading_arguments
 from features.schema import FILE_RECORDS
 
 
+def contract_columns() -> str:
+    """Each file contract's columns (``*`` required), for ``validate --help``."""
+    from features.io import REGION_COLUMN, columns_for
+
+    lines = ["contracts (* = required; docs/data-contracts.md explains each column):"]
+    for record, model in FILE_RECORDS.items():
+        names = [f"{c.name}{'*' if c.required else ''}" for c in columns_for(model)]
+        if "number" in model.model_fields:
+            names.append(f"[{REGION_COLUMN}: country of national-format numbers, file only]")
+        lines.append(f"  {record}: " + ", ".join(names))
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = contract_columns()
     parser.add_argument(
         "record", choices=sorted(FILE_RECORDS), help="which contract the file follows"
     )

@@ -40,7 +40,8 @@ def data_digest(events: pd.DataFrame) -> str:
     return hashlib.sha256(h.tobytes()).hexdigest()[:16]
 
 
-def _find(path: Path, stem: str) -> Path | None:
+def find_file(path: Path, stem: str) -> Path | None:
+    """``path/stem.parquet`` or else ``path/stem.csv``, if either exists."""
     for suffix in (".parquet", ".csv"):
         if (path / f"{stem}{suffix}").exists():
             return path / f"{stem}{suffix}"
@@ -78,12 +79,12 @@ def load_training_data(
 
     consent = None
     if events_path.is_dir():
-        ev_file = _find(events_path, "events")
+        ev_file = find_file(events_path, "events")
         if ev_file is None:
             raise FileNotFoundError(
                 f"{events_path}: no events.parquet or events.csv in this folder"
             )
-        cons_file = _find(events_path, "consent")
+        cons_file = find_file(events_path, "consent")
         if cons_file is not None:
             consent = load(cons_file, "consent")
     else:

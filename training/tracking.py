@@ -123,16 +123,20 @@ class LoadedModel:
 
 
 def download_bundle(
-    name: str, alias: str = CHAMPION, dst: str | Path | None = None
+    name: str, alias: str = CHAMPION, dst: str | Path | None = None, uri: str | None = None
 ) -> tuple[Path, str, str]:
-    """Fetch a registered bundle; return (bundle dir, version, run id)."""
+    """Fetch a registered bundle; return (bundle dir, version, run id). ``uri``: read that
+    registry without changing MLflow's process-wide URI (default: the configured one)."""
     import mlflow
     from mlflow import MlflowClient
 
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version_by_alias(name, alias)
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dst) if dst else None
+        artifact_uri=f"models:/{name}/{mv.version}",
+        dst_path=str(dst) if dst else None,
+        tracking_uri=uri,
+        registry_uri=uri,
     )
     bundle = Path(local) / "artifacts" / "bundle"
     if not bundle.exists():
@@ -140,20 +144,27 @@ def download_bundle(
     return bundle, str(mv.version), mv.run_id
 
 
-def load_model(name: str = "contact-risk", alias: str = CHAMPION) -> LoadedModel:
-    """The registered bundle behind ``models:/name@alias``, with native LightGBM boosters."""
+def load_model(
+    name: str = "contact-risk", alias: str = CHAMPION, uri: str | None = None
+) -> LoadedModel:
+    """The registered bundle behind ``models:/name@alias``, with native LightGBM boosters
+    (``uri``: as in :func:`download_bundle`)."""
     from training.model import RiskModel
 
-    bundle, version, run_id = download_bundle(name, alias)
+    bundle, version, run_id = download_bundle(name, alias, uri=uri)
     return LoadedModel(RiskModel.load(bundle), name, version, alias, run_id)
 
 
-def alias_version(name: str, alias: str) -> str | None:
+def alias_version(name: str, alias: str, uri: str | None = None) -> str | None:
+    """The version ``alias`` points at (None: no such alias). ``uri``: ask that registry
+    without touching the process-wide MLflow URI (a background thread must not move it
+    under a training run); None: the configured one."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri) if uri else MlflowClient()
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 

@@ -457,9 +457,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train even when a slice holds fewer positives than min_positives (noisy)",
     )
-    from features.io import add_loading_arguments
+    from features.options import add_loading_arguments
 
     add_loading_arguments(parser)
+    from serving.cli.options import add_no_progress
+
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -478,7 +481,9 @@ def run(args: argparse.Namespace) -> int:
 
         out = GENERATED_DIR / f"train-sim-{args.simulate}-{args.days}-{cfg.seed}"
         console.print(f"simulating {args.simulate:,} numbers × {args.days} days → {out}")
-        simulate_to_dir(out, numbers=args.simulate, days=args.days, seed=cfg.seed)
+        simulate_to_dir(
+            out, numbers=args.simulate, days=args.days, seed=cfg.seed, progress=not args.no_progress
+        )
         source = out
     else:
         source = args.events
@@ -489,6 +494,7 @@ def run(args: argparse.Namespace) -> int:
         skip_invalid=args.skip_invalid,
         strict=args.strict,
         rejects_dir=GENERATED_DIR / "rejects",
+        progress=not args.no_progress,
     )
     for line in data.report:
         console.print(line, markup=False)

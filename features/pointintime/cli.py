@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--partitions", type=int, default=8, help="dask engine: number of number-partitions"
     )
-    from features.io import add_loading_arguments
+    from features.options import add_loading_arguments
 
     add_loading_arguments(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
+        disable=args.no_progress,
     ) as bar:
         task = bar.add_task(stages[0], total=len(stages))
 

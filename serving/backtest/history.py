@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.schema import REGISTRIES
+from training.data import find_file
 
 #: Optional record files of a history folder, by contract name.
 OPTIONAL_RECORDS = ("consent", "dnc", "preferences", "blocked_periods")
@@ -41,13 +42,6 @@ class History:
             "p_complaint_true" in self.events.columns
             and self.events["p_complaint_true"].notna().any()
         )
-
-
-def find_file(folder: Path, stem: str) -> Path | None:
-    for suffix in (".parquet", ".csv"):
-        if (folder / f"{stem}{suffix}").exists():
-            return folder / f"{stem}{suffix}"
-    return None
 
 
 def load_registries(path: Path) -> pd.DataFrame:

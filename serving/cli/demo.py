@@ -31,9 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--numbers", type=int, default=40_000, help="simulated numbers")
     parser.add_argument("--days", type=int, default=180, help="simulated days of history")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--campaign", type=int, default=10_000, help="contacts in the campaign")
     parser.add_argument("--out", type=Path, default=GENERATED_DIR / "demo", help="output folder")
     parser.add_argument("--config", type=Path, default=None, help="training config YAML")
+    parser.add_argument(
+        "--allow-small",
+        action="store_true",
+        help="train even when a slice holds fewer positives than min_positives (small demos)",
+    )
     add_db_url(parser)
     parser.add_argument(
         "--tracking-uri", default=None, help="MLflow URI (default: models/mlflow.db)"
@@ -63,20 +69,31 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     t = _step(console, 1, f"simulate {args.numbers:,} numbers × {args.days} days → {args.out}")
-    paths = simulate_to_dir(args.out, numbers=args.numbers, days=args.days, seed=args.seed)
+    paths = simulate_to_dir(
+        args.out, numbers=args.numbers, days=args.days, seed=args.seed,
+        progress=not args.no_progress,
+    )  # fmt: skip
     summarize(paths)
     console.print(f"simulated in {time.perf_counter() - t:.1f}s")
 
     t = _step(console, 2, "train the calibrated complaint / opt-out models (MLflow)")
-    data = load_training_data(args.out)
+    data = load_training_data(args.out, progress=not args.no_progress)
     console.print(f"{data.events:,} events → {len(data.frame):,} contacts")
-    result = train(data, cfg, args.tracking_uri, console)
+    result = train(data, cfg, args.tracking_uri, console, allow_small=args.allow_small)
     console.print(metrics_table(result.metrics))
     console.print(f"trained and logged in {time.perf_counter() - t:.1f}s")
 
     t = _step(console, 3, "promote the challenger when it is at least as good as the champion")
     tracking.configure(args.tracking_uri)
     decision = promote(cfg.model_name, cfg.promotion)
+    for gate in decision.gates:
+        console.print(f"  {gate.line()}", markup=False)
+    if not decision.promoted and decision.champion_before is None and decision.challenger:
+        console.print(
+            "[yellow]no champion yet and the gates failed: the demo promotes anyway to have a "
+            "model to screen with (--force, recorded on the version)[/yellow]"
+        )
+        decision = promote(cfg.model_name, cfg.promotion, force=True)
     if decision.promoted:
         console.print(
             f"champion is now {cfg.model_name} v{decision.challenger} ({decision.reason})"
@@ -193,7 +210,7 @@ def _screen(campaign_path: Path, decisions_path: Path, args: argparse.Namespace,
         screener = Screener(resources, audit=False)
         with Progress(
             "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            console=console,
+            console=console, disable=args.no_progress,
         ) as bar:  # fmt: skip
             task = bar.add_task("screening", total=args.campaign)
             summary = screen_file(

@@ -5,7 +5,8 @@ The same decision code as the ``screen`` API, run in two streaming passes over t
 
 Input columns: ``number`` and ``channel`` (required), optionally ``purpose``, ``dial_mode``,
 ``subject``, ``campaign_id``, ``at``, ``address_region``, ``live_agent_guaranteed``, ``ref``
-(CSV or Parquet). A row that breaks the contract stops the run with its file, row and field,
+(CSV or Parquet); national-format numbers are read in the row's ``region`` column or
+``--default-region``. A row that breaks the contract stops the run with its file, row and field,
 unless ``--skip-invalid`` writes it to ``OUT.rejects.csv``; an unparsable phone number is not
 a bad row — it is an ``INVALID_NUMBER`` withhold, as in the API.
 
@@ -61,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-audit", action="store_true", help="do not append the decisions to the audit log"
     )
     add_no_progress(parser)
+    from features.options import add_loading_arguments
+
+    add_loading_arguments(parser, skip_invalid=False, strict=False)
 
 
 def summary_table(summary: dict[str, Any]) -> Any:
@@ -128,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             summary = screen_file(
                 args.file, args.output, screener, policy, chunk_size=args.chunk_size,
                 default_at=default_at, skip_invalid=args.skip_invalid, audit=not args.no_audit,
+                default_region=args.default_region,
                 progress=lambda n: bar.advance(task, n),
             )  # fmt: skip
         except BadRow as exc:

@@ -23,6 +23,7 @@ SHOWN_REFUSALS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from features.options import add_loading_arguments
     from serving.store import MIN_RETENTION_DAYS
 
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="load the valid rows and write the invalid ones to FILE-stem.rejects.csv "
         "(default: a file with any invalid row is refused whole)",
     )
+    add_loading_arguments(load, skip_invalid=False)
     load.add_argument("--batch-size", type=int, default=5_000, help="rows per transaction")
     add_no_progress(load)
     add_db_url(load)
@@ -174,10 +176,18 @@ def _load(store: object, args: argparse.Namespace, console: object) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
-    from features.io import load_records, write_rejects
+    from features.io import describe_load, load_records, write_rejects
     from serving.store import load_frame
 
-    loaded = load_records(args.file, args.record, skip_invalid=args.skip_invalid)
+    loaded = load_records(
+        args.file,
+        args.record,
+        skip_invalid=args.skip_invalid,
+        default_region=args.default_region,
+        strict=args.strict,
+    )
+    for line in describe_load(loaded):
+        console.print(line, markup=False)
     written = write_rejects(loaded, args.file) if args.skip_invalid else None
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -90,6 +90,16 @@ def _row_dict(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _read_number(record: dict[str, Any], default_region: str | None) -> None:
+    """A national-format number read in the row's ``region`` column (else
+    ``default_region``) becomes E.164 in place, as a request's ``default_region`` reads it."""
+    from serving.pipeline.regions import with_default_region
+
+    region = record.get("region") or default_region
+    if isinstance(region, str) and region.strip():
+        record.update(with_default_region([record], region.strip().upper())[0])
+
+
 def _first_error(exc: Any) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ())) or "row"
@@ -128,10 +138,15 @@ def screen_file(
     audit: bool = True,
     progress: Any = None,
     write_batch: int = SECOND_PASS_BATCH,
+    default_region: str | None = None,
 ) -> dict[str, Any]:
     """Screen ``path`` into ``output`` in two streaming passes; return the summary.
 
-    ``write_batch``: rows per write of the second pass (decisions file and audit log)."""
+    ``write_batch``: rows per write of the second pass (decisions file and audit log).
+    ``default_region``: the country of national-format numbers in rows without a
+    ``region`` column value (numbers are read as :func:`features.io.normalise_numbers`
+    reads files: a valid one becomes E.164, an invalid one stays as given and is withheld
+    ``INVALID_NUMBER``)."""
     import numpy as np
     import pandas as pd
     from pydantic import ValidationError
@@ -159,6 +174,7 @@ def screen_file(
             items: list[ContactIn] = []
             rows: list[int] = []
             for offset, record in enumerate(frame.to_dict("records")):
+                _read_number(record, default_region)
                 row = (
                     row_base + offset + 2
                     if path.suffix.lower() == ".csv"

@@ -240,26 +240,33 @@ def load_resources(
 
         return load_rulebook(Path(rules_dir) if rules_dir else None)
 
+    uri = tracking_uri or default_tracking_uri()
+
     def open_model() -> Any:
         from training import tracking
 
-        tracking.configure(tracking_uri)
+        # MLflow resolves ``models:/`` through its process-wide registry URI: a service
+        # process has only this one. The periodic check below reads through a client bound
+        # to the URI and changes nothing process-wide.
+        tracking.configure(uri)
         return tracking.load_model(model_name, alias)
 
     resources = Resources(
         loaders={"store": open_store, "rulebook": open_rulebook, "model": open_model},
-        tracking_uri=tracking_uri or default_tracking_uri(),
+        tracking_uri=uri,
     )
     resources.ensure()
     if serve:
+        for previous in _SERVING:  # a service restarted in this process: one follower
+            if previous.follower is not None:
+                previous.follower.stop()
         _SERVING[:] = [resources]
     if poll_s > 0:
 
         def champion_version() -> str | None:
             from training import tracking
 
-            tracking.configure(tracking_uri)
-            return tracking.alias_version(model_name, alias)
+            return tracking.alias_version(model_name, alias, uri=uri)
 
         resources.follower = ChampionFollower(resources, champion_version, open_model, poll_s)
         resources.follower.start()

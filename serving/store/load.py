@@ -132,6 +132,11 @@ def load_frame(
         # the store's indexes are per batch: report 1-based positions among the loaded rows
         # (the file's data rows when it had no invalid rows)
         summary.store_rejects.extend((start + i + 1, e) for i, e in result.rejected)
+        summary.store_rejects.extend(
+            (start + i + 1, f"event_id {event_id!r} is already stored with other content")
+            for i, event_id in getattr(result, "conflicts", ())
+        )
+        summary.store_rejects.sort()
         if progress is not None:
             progress(len(part))
     return summary

@@ -20,7 +20,7 @@ def test_demo_trains_promotes_and_screens_a_campaign(
     db = f"sqlite:///{tmp_path / 'store.db'}"
     out = tmp_path / "gen"
     args = ["demo", "--numbers", "3000", "--days", "120", "--campaign", "400", "--out", str(out),
-            "--db-url", db, "--tracking-uri", tracking]  # fmt: skip
+            "--db-url", db, "--tracking-uri", tracking, "--allow-small"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "champion is now contact-risk v1" in printed

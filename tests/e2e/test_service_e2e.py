@@ -113,6 +113,20 @@ def server(tmp_path_factory) -> Iterator[Server]:
             headers=AUTH["operator"],
         )
         assert registry.status_code == 200, registry.text
+        # Florida and Louisiana keep their own do-not-call lists: without a snapshot in force
+        # every marketing contact in those states is withheld REGISTRY_STALE (fail closed)
+        for state_list in ("US_FL_DNC", "US_LA_DNC"):
+            imported = running.client.post(
+                "/registry_import",
+                json={
+                    "registry": state_list,
+                    "snapshot_at": "2026-06-15T00:00:00Z",
+                    "numbers": [],
+                    "allow_empty": True,
+                },  # fmt: skip
+                headers=AUTH["operator"],
+            )
+            assert imported.status_code == 200, imported.text
         yield running
     finally:
         running.stop()

@@ -168,3 +168,13 @@ def test_the_store_loader_reads_the_same_e164_as_training(tmp_path):
     assert pd.api.types.is_object_dtype(frame["number"]) or pd.api.types.is_string_dtype(
         frame["number"]
     )
+
+
+def test_validate_help_lists_each_contracts_columns(capsys):
+    from serving.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["validate", "--help"])
+    text = capsys.readouterr().out
+    assert "consent: consent_id, number*" in text and "type*" in text
+    assert "--default-region" in text and "region: country of national-format numbers" in text

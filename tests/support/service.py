@@ -28,6 +28,10 @@ def service_environment(tmp_path, tracking_uri: str, keys: bool = True) -> dict[
         "CONTACTGATE_STORE_CREATE": "1",
         # the tests dial at a fixed instant (AT), not now
         "CONTACTGATE_AUTHORIZE_SKEW_S": str(MAX_AUTHORIZE_SKEW_S),
+        # in-process services share MLflow's process-wide URI with the other tests: their
+        # champion check must not load models while another test trains (the follower is
+        # tested on its own and through a real server)
+        "CONTACTGATE_MODEL_POLL_S": "86400",
     }
     if keys:
         env["CONTACTGATE_API_KEYS"] = ",".join(f"{r}:{k}" for r, k in KEYS.items())

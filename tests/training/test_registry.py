@@ -19,8 +19,16 @@ def test_train_register_promote_cycle(training_data, small_config, mlflow_uri):
     assert alias_version(small_config.model_name, CHALLENGER) == first.version
     assert alias_version(small_config.model_name, CHAMPION) is None
 
+    # the first model is gated like any other: promoted exactly when every gate passes
     decision = promote(small_config.model_name, small_config.promotion)
-    assert decision.promoted and "first model" in decision.reason
+    assert "first model" in decision.reason and len(decision.gates) == 6
+    assert decision.promoted == all(g.passed for g in decision.gates)
+    if not decision.promoted:
+        assert alias_version(small_config.model_name, CHAMPION) is None
+        for gate in decision.gates:
+            assert (gate.name in decision.reason) != gate.passed
+        decision = promote(small_config.model_name, small_config.promotion, force=True)
+        assert decision.promoted and decision.reason.startswith("forced")
     assert alias_version(small_config.model_name, CHAMPION) == first.version
 
     # the champion loads with native boosters and returns probabilities

@@ -203,6 +203,7 @@ def events(rng: random.Random, folks: list[dict]) -> list[dict]:
                     add(person, later, "reply", channel="sms", text=text)
                 else:
                     add(person, later, "opt_out", channel="call")
+                    person["said_stop_on_a_call"] = True
                 opted_out = rng.random() < 0.9
             elif sms and rng.random() < 0.05:
                 add(person, later, "reply", channel="sms",
@@ -225,27 +226,33 @@ def messy(rng: random.Random, rows: list[dict]) -> list[dict]:
         {**base, "event_id": f"CRM-{n + 2:06d}", "number": "n/a", "region": ""},
         {**base, "event_id": f"CRM-{n + 3:06d}", "number": "555-0134", "region": "US"},
         {**base, "event_id": f"CRM-{n + 4:06d}", "ts": "03/04/2026 10:00"},
-        {**base, "event_id": f"CRM-{n + 5:06d}", "kind": "contact", "channel": "call",
-         "outcome": "answered", "duration_s": "-5"},  # fmt: skip
+        {
+            **base,
+            "event_id": f"CRM-{n + 5:06d}",
+            "kind": "contact",
+            "channel": "call",
+            "outcome": "answered",
+            "duration_s": "-5",
+        },  # fmt: skip
         dict(rows[10]),  # the same row exported twice: a replay
         {**rows[11], "kind": "complaint", "source": "customer"},  # another row, same id
     ]
     return rows + bad
 
 
-def write_events(rows: list[dict]) -> None:
+def write_events(rows: list[dict], out: Path) -> None:
     columns = ["event_id", "number", "region", "ts", "kind", "channel", "purpose",
                "campaign_id", "dial_mode", "outcome", "duration_s", "text", "source",
                "agent_id"]  # fmt: skip
-    with (HERE / "events.csv").open("w", newline="", encoding="utf-8") as handle:
+    with (out / "events.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({c: row.get(c, "") for c in columns})
 
 
-def write_consent(rng: random.Random, folks: list[dict]) -> None:
-    with (HERE / "consent.csv").open("w", newline="", encoding="utf-8") as handle:
+def write_consent(rng: random.Random, folks: list[dict], out: Path) -> None:
+    with (out / "consent.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\n")
         writer.writerow(["consent_id", "number", "region", "channel", "purpose", "type",
                          "granted_at"])  # fmt: skip
@@ -257,25 +264,30 @@ def write_consent(rng: random.Random, folks: list[dict]) -> None:
                              _stamp(granted, person["zone"])])  # fmt: skip
 
 
-def write_campaign(rng: random.Random, folks: list[dict]) -> None:
-    us = [p for p in folks if p["region"] == "US"]
-    with (HERE / "campaign.csv").open("w", newline="", encoding="utf-8") as handle:
+def write_campaign(rng: random.Random, folks: list[dict], out: Path) -> None:
+    """A list nobody cleaned: a few people who asked on a call not to be called again."""
+    us = [p for p in folks if p["region"] == "US" and not p.get("said_stop_on_a_call")]
+    stopped = [p for p in folks if p["region"] == "US" and p.get("said_stop_on_a_call")]
+    with (out / "campaign.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["ref", "number", "channel", "purpose", "at"])
         at = START + dt.timedelta(days=DAYS + 3, hours=15)
-        for i, person in enumerate(rng.sample(us, 120)):
-            channel = "sms" if rng.random() < 0.3 else "call"
+        chosen = rng.sample(us, 110) + rng.sample(stopped, min(10, len(stopped)))
+        for i, person in enumerate(chosen):
+            channel = (
+                "call" if person.get("said_stop_on_a_call") else rng.choice(["call", "call", "sms"])
+            )
             writer.writerow([f"C{i:04d}", person["shown"], channel, "marketing",
                              at.isoformat().replace("+00:00", "Z")])  # fmt: skip
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
     rng = random.Random(20261203)
     folks = people(rng)
     rows = events(rng, folks)
-    write_events(messy(rng, rows))
-    write_consent(rng, folks)
-    write_campaign(rng, folks)
+    write_events(messy(rng, rows), out)
+    write_consent(rng, folks, out)
+    write_campaign(rng, folks, out)
     contacts = sum(r["kind"].lower() == "contact" for r in rows)
     complaints = sum(r["kind"] == "complaint" for r in rows)
     stops = sum(r["kind"] in ("opt_out", "reply") and r.get("text", "") in

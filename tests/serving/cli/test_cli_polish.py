@@ -56,7 +56,7 @@ def test_one_store_flag_and_one_progress_flag(capsys: pytest.CaptureFixture[str]
         assert "--db-url" in text, argv
         assert "--db " not in text and "--db\n" not in text, argv  # the old name is hidden
     for argv in (("screen",), ("simulate",), ("store", "load"), ("store", "export"),
-                 ("registry", "import")):  # fmt: skip
+                 ("registry", "import"), ("train",), ("features",), ("demo",)):  # fmt: skip
         assert "--no-progress" in _help(*argv, capsys=capsys), argv
         assert "--quiet" not in _help(*argv, capsys=capsys), argv
 
@@ -64,42 +64,64 @@ def test_one_store_flag_and_one_progress_flag(capsys: pytest.CaptureFixture[str]
 def test_skip_invalid_is_suggested_only_where_it_exists(
     tmp_path: Path, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import argparse
+
+    from serving.cli import _load
+    from serving.cli.options import without_foreign_hints
+
     bad = tmp_path / "events.csv"
     bad.write_text("event_id,number,ts,kind,channel\ne1,+12125550100,yesterday,contact,call\n")
     assert (
         main(["train", "--events", str(bad), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 1
     )
     err = capsys.readouterr().err
-    assert "ts" in err and "--skip-invalid" not in err  # train has no such option
+    assert "ts" in err
+    # the hint appears exactly when the command has the option (train has it)
+    assert ("--skip-invalid" in err) == ("--skip-invalid" in _help("train", capsys=capsys))
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert main(["store", "load", str(bad), "--record", "events", "--db-url", url]) == 1
-    assert "--skip-invalid" in capsys.readouterr().err  # store load has it
+    message = capsys.readouterr().err
+    assert "ts" in message and "(use --skip-invalid" in message  # store load has it
+    for command, has_it in (("store", True), ("registry", False), ("audit", False)):
+        parser = argparse.ArgumentParser()
+        _load(command).add_arguments(parser)
+        shown = without_foreign_hints(message, parser)
+        assert ("--skip-invalid" in shown) is has_it, command
+        assert "ts 'yesterday'" in shown  # the error itself always stays
 
 
 def test_store_refusals_go_to_the_rejects_file_with_rows(
     tmp_path: Path, sqlite_url: str, store_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "dnc.csv"
-    rows = [("number", "added_at")]
-    rows += [("+12125550100", "2026-05-01T00:00:00Z"), ("oops", "2026-05-01T00:00:00Z")]
-    rows += [(f"not a number {i}", "2026-05-01T00:00:00Z") for i in range(24)]
-    rows += [("+12125550101", "bad instant")]
-    with path.open("w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    argv = ["store", "load", str(path), "--record", "dnc", "--skip-invalid", "--no-progress",
-            "--db-url", sqlite_url]  # fmt: skip
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "row 2: refused by the store" in out
+    header = ("event_id", "number", "ts", "kind", "channel")
+    first = tmp_path / "first.csv"
+    with first.open("w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [header] + [(f"e{i}", "+12125550100", "2026-05-01T00:00:00Z", "contact", "call")
+                        for i in range(30)]
+        )  # fmt: skip
+    base = ["--record", "events", "--skip-invalid", "--no-progress", "--db-url", sqlite_url]
+    assert main(["store", "load", str(first), *base]) == 0
+    # the same ids with other content (sms, not call) are refused by the store, one by one
+    again = tmp_path / "again.csv"
+    rows = [("new-1", "+12125550101", "2026-05-02T00:00:00Z", "contact", "call")]
+    rows += [(f"e{i}", "+12125550100", "2026-05-01T00:00:00Z", "contact", "sms") for i in range(25)]
+    rows += [("new-2", "+12125550102", "yesterday", "contact", "call")]
+    with again.open("w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    capsys.readouterr()
+    assert main(["store", "load", str(again), *base]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "row 2: refused by the store: event_id 'e0' is already stored with other content" in out
     assert "… and 5 more" in out  # 25 refusals, 20 shown
-    with (tmp_path / "dnc.rejects.csv").open(newline="") as fh:
+    with (tmp_path / "again.rejects.csv").open(newline="") as fh:
         rejects = list(csv.DictReader(fh))
     by_row = {int(r["row"]): r for r in rejects}
     assert sorted(by_row) == list(range(2, 28))  # 25 store refusals + the bad instant
-    assert by_row[27]["field"] == "added_at"
-    assert by_row[2]["field"] == "(store)" and by_row[2]["error"]
+    assert by_row[27]["field"] == "ts"
+    assert by_row[2]["field"] == "(store)" and "e0" in by_row[2]["error"]
     with Store.open(sqlite_url) as store:
-        assert store.counts()["dnc"] == 1
+        assert store.counts()["events"] == 31
 
 
 def test_broken_pipe_is_quiet(tmp_path: Path, sqlite_url: str, store_env: dict[str, str]) -> None:

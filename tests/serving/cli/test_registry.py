@@ -131,7 +131,8 @@ def test_worker_pool_gives_the_same_snapshot(
     ("as_of", "message"),
     [
         ("2026-06-10T00:00:00", "--as-of"),  # a time without an offset is ambiguous
-        ("2199-01-01T00:00:00Z", "in the future"),
+        ("2100-01-01T00:00:00Z", "in the future"),
+        ("2999-01-01T00:00:00Z", "--as-of '2999-01-01T00:00:00Z': must be from"),
     ],
 )
 def test_as_of_must_be_a_past_aware_instant(

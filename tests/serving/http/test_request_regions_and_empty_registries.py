@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from tests.support.models import champion_store
 from tests.support.service import AT, AUTH, asgi_app, service_environment
 
-NATIONAL = "(305) 555-0161"  # fictional 555-01xx, Miami
-E164 = "+13055550161"
+NATIONAL = "(212) 555-0161"  # fictional 555-01xx, New York
+E164 = "+12125550161"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,10 @@ def test_default_region_reads_national_numbers_everywhere(client) -> None:
     snapshot = {"registry": "US_NATIONAL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
                 "numbers": ["+13055550199"]}  # fmt: skip
     assert client.post("/registry_import", json=snapshot, headers=AUTH["operator"]).is_success
+    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
+    state_list = {"registry": "US_FL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
+                  "numbers": [], "allow_empty": True}  # fmt: skip
+    assert client.post("/registry_import", json=state_list, headers=AUTH["operator"]).is_success
     contact = {"number": NATIONAL, "channel": "call", "at": AT}
     without = client.post("/screen", json={"contacts": [contact]}, headers=AUTH["campaign"])
     assert without.status_code == 200

@@ -129,6 +129,10 @@ def test_writes_then_decisions(client) -> None:
         headers=operator,
     )
     assert registry.status_code == 200 and registry.json()["accepted"] == 1
+    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
+    state_list = {"registry": "US_FL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
+                  "numbers": [], "allow_empty": True}  # fmt: skip
+    assert client.post("/registry_import", json=state_list, headers=operator).status_code == 200
     screen = client.post("/screen", json=_screen_body(number), headers=AUTH["campaign"]).json()
     assert screen["results"][0]["decision"] == "allow"
 

@@ -35,6 +35,10 @@ def test_concurrent_dials_on_postgresql_never_exceed_the_cap(pg_client: TestClie
                 "numbers": ["+13055550199"], "replace": True}  # fmt: skip
     imported = pg_client.post("/registry_import", json=snapshot, headers=AUTH["operator"])
     assert imported.status_code == 200, imported.text
+    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
+    state_list = {"registry": "US_FL_DNC", "snapshot_at": "2026-06-15T00:00:00Z",
+                  "numbers": [], "allow_empty": True}  # fmt: skip
+    assert pg_client.post("/registry_import", json=state_list, headers=AUTH["operator"]).is_success
 
     def dial(i: int) -> str:
         body = {"number": number, "channel": "call", "at": AT, "attempt_id": f"pg{i}"}

@@ -35,6 +35,8 @@ def screener(sqlite_store, loaded_model):
     from serving.rules import load_rulebook
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
+    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
+    sqlite_store.import_registry("US_FL_DNC", AT - dt.timedelta(days=2), [], allow_empty=True)
     history = [
         {"event_id": f"h{i}", "number": f"+1305555{100 + i % 40:04d}",
          "ts": AT - dt.timedelta(hours=3 + i), "kind": "contact", "channel": "call",

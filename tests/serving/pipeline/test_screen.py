@@ -116,6 +116,8 @@ def screener(sqlite_store, rulebook, loaded_model):
     from serving.pipeline import Resources, Screener
 
     sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
+    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
+    sqlite_store.import_registry("US_FL_DNC", AT - dt.timedelta(days=2), [], allow_empty=True)
     # authorize is about now: these tests dial around AT, so the clock says AT and the skew
     # allows the hours they move about in
     return Screener(
