@@ -60,6 +60,9 @@ def main() -> int:
         store.import_registry(
             "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
         )
+        store.import_registry(  # Florida's own list (the numbers dialled are Florida's)
+            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
+        )
     server = Server(env, tmp / "server.log")
     try:
         server.wait_ready()

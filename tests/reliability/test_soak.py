@@ -33,6 +33,9 @@ def test_soak_answers_every_request_and_memory_stays_bounded(
         store.import_registry(
             "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
         )
+        store.import_registry(  # Florida's own list (the numbers dialled are Florida's)
+            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
+        )
     server = Server(env, tmp_path / "server.log")
     try:
         server.wait_ready()

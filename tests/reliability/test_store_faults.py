@@ -155,6 +155,9 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         store.import_registry(
             "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
         )
+        store.import_registry(  # Florida's own list (the numbers dialled are Florida's)
+            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
+        )
     with TestClient(asgi_app()) as client:
         assert client.get("/readyz").status_code == 200
         yield client, path
