@@ -98,8 +98,9 @@ def watch_server(environ: Mapping[str, str]) -> None:
     if not text.isdigit() or int(text) == os.getpid() or _watching.is_set():
         return
     server = int(text)
-    if not _is_ancestor(server):
+    if not _is_ancestor(server) and not _server_gone(server, os.getppid()):
         return  # a process started some other way that inherited the variable
+    # (a worker started while its server was being killed is already an orphan: it goes)
     _watching.set()
     parent = os.getppid()
     threading.Thread(

@@ -24,6 +24,18 @@ from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 start_runtime(env_file=None)
 
 PG_URL_ENV = "CONTACTGATE_TEST_PG_URL"
+LONG_OPTION = "--reliability-long"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        LONG_OPTION,
+        action="store_true",
+        help="run the long variants of tests/reliability/ (the 60-second soak at 100 "
+        "requests/s, more kill rounds)",
+    )
+
+
 #: One pair of fresh keys per test session (never real secrets).
 _SESSION_KEYS = {HMAC_ENV: new_key(), ENCRYPTION_ENV: new_key()}
 

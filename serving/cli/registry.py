@@ -111,6 +111,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is rejected: a wrong file must not replace a good snapshot (default: %(default)s)",
     )
     imp.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="accept a full snapshot listing fewer than half the numbers of the one in force "
+        "(refused otherwise: a truncated file must not lift most of the registry)",
+    )
+    imp.add_argument(
         "--rejects",
         type=Path,
         metavar="PATH",
@@ -348,6 +354,7 @@ def _import(args: argparse.Namespace) -> int:
                 max_reject_share=args.max_reject_share,
                 keep_rejects=0,
                 workers=args.workers,
+                allow_shrink=args.allow_shrink,
                 allow_empty=args.allow_empty,
             )
             progress.update(task, completed=source.total_bytes)
@@ -356,6 +363,8 @@ def _import(args: argparse.Namespace) -> int:
         where = f"; rejected lines in {rejects.path}" if rejects.count else ""
         if exc.setting == "max_reject_share":
             where += f" (--max-reject-share {args.max_reject_share} sets the limit)"
+        elif exc.setting == "allow_shrink":
+            where += " (--allow-shrink accepts it)"
         elif "allow_empty" in str(exc):
             where += " (--allow-empty accepts a genuinely empty list)"
         raise ValueError(f"{args.file}: {exc}{where}") from None

@@ -256,6 +256,7 @@ class RegistryImportRequest(_Body):
     snapshot_at: Instant
     numbers: list[str] = Field(max_length=100_000)
     replace: bool = True
+    allow_shrink: bool = False
     allow_empty: bool = Field(
         False, description="Accept a full snapshot with no number listed (else refused)."
     )

@@ -309,6 +309,7 @@ class ContactGate:
         snapshot_at: Any,
         numbers: list[str],
         replace: bool = True,
+        allow_shrink: bool = False,
         allow_empty: bool = False,
     ) -> Any:
         """Swap in (``replace``) or extend a registry snapshot; large files go through
@@ -317,7 +318,13 @@ class ContactGate:
 
         try:
             result = self._call_store(
-                "import_registry", registry, snapshot_at, numbers, replace, allow_empty=allow_empty
+                "import_registry",
+                registry,
+                snapshot_at,
+                numbers,
+                replace,
+                allow_shrink=allow_shrink,
+                allow_empty=allow_empty,
             )
         except ImportAborted as exc:  # the store's own words: dates and counts, no number
             message = str(exc)

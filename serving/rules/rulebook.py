@@ -4,6 +4,7 @@ the memoised plan of what to check for one contact shape (:class:`_Plan`)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,13 @@ class _Plan:
         self.moving = tuple(rule for rule in rules if rule.varies_with_time)
 
 
+@functools.cache
+def required_jurisdictions() -> frozenset[str]:
+    """The jurisdictions of the packs shipped with contactgate: every rules directory must
+    hold a pack for each (it may change them and add more)."""
+    return frozenset(read_pack(file).jurisdiction for file in PACKS_DIR.glob("*.yaml"))
+
+
 def load_rulebook(path: Path | None = None) -> RuleBook:
     """Read, validate and compile every ``*.yaml`` pack in ``path`` (default: packaged packs).
 
@@ -263,6 +271,16 @@ def load_rulebook(path: Path | None = None) -> RuleBook:
         seen[spec.jurisdiction] = file
         digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
         packs.append(_Pack(spec, file))
+    if directory.resolve() != PACKS_DIR.resolve():
+        missing = sorted(required_jurisdictions() - set(seen))
+        if missing:
+            raise RulePackError(
+                directory,
+                "(directory)",
+                f"missing required pack(s) {', '.join(missing)}: a rules directory holds every "
+                f"pack shipped in {PACKS_DIR} (copy it, then edit or add packs); a jurisdiction "
+                "without its pack would be decided by the default rules alone",
+            )
     by_region: dict[str, list[_Pack]] = {}
     by_subdivision: dict[str, list[_Pack]] = {}
     default_pack = None

@@ -110,6 +110,7 @@ class RegistriesMixin(StoreBase):
         max_reject_share: float | None = None,
         keep_rejects: int = 1000,
         workers: int = 1,
+        allow_shrink: bool = False,
         allow_empty: bool = False,
     ) -> ImportResult:
         """Load a registry snapshot, streaming ``numbers`` in batches (bounded memory).
@@ -128,6 +129,9 @@ class RegistriesMixin(StoreBase):
         refused (:class:`ImportAborted`): a wrong file must not replace a good snapshot.
         ``workers`` > 1 normalises batches in that many processes while this one hashes and
         writes (at most ``2 × workers`` batches in flight, so memory stays bounded).
+        A full snapshot listing fewer than half the numbers of the one in force is refused
+        (:class:`ImportAborted`) unless ``allow_shrink``: a truncated file must not lift the
+        registry's protection from most of its numbers.
         A full snapshot with no number at all is refused (an accidental empty replacement)
         unless ``allow_empty``: then it is recorded as checked with nothing listed. A file
         whose lines are all invalid is refused either way.
@@ -142,7 +146,7 @@ class RegistriesMixin(StoreBase):
         if snapshot_at > dt.datetime.now(dt.UTC) + MAX_SNAPSHOT_CLOCK_SKEW:
             # a snapshot from the future would keep REGISTRY_STALE from ever firing
             raise ImportAborted(
-                f"snapshot_at {snapshot_at.isoformat()} is in the future; the previous "
+                f"snapshot_at: {snapshot_at.isoformat()} is in the future; the previous "
                 "snapshot stays in force"
             )
         with self._read() as conn:
@@ -162,7 +166,7 @@ class RegistriesMixin(StoreBase):
             )
         if replace and current_at is not None and snap_us < current_at:
             raise ImportAborted(
-                f"snapshot_at {snapshot_at.isoformat()} is older than the {registry} snapshot "
+                f"snapshot_at: {snapshot_at.isoformat()} is older than the {registry} snapshot "
                 f"in force ({from_us(current_at).isoformat()}); the newer one stays in force"
             )
         if not replace and current is not None:
@@ -199,12 +203,12 @@ class RegistriesMixin(StoreBase):
             if result.accepted == 0 and not (allow_empty and read == 0):
                 hint = "" if read else " (a genuinely empty list needs allow_empty)"
                 raise ImportAborted(
-                    f"{registry}: no valid number in the import ({result.rejected_count} rejected)"
+                    f"numbers: {registry}: no valid number in the import ({result.rejected_count} rejected)"
                     f"{hint}; the snapshot in force is unchanged"
                 )
             if max_reject_share is not None and result.rejected_count > max_reject_share * read:
                 raise ImportAborted(
-                    f"{registry}: {result.rejected_count:,} of {read:,} numbers rejected, more than "
+                    f"numbers: {registry}: {result.rejected_count:,} of {read:,} numbers rejected, more than "
                     f"{max_reject_share:.1%}; the snapshot in force is unchanged",
                     setting="max_reject_share",
                 )
@@ -220,6 +224,16 @@ class RegistriesMixin(StoreBase):
                         t.registry_current.c.registry == registry
                     )
                 ).scalar()
+                before = None if previous is None else _listed(conn, int(previous))
+                emptied = allow_empty and listed == 0  # asked for in so many words
+                if before and listed * 2 < before and not (allow_shrink or emptied):
+                    raise ImportAborted(
+                        f"numbers: the new {registry} snapshot lists {listed:,} numbers, fewer "
+                        f"than half of the {before:,} in force; if that is right, import it "
+                        "again allowing the shrink (allow_shrink); the snapshot in force is "
+                        "unchanged",
+                        setting="allow_shrink",
+                    )
                 if previous is None:
                     conn.execute(
                         insert(t.registry_current).values(

@@ -126,9 +126,9 @@ def test_a_policy_threshold_cannot_be_nan(client) -> None:
                                     dt.timedelta(minutes=6), dt.timedelta(days=30)])  # fmt: skip
 def test_authorize_at_another_instant_is_a_400_naming_at(client, offset) -> None:
     number = "+13055550173"
-    _post(client, "/dnc_add", {"records": [{"number": number, "added_at": NOW.isoformat()}]})
-    at = dt.datetime.now(dt.UTC) + offset  # from the clock now: the module's NOW is minutes old
-    body = {"number": number, "channel": "call", "at": at.isoformat(),
+    now = dt.datetime.now(dt.UTC)
+    _post(client, "/dnc_add", {"records": [{"number": number, "added_at": now.isoformat()}]})
+    body = {"number": number, "channel": "call", "at": (now + offset).isoformat(),
             "attempt_id": f"skew-{offset.total_seconds():g}"}  # fmt: skip
     response = _post(client, "/authorize", body, "campaign")
     assert response.status_code == 400, response.text
@@ -153,3 +153,29 @@ def test_an_event_id_reused_with_other_content_is_a_409_and_acts_on_nothing(clie
     assert data["accepted"] == 1 and data["actions"] == []  # the STOP was not stored
     replay = _post(client, "/record_events", {"events": [first]})
     assert replay.status_code == 200 and replay.json()["duplicates"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CONTACTGATE_MAX_BODY_BYTES", "8MB"), ("CONTACTGATE_MAX_BODY_BYTES", "999999999999"),
+     ("CONTACTGATE_AUTHORIZE_SKEW_S", "-5"), ("CONTACTGATE_WORKERS", "many"),
+     ("CONTACTGATE_STORE_CREATE", "maybe")],
+)  # fmt: skip
+def test_a_malformed_setting_stops_serve_naming_it(tmp_path, capsys, name, value) -> None:
+    from serving.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(name, value)
+        code = main(["serve", "--env-file", str(tmp_path / "none.env")])
+    assert code == 2
+    assert name in capsys.readouterr().err
+
+
+def test_registry_errors_name_snapshot_at_with_its_date_unmasked(client) -> None:
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).replace(microsecond=0)
+    body = {"registry": "GB_TPS", "snapshot_at": future.isoformat(), "numbers": ["+447400123456"]}
+    response = _post(client, "/registry_import", body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["field"] == "snapshot_at" and future.date().isoformat() in error["message"], error
+    assert "#" not in error["message"]

@@ -125,13 +125,31 @@ def test_duplicate_jurisdiction_is_an_error(tmp_path: Path) -> None:
 
 
 def test_version_names_pack_versions_and_changes_with_content(tmp_path: Path) -> None:
+    shutil.copytree(PACKS_DIR, tmp_path / "packs")  # a rules directory holds every pack
+    shipped = load_rulebook()
     first = load_rulebook(_write(tmp_path, MINIMAL))
     again = load_rulebook(tmp_path / "packs")
     assert first.version == again.version
-    assert first.version.startswith("0.1/1 packs/sha256:")
+    assert "0.1+" in first.version or "+0.1" in first.version
+    assert f"/{len(shipped.pack_versions) + 1} packs/sha256:" in first.version
     changed = load_rulebook(_write(tmp_path, MINIMAL.replace("21:00", "20:00")))
     assert changed.version != first.version
-    assert changed.pack_versions == {"MX": "0.1"}
+    assert changed.pack_versions == shipped.pack_versions | {"MX": "0.1"}
+
+
+def test_a_rules_directory_must_hold_every_shipped_pack(tmp_path: Path) -> None:
+    """A directory holding only POLICY.yaml used to load, and a Florida call was decided by
+    the default rules alone."""
+    directory = tmp_path / "packs"
+    directory.mkdir()
+    shutil.copy(PACKS_DIR / "POLICY.yaml", directory)
+    with pytest.raises(RulePackError, match="missing required pack.*US-FL"):
+        load_rulebook(directory)
+    shutil.rmtree(directory)
+    shutil.copytree(PACKS_DIR, directory)
+    (directory / "US-FL.yaml").unlink()
+    with pytest.raises(RulePackError, match=r"missing required pack\(s\) US-FL:"):
+        load_rulebook(directory)
 
 
 def test_new_jurisdiction_is_just_a_new_yaml_file(tmp_path: Path) -> None:

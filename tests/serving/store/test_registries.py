@@ -67,3 +67,21 @@ def test_registry_snapshots_cannot_come_from_the_future_or_roll_back(store: Stor
         store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=1), [FL])
     assert store.world_state(AT).registry_snapshots["US_NATIONAL_DNC"] == AT
     assert store.load_states([NY], AT)[NY].registries == frozenset({"US_NATIONAL_DNC"})
+
+
+def test_a_replacement_shrinking_the_list_by_more_than_half_needs_allow_shrink(
+    store: Store,
+) -> None:
+    """A registry of 300 numbers replaced by one (a truncated file) was accepted."""
+    numbers = fictional(300)
+    store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), numbers)
+    with pytest.raises(
+        ImportAborted, match=r"^numbers: .*1 numbers.*half of the 300.*allow_shrink"
+    ):
+        store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=1), numbers[:1])
+    assert store.world_state(AT).registry_snapshots["US_NATIONAL_DNC"] == AT - dt.timedelta(days=2)
+    assert store.load_states([numbers[-1]], AT)[numbers[-1]].registries == {"US_NATIONAL_DNC"}
+    kept = store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=1), numbers[:150])
+    assert kept.listed == 150  # half is not "more than half"
+    shrunk = store.import_registry("US_NATIONAL_DNC", AT, numbers[:1], allow_shrink=True)
+    assert shrunk.listed == 1

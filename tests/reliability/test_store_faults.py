@@ -1,0 +1,241 @@
+"""The store file deleted, replaced, locked against writes or damaged while the service is
+under load (opt-outs streaming in, dials, screens) — through the service in process
+(ContactGate.to_asgi()) on a real SQLite file, each case with its own fresh service.
+
+Nothing acknowledged is lost: hard links keep the original file (and its WAL) reachable
+after it is removed from its path, and every acknowledged opt-out must be in it. Nothing is
+allowed once the fault is in place, and ``/readyz`` says 503.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from serving.store import Store
+from tests.support.models import champion_store
+from tests.support.service import AUTH, asgi_app, service_environment
+
+#: How long the load runs before and after the fault.
+LOAD_S = 1.5
+
+
+def _next_tuesday_10_florida() -> str:
+    now = dt.datetime.now(dt.UTC)
+    day = now + dt.timedelta(days=2)
+    while day.weekday() != 1:
+        day += dt.timedelta(days=1)
+    return day.replace(hour=15, minute=0, second=0, microsecond=0).isoformat()
+
+
+class Load:
+    """Three threads on one service: opt-outs, dials, screens; what each got and when."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.stop = threading.Event()
+        self.acked: list[tuple[float, str]] = []  # (request start, event id)
+        self.decisions: list[tuple[float, str, str]] = []  # (start, endpoint, decision)
+        self.errors: list[str] = []
+        self._ids = itertools.count()
+        self.screen_at = _next_tuesday_10_florida()
+        self.threads = [
+            threading.Thread(target=self._loop, args=(f,), daemon=True)
+            for f in (self._opt_out, self._dial, self._screen)
+        ]
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def _loop(self, step: Callable[[], None]) -> None:
+        while not self.stop.is_set():
+            try:
+                step()
+            except Exception as exc:  # a transport error: nothing acknowledged
+                self.errors.append(f"{exc.__class__.__name__}: {exc}"[:200])
+            time.sleep(0.01)
+
+    def _opt_out(self) -> None:
+        n = next(self._ids)
+        event_id = f"stop-{n}"
+        number = f"+1212555{100 + n % 100:04d}"
+        started = time.monotonic()
+        response = self.client.post(
+            "/record_events",
+            json={"events": [{"event_id": event_id, "number": number, "kind": "opt_out",
+                              "ts": dt.datetime.now(dt.UTC).isoformat()}]},
+            headers=AUTH["operator"],
+        )  # fmt: skip
+        if response.status_code == 200 and response.json()["accepted"] == 1:
+            self.acked.append((started, event_id))
+
+    def _dial(self) -> None:
+        started = time.monotonic()
+        response = self.client.post(
+            "/authorize",
+            json={"number": f"+1305555{100 + int(started * 10) % 100:04d}", "channel": "call"},
+            headers=AUTH["campaign"],
+        )
+        if response.status_code == 200:
+            self.decisions.append((started, "authorize", response.json()["decision"]))
+
+    def _screen(self) -> None:
+        started = time.monotonic()
+        contacts = [
+            {"number": f"+1305555{100 + i:04d}", "channel": "call", "at": self.screen_at}
+            for i in range(20)
+        ]
+        response = self.client.post(
+            "/screen", json={"contacts": contacts}, headers=AUTH["campaign"]
+        )
+        if response.status_code == 200:
+            for result in response.json()["results"]:
+                self.decisions.append((started, "screen", result["decision"]))
+
+
+def _links(path: Path, keep: Path) -> None:
+    """Hard links to the store's files: the original stays readable whatever its path."""
+    for suffix in ("", "-wal"):
+        if Path(f"{path}{suffix}").exists():
+            os.link(f"{path}{suffix}", f"{keep}{suffix}")
+
+
+def _stored_ids(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {row[0] for row in conn.execute("SELECT event_id FROM events")}
+
+
+def _remove(path: Path, tmp: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _replace(path: Path, tmp: Path) -> None:
+    other = tmp / "other.db"
+    Store.open(f"sqlite:///{other}").close()
+    os.replace(other, path)
+
+
+def _damage(path: Path, tmp: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(4096)
+        f.write(os.urandom(max(size - 4096, 4096 * 8)))
+
+
+FAULTS = {"removed": _remove, "replaced": _replace, "damaged": _damage}
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    env = service_environment(tmp_path, champion_store().tracking_uri)
+    env.pop("CONTACTGATE_STORE_CREATE")
+    env.pop("CONTACTGATE_AUTHORIZE_SKEW_S")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CONTACTGATE_RULES_DIR", raising=False)
+    path = Path(env["CONTACTGATE_DB_URL"].removeprefix("sqlite:///"))
+    with Store.open(env["CONTACTGATE_DB_URL"]) as store:  # `contactgate store init`
+        store.import_registry(
+            "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
+        )
+        store.import_registry(  # Florida's own list (the numbers dialled are Florida's)
+            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
+        )
+    with TestClient(asgi_app()) as client:
+        assert client.get("/readyz").status_code == 200
+        yield client, path
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_store_fault_under_load_loses_nothing_acknowledged_and_allows_nothing(
+    service, tmp_path: Path, fault: str
+) -> None:
+    client, path = service
+    keep = tmp_path / "original.db"
+    with Load(client) as load:
+        time.sleep(LOAD_S)
+        if fault != "damaged":
+            _links(path, keep)
+        FAULTS[fault](path, tmp_path)
+        faulted = time.monotonic()
+        time.sleep(LOAD_S)
+    assert client.get("/readyz").status_code == 503
+    before = [d for t, e, d in load.decisions if t < faulted and e == "screen"]
+    after = [(e, d) for t, e, d in load.decisions if t > faulted]
+    assert "allow" in before, "the load never got an allow before the fault"
+    assert after and all(d != "allow" for _, d in after), after[:5]
+    late_acks = [i for t, i in load.acked if t > faulted]
+    assert late_acks == [], late_acks[:5]
+    assert load.acked, "no opt-out acknowledged before the fault"
+    if fault != "damaged":  # a damaged file cannot be read back: its data is gone
+        missing = {i for _, i in load.acked} - _stored_ids(keep)
+        assert not missing, sorted(missing)[:5]
+    response = client.post(
+        "/record_events",
+        json={"events": [{"event_id": "x", "number": "+12125550100", "kind": "opt_out",
+                          "ts": dt.datetime.now(dt.UTC).isoformat()}]},
+        headers=AUTH["operator"],
+    )  # fmt: skip
+    assert response.status_code == 503, response.text
+    assert not path.exists() or fault != "removed"  # nothing created in its place
+
+
+def test_a_store_that_cannot_take_writes_is_not_ready_and_allows_no_dial(service) -> None:
+    client, path = service
+    holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the only writer slot
+    try:
+        started = time.monotonic()
+        assert client.get("/readyz").status_code == 503
+        dial = client.post(
+            "/authorize", json={"number": "+13055550150", "channel": "call"},
+            headers=AUTH["campaign"],
+        ).json()  # fmt: skip
+        assert dial["decision"] == "withhold"
+        assert [r["code"] for r in dial["reasons"]] == ["SYSTEM_UNAVAILABLE"]
+        assert time.monotonic() - started < 20
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert client.get("/readyz").status_code == 200  # writable again: ready again
+
+
+def test_the_service_does_not_create_a_missing_store(tmp_path: Path, monkeypatch) -> None:
+    env = service_environment(tmp_path, champion_store().tracking_uri)
+    env.pop("CONTACTGATE_STORE_CREATE")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    path = Path(env["CONTACTGATE_DB_URL"].removeprefix("sqlite:///"))
+    with TestClient(asgi_app()) as client:
+        assert client.get("/readyz").status_code == 503
+        screened = client.post(
+            "/screen",
+            json={"contacts": [{"number": "+13055550150", "channel": "call"}]},
+            headers=AUTH["campaign"],
+        ).json()
+        assert screened["results"][0]["decision"] == "withhold"
+        write = client.post(
+            "/dnc_add",
+            json={"records": [{"number": "+13055550150",
+                               "added_at": dt.datetime.now(dt.UTC).isoformat()}]},
+            headers=AUTH["operator"],
+        )  # fmt: skip
+        assert write.status_code == 503
+    assert not path.exists()
