@@ -1,4 +1,4 @@
-"""A real ``contactgate serve`` subprocess for the reliability tests and the soak benchmark,
+"""A real ``contactgate serve`` subprocess for the reliability tests and the soak benchmark:
 start it on a free loopback port, wait until ready, find its workers, kill it (gently or
 with SIGKILL), and read the processes' memory."""
 
