@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support.models import champion_store
-from tests.support.service import AUTH, asgi_app, service_environment
+from tests.support.service import AUTH, service_client
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 NUMBER = "+13055550171"
@@ -21,14 +20,10 @@ NUMBER = "+13055550171"
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> Iterator[TestClient]:
-    tmp = tmp_path_factory.mktemp("inputs")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in service_environment(tmp, champion_store().tracking_uri).items():
-            mp.setenv(name, value)
-        mp.delenv("CONTACTGATE_AUTHORIZE_SKEW_S")  # the default: ±5 minutes
-        mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
-        with TestClient(asgi_app()) as test_client:
-            yield test_client
+    with service_client(
+        tmp_path_factory.mktemp("inputs"), unset=("CONTACTGATE_AUTHORIZE_SKEW_S",)
+    ) as test_client:
+        yield test_client
 
 
 def _post(client: TestClient, path: str, body: object, role: str = "operator"):

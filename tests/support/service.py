@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from serving.settings import MAX_AUTHORIZE_SKEW_S
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
 from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 
 AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
@@ -47,3 +56,22 @@ def asgi_app() -> Any:
     from serving.http.service import ContactGate
 
     return ContactGate.to_asgi()
+
+
+@contextlib.contextmanager
+def service_client(
+    tmp: Path, *, unset: tuple[str, ...] = (), keys: bool = True
+) -> Iterator[TestClient]:
+    """The service in process on a fresh temp store and the trained test model: its own
+    environment (keys, URLs), less the variables in ``unset``, for as long as it is used."""
+    from starlette.testclient import TestClient
+
+    from tests.support.models import champion_store
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in service_environment(tmp, champion_store().tracking_uri, keys).items():
+            mp.setenv(name, value)
+        for name in ("CONTACTGATE_RULES_DIR", "CONTACTGATE_OPEN_PATHS", *unset):
+            mp.delenv(name, raising=False)
+        with TestClient(asgi_app()) as client:
+            yield client

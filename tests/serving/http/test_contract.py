@@ -19,8 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.support.models import champion_store
-from tests.support.service import AT, AUTH, FL, asgi_app, service_environment
+from tests.support.service import AT, AUTH, FL, service_client
 
 API_PATHS = ("/screen", "/authorize", "/record_events", "/record_consent", "/record_preferences",
              "/dnc_add", "/dnc_remove", "/block_period", "/registry_import", "/subject_report",
@@ -29,14 +28,8 @@ API_PATHS = ("/screen", "/authorize", "/record_events", "/record_consent", "/rec
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> Iterator[TestClient]:
-    tmp = tmp_path_factory.mktemp("contract")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in service_environment(tmp, champion_store().tracking_uri).items():
-            mp.setenv(name, value)
-        mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
-        mp.delenv("CONTACTGATE_OPEN_PATHS", raising=False)
-        with TestClient(asgi_app()) as test_client:
-            yield test_client
+    with service_client(tmp_path_factory.mktemp("contract")) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")

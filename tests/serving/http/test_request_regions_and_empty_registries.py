@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.support.models import champion_store
-from tests.support.service import AT, AUTH, asgi_app, service_environment
+from tests.support.service import AT, AUTH, service_client
 
 NATIONAL = "(212) 555-0161"  # fictional 555-01xx, New York
 E164 = "+12125550161"
@@ -19,13 +19,8 @@ E164 = "+12125550161"
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> Iterator[TestClient]:
-    tmp = tmp_path_factory.mktemp("service")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in service_environment(tmp, champion_store().tracking_uri).items():
-            mp.setenv(name, value)
-        mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
-        with TestClient(asgi_app()) as test_client:
-            yield test_client
+    with service_client(tmp_path_factory.mktemp("service")) as test_client:
+        yield test_client
 
 
 def test_readyz_names_the_model_and_rules_in_use(client) -> None:

@@ -13,19 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.support.models import champion_store
-from tests.support.service import AT, AUTH, FL, asgi_app, service_environment
+from tests.support.service import AT, AUTH, FL, service_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> Iterator[TestClient]:
-    tmp = tmp_path_factory.mktemp("service")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in service_environment(tmp, champion_store().tracking_uri).items():
-            mp.setenv(name, value)
-        mp.delenv("CONTACTGATE_RULES_DIR", raising=False)
-        with TestClient(asgi_app()) as test_client:
-            yield test_client
+    with service_client(tmp_path_factory.mktemp("service")) as test_client:
+        yield test_client
 
 
 def _screen_body(*numbers: str, **extra) -> dict:
