@@ -20,7 +20,6 @@ has the one shape of :mod:`serving.http.errors`.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import uuid
@@ -53,6 +52,7 @@ from serving.pipeline import (
     Screener,
     load_resources,
     screen_response,
+    settle_heap,
     with_default_region,
 )
 from serving.settings import Settings, start_runtime
@@ -151,9 +151,8 @@ class ContactGate:
             log.error("feature kernels failed to load: %s", exc.__class__.__name__)
         # Everything loaded so far (model, rule book, libraries) lives as long as the worker:
         # keep it out of the garbage collector's full passes, which otherwise stall every
-        # request in flight while they walk millions of objects that can never be freed.
-        gc.collect()
-        gc.freeze()
+        # request in flight while they walk objects that can never be freed.
+        settle_heap()
         problems = self.resources.problems()
         if problems:
             log.error(

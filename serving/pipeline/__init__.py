@@ -8,9 +8,11 @@ from serving.pipeline.regions import with_default_region
 from serving.pipeline.resources import (
     RETRY_AFTER_S,
     ChampionFollower,
+    ChunkedCollection,
     Resources,
     load_resources,
     serving_resources,
+    settle_heap,
     smoke_check,
 )
 from serving.pipeline.screen import (
@@ -27,6 +29,7 @@ __all__ = [
     "AUTHORIZE_SKEW",
     "AtOutOfRange",
     "ChampionFollower",
+    "ChunkedCollection",
     "DEFAULT_LOOKBACK_DAYS",
     "RETRY_AFTER_S",
     "Outcome",
@@ -35,6 +38,7 @@ __all__ = [
     "load_resources",
     "screen_response",
     "serving_resources",
+    "settle_heap",
     "smoke_check",
     "with_default_region",
 ]

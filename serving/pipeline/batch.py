@@ -169,6 +169,9 @@ def screen_file(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from serving.pipeline.resources import ChunkedCollection
+
+    heap = ChunkedCollection()  # full collector passes between chunks only
     try:
         for frame in read_chunks(path, chunk_size):
             items: list[ContactIn] = []
@@ -234,6 +237,7 @@ def screen_file(
                 }
             if progress is not None:
                 progress(len(frame))
+            heap.after_chunk()
         if writer is not None:
             writer.close()
             writer = None
@@ -250,6 +254,7 @@ def screen_file(
         if writer is not None:
             writer.close()
         temp.unlink(missing_ok=True)
+        heap.close()
     summary["rejected_rows"] = len(rejects)
     if rejects:
         pd.DataFrame(rejects).to_csv(rejects_path, index=False)
