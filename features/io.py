@@ -26,6 +26,7 @@ A number that is not valid is a row error (``number``): it is never kept as a ra
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from dataclasses import dataclass, field
@@ -37,7 +38,14 @@ import pandas as pd
 import pyarrow as pa
 from pydantic.fields import FieldInfo
 
-from features.schema import EVENT_KIND_REQUIRES, FILE_RECORDS, Record
+from features.schema import (
+    EARLIEST_INSTANT,
+    EVENT_KIND_REQUIRES,
+    FILE_RECORDS,
+    INSTANT_RANGE_TEXT,
+    LATEST_INSTANT,
+    Record,
+)
 
 ColumnKind = Literal["str", "enum", "instant", "float", "int", "bool", "localtime", "region"]
 
@@ -195,6 +203,24 @@ def _as_text(series: pd.Series) -> pd.Series:
 Check = tuple[pd.Series, str]
 
 
+def _outside_instant_range(values: pd.Series) -> pd.Series:
+    """Instants outside the contracts' span (:data:`features.schema.EARLIEST_INSTANT` …
+    ``LATEST_INSTANT``, the bound the API's and the store's records apply)."""
+    early, late = pd.Timestamp(EARLIEST_INSTANT), pd.Timestamp(LATEST_INSTANT)
+    return (values.notna() & ((values < early) | (values >= late))).fillna(False).astype(bool)
+
+
+def _iso_instant(text: str) -> bool:
+    """Whether ``text`` is an ISO-8601 instant Python reads (whatever its year)."""
+    try:
+        return (
+            dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            is not None
+        )
+    except ValueError:
+        return False
+
+
 def _validate_column(
     col: Column, raw: pd.Series
 ) -> tuple[pd.Series, list[Check], int | tuple[int, str]]:
@@ -204,7 +230,8 @@ def _validate_column(
     none = pd.Series(False, index=raw.index)
     # Typed columns straight from Parquet keep their type.
     if col.kind == "instant" and isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC"), [], 0
+        values = raw.dt.tz_convert("UTC")
+        return values, [(_outside_instant_range(values), INSTANT_RANGE_TEXT)], 0
     if col.kind == "instant" and pd.api.types.is_datetime64_dtype(raw.dtype):
         return raw.dt.tz_localize("UTC"), [(raw.notna(), "has no time zone (naive timestamp)")], 0
     if (
@@ -236,7 +263,18 @@ def _validate_column(
         shaped = text.str.match(_INSTANT_RE).fillna(False).astype(bool)
         parsed = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
         bad = present & (~shaped | parsed.isna())
-        return parsed, [(bad, "is not an ISO-8601 instant with an offset or Z")], 0
+        # a well-formed instant the column cannot hold (past year 9999 in UTC) is out of
+        # range, as the API says, not malformed
+        overflow = bad & shaped & text.map(_iso_instant, na_action="ignore").fillna(False)
+        out_of_range = (present & ~bad & _outside_instant_range(parsed)) | overflow
+        return (
+            parsed.mask(out_of_range),
+            [
+                (bad & ~overflow, "is not an ISO-8601 instant with an offset or Z"),
+                (out_of_range, INSTANT_RANGE_TEXT),
+            ],
+            0,
+        )
     if col.kind == "localtime":
         bad = present & ~text.str.match(r"^([01]\d|2[0-3]):[0-5]\d$").fillna(False).astype(bool)
         return text, [(bad, "is not a local time HH:MM")], 0
