@@ -1,10 +1,13 @@
 """The store file deleted, replaced, locked against writes or damaged while the service is
 under load (opt-outs streaming in, dials, screens) — through the service in process
-(ContactGate.to_asgi()) on a real SQLite file, each case with its own fresh service.
+(ContactGate.to_asgi()) on a real SQLite file, each case with its own fresh service; and on
+PostgreSQL, the service's database connections killed under the same load.
 
 Nothing acknowledged is lost: hard links keep the original file (and its WAL) reachable
 after it is removed from its path, and every acknowledged opt-out must be in it. Nothing is
-allowed once the fault is in place, and ``/readyz`` says 503.
+allowed once the fault is in place, and ``/readyz`` says 503. On PostgreSQL a killed
+connection fails its own request closed (503 for a write, ``SYSTEM_UNAVAILABLE`` for a
+decision, never a 500) and the service carries on on fresh connections.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -46,6 +51,7 @@ class Load:
         self.acked: list[tuple[float, str]] = []  # (request start, event id)
         self.decisions: list[tuple[float, str, str]] = []  # (start, endpoint, decision)
         self.errors: list[str] = []
+        self.statuses: list[tuple[float, str, int]] = []  # (start, endpoint, HTTP status)
         self._ids = itertools.count()
         self.screen_at = _next_tuesday_10_florida()
         self.threads = [
@@ -82,6 +88,7 @@ class Load:
                               "ts": dt.datetime.now(dt.UTC).isoformat()}]},
             headers=AUTH["operator"],
         )  # fmt: skip
+        self.statuses.append((started, "record_events", response.status_code))
         if response.status_code == 200 and response.json()["accepted"] == 1:
             self.acked.append((started, event_id))
 
@@ -92,6 +99,7 @@ class Load:
             json={"number": f"+1305555{100 + int(started * 10) % 100:04d}", "channel": "call"},
             headers=AUTH["campaign"],
         )
+        self.statuses.append((started, "authorize", response.status_code))
         if response.status_code == 200:
             self.decisions.append((started, "authorize", response.json()["decision"]))
 
@@ -104,6 +112,7 @@ class Load:
         response = self.client.post(
             "/screen", json={"contacts": contacts}, headers=AUTH["campaign"]
         )
+        self.statuses.append((started, "screen", response.status_code))
         if response.status_code == 200:
             for result in response.json()["results"]:
                 self.decisions.append((started, "screen", result["decision"]))
@@ -239,3 +248,91 @@ def test_the_service_does_not_create_a_missing_store(tmp_path: Path, monkeypatch
         )  # fmt: skip
         assert write.status_code == 503
     assert not path.exists()
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+def _terminate(admin: Any, application: str) -> int:
+    """``pg_terminate_backend`` on every connection the service holds (found by its
+    application name: other connections to the server are left alone)."""
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        return len(
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": application},
+            ).all()
+        )
+
+
+@pytest.fixture
+def pg_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str):
+    from sqlalchemy.engine import make_url
+
+    application = f"contactgate-fault-{uuid.uuid4().hex[:8]}"
+    url = (
+        make_url(pg_url)
+        .update_query_dict({"application_name": application})
+        .render_as_string(hide_password=False)
+    )
+    env = service_environment(tmp_path, champion_store().tracking_uri) | {"CONTACTGATE_DB_URL": url}
+    env.pop("CONTACTGATE_STORE_CREATE")
+    env.pop("CONTACTGATE_AUTHORIZE_SKEW_S")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CONTACTGATE_RULES_DIR", raising=False)
+    with Store.open(url) as store:  # `contactgate store init`
+        store.import_registry(
+            "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
+        )
+        store.import_registry(
+            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
+        )
+    with TestClient(asgi_app()) as client:
+        assert client.get("/readyz").status_code == 200
+        yield client, url, application
+
+
+@pytest.mark.postgres
+def test_postgres_connections_killed_under_load_lose_nothing_acknowledged(
+    pg_service, pg_server_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    client, url, application = pg_service
+    admin = create_engine(pg_server_url)
+    killed = 0
+    try:
+        with Load(client) as load:
+            time.sleep(LOAD_S)
+            storm = time.monotonic()
+            while time.monotonic() - storm < 2 * LOAD_S:  # the database drops the service
+                killed += _terminate(admin, application)
+                time.sleep(0.05)
+            calm = time.monotonic()
+            time.sleep(LOAD_S)
+    finally:
+        admin.dispose()
+    assert killed, "no connection of the service was terminated"
+    # every request got an answer of the project's own: a decision, or 503 for a write
+    assert load.errors == [], load.errors[:5]
+    wrong = [(e, s) for _, e, s in load.statuses if s != 200 and (e, s) != ("record_events", 503)]
+    assert not wrong, wrong[:5]
+    assert any(s == 200 for t, e, s in load.statuses if e == "record_events" and t > calm)
+    # nothing acknowledged is lost
+    assert load.acked, "no opt-out acknowledged"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            stored = set(conn.execute(text("SELECT event_id FROM events")).scalars())
+    finally:
+        engine.dispose()
+    missing = {i for _, i in load.acked} - stored
+    assert not missing, sorted(missing)[:5]
+    # the service carries on on fresh connections: ready, and deciding again
+    assert client.get("/readyz").status_code == 200
+    after = [d for t, e, d in load.decisions if t > calm + 0.5 and e == "screen"]
+    assert "allow" in after, "no allow once the connections were back"
