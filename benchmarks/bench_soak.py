@@ -41,7 +41,7 @@ def main() -> int:
     from rich.table import Table
 
     from serving.store import Store
-    from tests.support.process import Server, server_environment
+    from tests.support.server import Server, server_environment
     from tests.support.soak import soak
 
     console = Console()

@@ -25,7 +25,7 @@ def test_promoted_champion_is_served_without_a_restart(
 ) -> None:
     registry = champion_store_copy(tmp_path / "registry")
     monkeypatch.setenv("CONTACTGATE_MODEL_POLL_S", "1")
-    server = Server(tmp_path, registry.tracking_uri)
+    server = Server.on_new_sqlite_store(tmp_path, registry.tracking_uri)
     answers: list[tuple[float, int, str | None, list[str]]] = []
     stop = threading.Event()
 
@@ -45,8 +45,8 @@ def test_promoted_champion_is_served_without_a_restart(
                 answers.append((time.monotonic(), response.status_code, version, codes))
 
     try:
-        server.wait_started()
-        ready = server.client.get("/readyz")
+        server.wait_ready()
+        ready = server.http.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["model"] == {
             "name": "contact-risk", "version": registry.version, "alias": "champion"
@@ -73,7 +73,7 @@ def test_promoted_champion_is_served_without_a_restart(
         assert set(versions[:first_new]) == {registry.version}
         assert set(versions[first_new:]) == {second}  # never back to the old one
         assert f"champion changed: contact-risk version {registry.version} → {second}" in log
-        assert server.client.get("/readyz").json()["model"]["version"] == second
+        assert server.http.get("/readyz").json()["model"]["version"] == second
         swap_s = next(t for t, _, v, _ in answers if v == second) - promoted_at
         print(f"\nswap: {len(answers)} requests, first decision by v{second} {swap_s:.1f} s "
               f"after promotion (poll 1 s), {versions.count(second)} after it")  # fmt: skip

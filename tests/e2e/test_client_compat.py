@@ -33,9 +33,11 @@ PACKAGE = "contactgate_generated"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("compat"), champion_store().tracking_uri)
+    running = Server.on_new_sqlite_store(
+        tmp_path_factory.mktemp("compat"), champion_store().tracking_uri
+    )
     try:
-        running.wait_started()
+        running.wait_ready()
         yield running
     finally:
         running.stop()
@@ -47,7 +49,7 @@ def generated(server, tmp_path_factory):
     from openapi_spec_validator import validate
 
     out = tmp_path_factory.mktemp("generated")
-    response = server.client.get("/docs.json", headers=AUTH["reviewer"])
+    response = server.http.get("/docs.json", headers=AUTH["reviewer"])
     assert response.status_code == 200
     validate(response.json())
     (out / "docs.json").write_bytes(response.content)

@@ -21,10 +21,10 @@ AT = "2026-06-16T14:00:00Z"  # Tue 10:00 in Florida
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("e2e")
-    running = Server(tmp, champion_store().tracking_uri)
+    running = Server.on_new_sqlite_store(tmp, champion_store().tracking_uri)
     try:
-        running.wait_started()
-        registry = running.client.post(
+        running.wait_ready()
+        registry = running.http.post(
             "/registry_import",
             json={
                 "registry": "US_NATIONAL_DNC",
@@ -37,7 +37,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         # Florida and Louisiana keep their own do-not-call lists: without a snapshot in force
         # every marketing contact in those states is withheld REGISTRY_STALE (fail closed)
         for state_list in ("US_FL_DNC", "US_LA_DNC"):
-            imported = running.client.post(
+            imported = running.http.post(
                 "/registry_import",
                 json={
                     "registry": state_list,
@@ -62,10 +62,10 @@ def _codes(result: dict) -> list[str]:
 
 
 def test_infrastructure_endpoints(server) -> None:
-    assert server.client.get("/livez").status_code == 200
-    assert server.client.get("/readyz").status_code == 200
-    assert "/screen" in server.client.get("/docs.json", headers=AUTH["reviewer"]).json()["paths"]
-    assert server.client.get("/metrics", headers=AUTH["operator"]).status_code == 200
+    assert server.http.get("/livez").status_code == 200
+    assert server.http.get("/readyz").status_code == 200
+    assert "/screen" in server.http.get("/docs.json", headers=AUTH["reviewer"]).json()["paths"]
+    assert server.http.get("/metrics", headers=AUTH["operator"]).status_code == 200
 
 
 def test_unknown_paths_never_become_metric_labels(server) -> None:
@@ -73,11 +73,11 @@ def test_unknown_paths_never_become_metric_labels(server) -> None:
     (one label per path, unbounded) or its access log (a number in a URL)."""
     from serving.http.auth import ENDPOINT_ROLES
 
-    server.client.post("/screen", json={"contacts": []}, headers=AUTH["campaign"])
+    server.http.post("/screen", json={"contacts": []}, headers=AUTH["campaign"])
     for i in range(5):
-        assert server.client.get(f"/probe-{i}/+13055550167").status_code == 404
-        assert server.client.post(f"/screen/{i}", json={}).status_code == 404
-    metrics = server.client.get("/metrics", headers=AUTH["operator"]).text
+        assert server.http.get(f"/probe-{i}/+13055550167").status_code == 404
+        assert server.http.post(f"/screen/{i}", json={}).status_code == 404
+    metrics = server.http.get("/metrics", headers=AUTH["operator"]).text
     assert "probe-" not in metrics and "5550167" not in metrics and "/screen/" not in metrics
     assert 'endpoint="/screen"' in metrics  # the real labels are there
     endpoints = {
@@ -91,7 +91,7 @@ def test_unknown_paths_never_become_metric_labels(server) -> None:
 
 
 def test_screen(server) -> None:
-    response = server.client.post(
+    response = server.http.post(
         "/screen",
         json={
             "contacts": [
@@ -112,12 +112,12 @@ def test_screen(server) -> None:
 
 
 def test_auth_and_malformed_bodies(server) -> None:
-    assert server.client.post("/screen", json={"contacts": []}).status_code == 401
+    assert server.http.post("/screen", json={"contacts": []}).status_code == 401
     assert (
-        server.client.post("/screen", json={"contacts": []}, headers=AUTH["reviewer"]).status_code
+        server.http.post("/screen", json={"contacts": []}, headers=AUTH["reviewer"]).status_code
         == 403
     )
-    response = server.client.post(
+    response = server.http.post(
         "/screen", json={"contacts": [{"number": "+13055550170"}]}, headers=AUTH["campaign"]
     )
     assert response.status_code == 400 and "channel" in response.text
@@ -138,7 +138,7 @@ def test_fifty_concurrent_authorizations_under_a_cap_of_three(server) -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
         decisions = list(pool.map(call, range(50)))
     assert decisions.count("allow") == 3, decisions
-    report = server.client.post(
+    report = server.http.post(
         "/subject_report", json={"number": "+13055550171"}, headers=AUTH["reviewer"]
     ).json()
     assert len([e for e in report["events"] if e["kind"] == "contact"]) == 3
@@ -148,17 +148,17 @@ def test_fifty_concurrent_authorizations_under_a_cap_of_three(server) -> None:
 def test_idempotent_replays(server) -> None:
     event = {"event_id": "e2e-1", "number": "+13055550172", "ts": "2026-06-10T10:00:00Z",
              "kind": "contact", "channel": "call", "outcome": "answered"}  # fmt: skip
-    first = server.client.post("/record_events", json={"events": [event]}, headers=AUTH["operator"])
-    again = server.client.post("/record_events", json={"events": [event]}, headers=AUTH["operator"])
+    first = server.http.post("/record_events", json={"events": [event]}, headers=AUTH["operator"])
+    again = server.http.post("/record_events", json={"events": [event]}, headers=AUTH["operator"])
     assert first.json()["accepted"] == 1 and again.json()["duplicates"] == 1
     attempt = _contact("+13055550172", attempt_id="same-attempt")
     answers = [
-        server.client.post("/authorize", json=attempt, headers=AUTH["campaign"]).json()
+        server.http.post("/authorize", json=attempt, headers=AUTH["campaign"]).json()
         for _ in range(2)
     ]
     assert [a["decision"] for a in answers] == ["allow", "allow"]
     assert {a["attempt_id"] for a in answers} == {"same-attempt"}
-    report = server.client.post(
+    report = server.http.post(
         "/subject_report", json={"number": "+13055550172"}, headers=AUTH["reviewer"]
     ).json()
     assert sorted(e["event_id"] for e in report["events"]) == ["e2e-1", "same-attempt"]
@@ -168,11 +168,11 @@ def test_opt_out_reply_then_screen_is_revoked(server) -> None:
     number = "+13055550173"
     reply = {"event_id": "e2e-stop", "number": number, "ts": "2026-06-16T13:59:59Z",
              "kind": "reply", "text": "stop"}  # fmt: skip
-    response = server.client.post(
+    response = server.http.post(
         "/record_events", json={"events": [reply]}, headers=AUTH["operator"]
     )
     assert response.json()["actions"] == [{"index": 0, "action": "opt_out"}]
-    result = server.client.post(
+    result = server.http.post(
         "/screen", json={"contacts": [_contact(number)]}, headers=AUTH["campaign"]
     ).json()["results"][0]
     assert result["decision"] == "withhold" and "CONSENT_REVOKED" in _codes(result)
@@ -182,18 +182,16 @@ def test_erasure_then_reimport_is_suppressed(server) -> None:
     number = "+13055550174"
     consent = {"number": number, "channel": "any", "purpose": "marketing", "type": "written",
                "granted_at": "2026-01-01T00:00:00Z", "evidence": "web form v3"}  # fmt: skip
-    ok = server.client.post(
-        "/record_consent", json={"records": [consent]}, headers=AUTH["operator"]
-    )
+    ok = server.http.post("/record_consent", json={"records": [consent]}, headers=AUTH["operator"])
     assert ok.json()["accepted"] == 1
-    erased = server.client.post("/erase_subject", json={"number": number}, headers=AUTH["operator"])
+    erased = server.http.post("/erase_subject", json={"number": number}, headers=AUTH["operator"])
     assert erased.status_code == 200 and erased.json()["consent_deleted"] == 1
-    server.client.post("/record_consent", json={"records": [consent]}, headers=AUTH["operator"])
-    result = server.client.post(
+    server.http.post("/record_consent", json={"records": [consent]}, headers=AUTH["operator"])
+    result = server.http.post(
         "/screen", json={"contacts": [_contact(number)]}, headers=AUTH["campaign"]
     ).json()["results"][0]
     assert result["decision"] == "withhold" and "SUPPRESSED" in _codes(result)
-    report = server.client.post(
+    report = server.http.post(
         "/subject_report", json={"number": number}, headers=AUTH["reviewer"]
     ).json()
     assert report["consent"] == [] and report["suppressed"] is True
@@ -203,14 +201,14 @@ def test_dnc_preferences_and_blocked_periods_over_http(server) -> None:
     """The remaining operator writes, each followed by the decision it must change."""
 
     def decide(number: str, **extra) -> dict:
-        response = server.client.post(
+        response = server.http.post(
             "/screen", json={"contacts": [_contact(number, **extra)]}, headers=AUTH["campaign"]
         )
         assert response.status_code == 200, response.text
         return response.json()["results"][0]
 
     def write(path: str, records: list[dict]) -> dict:
-        response = server.client.post(path, json={"records": records}, headers=AUTH["operator"])
+        response = server.http.post(path, json={"records": records}, headers=AUTH["operator"])
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -244,14 +242,14 @@ def test_model_missing_fails_closed(tmp_path) -> None:
     empty = tmp_path / "mlflow" / "mlflow.db"
     empty.parent.mkdir()
     mlflow.MlflowClient(tracking_uri=f"sqlite:///{empty}").search_experiments()
-    running = Server(tmp_path, f"sqlite:///{empty}", keys=False)
+    running = Server.on_new_sqlite_store(tmp_path, f"sqlite:///{empty}", keys=False)
     try:
-        running.wait_started(ready=False)
-        assert running.client.get("/readyz").status_code == 503
-        screen = running.client.post("/screen", json={"contacts": [_contact("+13055550175")]})
+        running.wait_ready(ready=False)
+        assert running.http.get("/readyz").status_code == 503
+        screen = running.http.post("/screen", json={"contacts": [_contact("+13055550175")]})
         assert screen.status_code == 200
         assert _codes(screen.json()["results"][0]) == ["SYSTEM_UNAVAILABLE"]
-        auth = running.client.post("/authorize", json=_contact("+13055550175"))
+        auth = running.http.post("/authorize", json=_contact("+13055550175"))
         assert auth.status_code == 200 and auth.json()["decision"] == "withhold"
         assert "5550175" not in running.log_text()  # numbers never reach the log
     finally:
@@ -262,27 +260,27 @@ def test_store_failure_fails_closed_over_http(tmp_path) -> None:
     """The store breaks under a running server (its file overwritten in place): decisions
     withhold SYSTEM_UNAVAILABLE with HTTP 200, writes answer 503 (nothing acknowledged),
     ``/readyz`` 503."""
-    running = Server(tmp_path, champion_store().tracking_uri, keys=False)
+    running = Server.on_new_sqlite_store(tmp_path, champion_store().tracking_uri, keys=False)
     try:
-        running.wait_started()
+        running.wait_ready()
         event = {"event_id": "before", "number": "+13055550176", "ts": AT, "kind": "opt_in"}
-        assert running.client.post("/record_events", json={"events": [event]}).status_code == 200
+        assert running.http.post("/record_events", json={"events": [event]}).status_code == 200
         for suffix in ("", "-wal", "-shm"):
             path = tmp_path / f"store.db{suffix}"
             if path.exists():
                 size = max(path.stat().st_size, 4096)
                 with path.open("r+b") as fh:  # same inode: open connections see it too
                     fh.write(b"this is not a database " * (size // 23 + 1))
-        screen = running.client.post("/screen", json={"contacts": [_contact("+13055550176")]})
+        screen = running.http.post("/screen", json={"contacts": [_contact("+13055550176")]})
         assert screen.status_code == 200
         assert _codes(screen.json()["results"][0]) == ["SYSTEM_UNAVAILABLE"]
-        auth = running.client.post("/authorize", json=_contact("+13055550176"))
+        auth = running.http.post("/authorize", json=_contact("+13055550176"))
         assert auth.status_code == 200 and auth.json()["decision"] == "withhold"
         event["event_id"] = "after"
-        write = running.client.post("/record_events", json={"events": [event]})
+        write = running.http.post("/record_events", json={"events": [event]})
         assert write.status_code == 503, write.text
         assert write.json()["error"]["code"] == "unavailable"  # the project's own body
-        ready = running.client.get("/readyz")
+        ready = running.http.get("/readyz")
         assert ready.status_code == 503 and ready.json()["error"]["code"] == "not_ready"
     finally:
         running.stop()

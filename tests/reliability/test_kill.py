@@ -21,7 +21,7 @@ import pytest
 from serving.store import Store
 from tests.conftest import LONG_OPTION
 from tests.support.models import champion_store
-from tests.support.process import AUTH, Server, alive, server_environment
+from tests.support.server import AUTH, Server, alive, server_environment
 
 pytestmark = pytest.mark.e2e
 

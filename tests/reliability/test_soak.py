@@ -13,7 +13,7 @@ import pytest
 from serving.store import Store
 from tests.conftest import LONG_OPTION
 from tests.support.models import champion_store
-from tests.support.process import Server, server_environment
+from tests.support.server import Server, server_environment
 from tests.support.soak import soak
 
 pytestmark = pytest.mark.e2e

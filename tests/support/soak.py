@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.support.process import AUTH, Server, rss_mb
+from tests.support.server import AUTH, Server, rss_mb
 
 #: The request mix: (endpoint, share).
 MIX = (("authorize", 0.5), ("screen", 0.25), ("record_events", 0.25))
