@@ -29,6 +29,7 @@ from starlette.testclient import TestClient
 from serving.store import Store
 from tests.support.models import champion_store
 from tests.support.service import AUTH, asgi_app, service_environment
+from tests.support.tcp_proxy import TcpProxy
 
 #: How long the load runs before and after the fault.
 LOAD_S = 1.5
@@ -52,6 +53,8 @@ class Load:
         self.decisions: list[tuple[float, str, str]] = []  # (start, endpoint, decision)
         self.errors: list[str] = []
         self.statuses: list[tuple[float, str, int]] = []  # (start, endpoint, HTTP status)
+        #: (start, end, what): decisions as "endpoint:decision", acknowledged opt-outs by id
+        self.spans: list[tuple[float, float, str]] = []
         self._ids = itertools.count()
         self.screen_at = _next_tuesday_10_florida()
         self.threads = [
@@ -91,6 +94,7 @@ class Load:
         self.statuses.append((started, "record_events", response.status_code))
         if response.status_code == 200 and response.json()["accepted"] == 1:
             self.acked.append((started, event_id))
+            self.spans.append((started, time.monotonic(), event_id))
 
     def _dial(self) -> None:
         started = time.monotonic()
@@ -102,6 +106,9 @@ class Load:
         self.statuses.append((started, "authorize", response.status_code))
         if response.status_code == 200:
             self.decisions.append((started, "authorize", response.json()["decision"]))
+            self.spans.append(
+                (started, time.monotonic(), f"authorize:{response.json()['decision']}")
+            )
 
     def _screen(self) -> None:
         started = time.monotonic()
@@ -114,8 +121,10 @@ class Load:
         )
         self.statuses.append((started, "screen", response.status_code))
         if response.status_code == 200:
+            ended = time.monotonic()
             for result in response.json()["results"]:
                 self.decisions.append((started, "screen", result["decision"]))
+                self.spans.append((started, ended, f"screen:{result['decision']}"))
 
 
 def _links(path: Path, keep: Path) -> None:
@@ -270,11 +279,16 @@ def _terminate(admin: Any, application: str) -> int:
 
 @pytest.fixture
 def pg_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str):
+    """The service in process on a fresh PostgreSQL schema, reached through a
+    :class:`TcpProxy` (the database can go away) under an application name of its own
+    (its connections can be told from the other tests')."""
     from sqlalchemy.engine import make_url
 
     application = f"contactgate-fault-{uuid.uuid4().hex[:8]}"
+    direct = make_url(pg_url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432))
     url = (
-        make_url(pg_url)
+        direct.set(host="127.0.0.1", port=proxy.port)
         .update_query_dict({"application_name": application})
         .render_as_string(hide_password=False)
     )
@@ -284,25 +298,46 @@ def pg_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("CONTACTGATE_RULES_DIR", raising=False)
-    with Store.open(url) as store:  # `contactgate store init`
-        store.import_registry(
-            "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
-        )
-        store.import_registry(
-            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
-        )
-    with TestClient(asgi_app()) as client:
-        assert client.get("/readyz").status_code == 200
-        yield client, url, application
+    try:
+        with Store.open(url) as store:  # `contactgate store init`
+            store.import_registry(
+                "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
+            )
+            store.import_registry(
+                "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
+            )
+        with TestClient(asgi_app()) as client:
+            assert client.get("/readyz").status_code == 200
+            yield client, pg_url, application, proxy
+    finally:
+        proxy.close()
+
+
+def _stored_event_ids(url: str) -> set[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(text("SELECT event_id FROM events")).scalars())
+    finally:
+        engine.dispose()
+
+
+def _answers_of_the_project(load: Load) -> None:
+    """Every request got a decision (200) or, for a write, the project's 503."""
+    assert load.errors == [], load.errors[:5]
+    wrong = [(e, s) for _, e, s in load.statuses if s != 200 and (e, s) != ("record_events", 503)]
+    assert not wrong, wrong[:5]
 
 
 @pytest.mark.postgres
 def test_postgres_connections_killed_under_load_lose_nothing_acknowledged(
     pg_service, pg_server_url: str
 ) -> None:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
-    client, url, application = pg_service
+    client, direct_url, application, _ = pg_service
     admin = create_engine(pg_server_url)
     killed = 0
     try:
@@ -317,22 +352,40 @@ def test_postgres_connections_killed_under_load_lose_nothing_acknowledged(
     finally:
         admin.dispose()
     assert killed, "no connection of the service was terminated"
-    # every request got an answer of the project's own: a decision, or 503 for a write
-    assert load.errors == [], load.errors[:5]
-    wrong = [(e, s) for _, e, s in load.statuses if s != 200 and (e, s) != ("record_events", 503)]
-    assert not wrong, wrong[:5]
+    _answers_of_the_project(load)
     assert any(s == 200 for t, e, s in load.statuses if e == "record_events" and t > calm)
-    # nothing acknowledged is lost
     assert load.acked, "no opt-out acknowledged"
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            stored = set(conn.execute(text("SELECT event_id FROM events")).scalars())
-    finally:
-        engine.dispose()
-    missing = {i for _, i in load.acked} - stored
+    missing = {i for _, i in load.acked} - _stored_event_ids(direct_url)
     assert not missing, sorted(missing)[:5]
     # the service carries on on fresh connections: ready, and deciding again
     assert client.get("/readyz").status_code == 200
     after = [d for t, e, d in load.decisions if t > calm + 0.5 and e == "screen"]
     assert "allow" in after, "no allow once the connections were back"
+
+
+@pytest.mark.postgres
+def test_postgres_gone_under_load_fails_closed_and_recovers_when_back(pg_service) -> None:
+    client, direct_url, _, proxy = pg_service
+    with Load(client) as load:
+        time.sleep(LOAD_S)
+        proxy.cut()  # every connection reset, new ones refused
+        gone = time.monotonic()
+        time.sleep(2 * LOAD_S)
+        assert client.get("/readyz").status_code == 503
+        proxy.restore()
+        back = time.monotonic()
+        time.sleep(2 * LOAD_S)
+    _answers_of_the_project(load)
+    # what began and ended while the database was away (a request that began then may
+    # reach the database once it is back, and rightly succeed)
+    during = [what for start, end, what in load.spans if gone < start and end < back]
+    assert any(w.endswith(":withhold") for w in during), during[:5]
+    assert not [w for w in during if not w.endswith(":withhold")], during[:5]
+    assert any(s == 503 for t, e, s in load.statuses if e == "record_events" and gone < t < back)
+    assert load.acked, "no opt-out acknowledged"
+    missing = {i for _, i in load.acked} - _stored_event_ids(direct_url)
+    assert not missing, sorted(missing)[:5]
+    # back: ready, writes acknowledged and contacts allowed again
+    assert client.get("/readyz").status_code == 200
+    assert any(s == 200 for t, e, s in load.statuses if e == "record_events" and t > back + 0.5)
+    assert "allow" in [d for t, e, d in load.decisions if t > back + 0.5 and e == "screen"]
