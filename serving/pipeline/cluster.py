@@ -113,7 +113,7 @@ def plan_partitions(path: Path, partition_rows: int = DEFAULT_PARTITION_ROWS) ->
     header = sample.split(b"\n", 1)[0] + b"\n"
     lines = max(sample.count(b"\n") - 1, 1)
     per_row = max((len(sample) - len(header)) / lines, 1.0)
-    block = max(int(per_row * partition_rows), 1 << 16)
+    block = max(int(per_row * partition_rows), 1024)
     return [
         Partition(i, str(path), "csv", offset, min(block, size - offset), header)
         for i, offset in enumerate(range(0, max(size, 1), block))

@@ -1,0 +1,190 @@
+"""Batch screening on a real Dask cluster (``dask scheduler`` + ``dask worker`` processes):
+the same decisions, ranks and budget as the local run, one audit row per contact even when
+a worker is killed mid-run, bad rows named by their file row."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from serving.domain.decision import Policy
+from tests.conftest import _SESSION_KEYS
+from tests.support.campaign import AT, seed_store, write_campaign
+from tests.support.cluster import running_cluster
+from tests.support.models import champion_store
+
+POLICY = Policy(max_contacts=9, max_expected_complaints=5.0)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two worker processes started with the store's keys in their environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _SESSION_KEYS.items():
+            mp.setenv(name, value)
+        with running_cluster(tmp_path_factory.mktemp("cluster"), workers=2) as running:
+            yield running
+
+
+@pytest.fixture
+def campaign_store(store_url, store_env):
+    """A seeded store (SQLite file, or PostgreSQL when set) and its URL."""
+    from serving.store import Store
+
+    store = Store.open(store_url)
+    seed_store(store)
+    try:
+        yield store_url, store
+    finally:
+        store.close()
+
+
+def _local(path, out, url, **kw):
+    from serving.pipeline import Screener, load_resources
+    from serving.pipeline.batch import screen_file
+
+    resources = load_resources(db_url=url, tracking_uri=champion_store().tracking_uri)
+    try:
+        return screen_file(path, out, Screener(resources, audit=False), POLICY, audit=False,
+                           chunk_size=29, default_at=AT, **kw)  # fmt: skip
+    finally:
+        resources.store.close()
+
+
+def _on_cluster(client, path, out, url, **kw):
+    from serving.pipeline.cluster import screen_file_on_cluster
+
+    kw.setdefault("partition_rows", 40)
+    return screen_file_on_cluster(
+        path, out, POLICY, client, chunk_size=17, default_at=AT, db_url=url,
+        tracking_uri=champion_store().tracking_uri, **kw,
+    )  # fmt: skip
+
+
+def _audit(store, run_prefix="batch-"):
+    from sqlalchemy import select
+
+    from serving.store import tables as t
+
+    d = t.decisions
+    with store._read() as conn:
+        found = conn.execute(
+            select(d.c.audit_key, d.c.decision).where(d.c.request_id.like(f"{run_prefix}%"))
+        ).all()
+    return found
+
+
+def _same(a, b) -> None:
+    left, right = pd.read_csv(a, dtype={"rank": "Int64"}), pd.read_csv(b, dtype={"rank": "Int64"})
+    pd.testing.assert_frame_equal(left, right)
+
+
+def test_cluster_run_equals_the_local_run(tmp_path, cluster, campaign_store) -> None:
+    url, store = campaign_store
+    path = tmp_path / "campaign.csv"
+    records = write_campaign(path, rows=230)
+    local = _local(path, tmp_path / "local.csv", url)
+    with cluster.client() as client:
+        summary = _on_cluster(client, path, tmp_path / "dask.csv", url)
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    got = pd.read_csv(tmp_path / "dask.csv")
+    assert list(got["row"]) == list(range(2, len(records) + 2))
+    assert summary["partitions"] > 3
+    for key in ("allow", "review", "withhold", "by_reason", "expected_complaints"):
+        assert summary[key] == local[key], key
+    assert summary["by_reason"]["BUDGET_EXHAUSTED"] > 0 and summary["allow"] == 9
+    audit = _audit(store)
+    assert len(audit) == len(records) == len({k for k, _ in audit})
+    assert sorted(d for _, d in audit) == sorted(got["decision"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # run folder gone
+
+
+def test_parquet_dataset_and_bad_rows_by_file_row(tmp_path, cluster, campaign_store) -> None:
+    url, _ = campaign_store
+    path = tmp_path / "campaign.csv"
+    records = write_campaign(path, rows=150)
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    frame = pd.DataFrame(records)
+    frame.loc[97, "channel"] = "fax"  # file row 98 of the dataset (row 1 is its first)
+    for i in range(3):
+        frame.iloc[i * 50 : (i + 1) * 50].to_parquet(folder / f"part-{i}.parquet", index=False)
+    with cluster.client() as client:
+        from serving.pipeline.batch import BadRow
+
+        with pytest.raises(BadRow, match=r"dataset: row 98: field channel"):
+            _on_cluster(client, folder, tmp_path / "dask.csv", url, audit=False)
+        summary = _on_cluster(client, folder, tmp_path / "dask.csv", url, audit=False,
+                              skip_invalid=True)  # fmt: skip
+    local = _local(folder, tmp_path / "local.csv", url, skip_invalid=True)
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    assert summary["rejected_rows"] == local["rejected_rows"] == 1
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert list(rejects["row"]) == [98]
+
+
+def test_sqlite_store_refused_for_workers_on_other_machines() -> None:
+    from serving.pipeline.cluster import ClusterRefused, refuse_sqlite_across_machines
+
+    class Scheduler:  # what distributed.Client.scheduler_info() answers, one remote worker
+        def __init__(self, *hosts):
+            self.hosts = hosts
+
+        def scheduler_info(self):
+            return {"workers": {f"tcp://{h}:40000": {} for h in self.hosts}}
+
+    refuse_sqlite_across_machines(Scheduler("127.0.0.1"), "sqlite:////tmp/x.db")
+    refuse_sqlite_across_machines(Scheduler("192.0.2.7"), "postgresql+psycopg://h/db")
+    with pytest.raises(ClusterRefused, match="SQLite file cannot be shared.*PostgreSQL"):
+        refuse_sqlite_across_machines(Scheduler("127.0.0.1", "192.0.2.7"), "sqlite:////tmp/x.db")
+
+
+def test_workers_killed_mid_run(tmp_path, campaign_store) -> None:
+    """SIGKILL one of three workers as soon as the first partition's decisions are written
+    (first pass) and another as soon as the first partition is finished (second pass: audit
+    rows written): the scheduler runs their tasks again on the last one, the output equals
+    the local run's and each row has exactly one audit row."""
+    url, store = campaign_store
+    path = tmp_path / "campaign.csv"
+    records = write_campaign(path, rows=400)
+    _local(path, tmp_path / "local.csv", url)
+    run_dir = tmp_path / "runs"
+    run_dir.mkdir()
+    result: dict = {}
+
+    def wait_for(pattern: str) -> int:
+        deadline = time.monotonic() + 120
+        while not list(run_dir.glob(pattern)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(list(run_dir.glob("*/*.parquet")))
+
+    with running_cluster(tmp_path / "cluster", workers=3) as cluster, cluster.client() as client:
+
+        def run() -> None:
+            try:
+                result["summary"] = _on_cluster(client, path, tmp_path / "dask.csv", url,
+                                                run_dir=run_dir, partition_rows=20)  # fmt: skip
+            except BaseException as exc:  # reported below
+                result["error"] = exc
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        in_pass_one = wait_for("*/pass1-*.parquet")
+        cluster.kill_worker(0)
+        in_pass_two = wait_for("*/final-*.parquet")
+        cluster.kill_worker(1)
+        thread.join(300)
+        assert not thread.is_alive()
+    assert "error" not in result, result.get("error")
+    partitions = result["summary"]["partitions"]
+    assert partitions >= 10
+    assert in_pass_one < partitions and in_pass_two < 2 * partitions, "killed after the run"
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    audit = _audit(store)
+    assert len(audit) == len(records) == len({k for k, _ in audit})
+    with contextlib.suppress(FileNotFoundError):
+        assert not list(run_dir.iterdir())
