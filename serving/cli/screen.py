@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-audit", action="store_true", help="do not append the decisions to the audit log"
     )
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        default=None,
+        help="also write the summary as JSON to this file (on a cluster: with the partitions' "
+        "timings)",
+    )
     add_no_progress(parser)
     cluster = parser.add_argument_group("on a Dask cluster")
     cluster.add_argument(
@@ -127,7 +134,22 @@ def summary_table(summary: dict[str, Any]) -> Any:
     table.add_row("rule packs", str(summary.get("rules_version") or "UNAVAILABLE"))
     if summary.get("rejected_rows"):
         table.add_row("rejected rows", f"{summary['rejected_rows']:,}")
+    if summary.get("partitions"):
+        table.add_row("partitions (on the cluster)", f"{summary['partitions']:,}")
     return table
+
+
+def report(summary: dict[str, Any], json_path: Path | None, console: Any) -> None:
+    """The summary table on stdout, the rejects file named, the JSON summary if asked."""
+    import json
+
+    from rich.console import Console
+
+    Console().print(summary_table(summary))
+    if summary.get("rejects_file"):
+        console.print(f"rejected rows written to {summary['rejects_file']}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary, indent=2, default=str))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,9 +203,7 @@ def run(args: argparse.Namespace) -> int:
         except BadRow as exc:
             console.print(f"[red]{exc}[/red]")
             return 1
-    Console().print(summary_table(summary))
-    if summary.get("rejects_file"):
-        console.print(f"rejected rows written to {summary['rejects_file']}")
+    report(summary, args.summary_json, console)
     if resources.store is not None:
         resources.store.close()
     return 0 if not problems else 3
@@ -191,7 +211,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, console: Any) -> int:
     """``--engine dask``: the two passes on the workers of a Dask cluster."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from serving.pipeline.batch import is_parquet
@@ -245,7 +264,5 @@ def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, conso
             f"({summary['errors']}); those contacts were withheld SYSTEM_UNAVAILABLE (fail "
             "closed)[/yellow]"
         )
-    Console().print(summary_table(summary))
-    if summary.get("rejects_file"):
-        console.print(f"rejected rows written to {summary['rejects_file']}")
+    report(summary, args.summary_json, console)
     return 0 if not summary["problems"] else 3

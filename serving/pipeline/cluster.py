@@ -30,6 +30,7 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 import uuid
 from bisect import bisect_right
 from collections.abc import Callable
@@ -232,6 +233,7 @@ def screen_partition(part: Partition, run: RunSpec) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
 
+    began = time.perf_counter()
     screener = worker_screener(run.worker)
     frame = read_partition(part)
     tables, rows, risk, pc, rejects = [], [], [], [], []
@@ -262,6 +264,7 @@ def screen_partition(part: Partition, run: RunSpec) -> dict[str, Any]:
         "rules_version": resources.rules_version,
         "problems": resources.problems(),
         "errors": dict(resources.errors),
+        "seconds": time.perf_counter() - began,
     }
 
 
@@ -274,6 +277,7 @@ def finish_partition(
 
     from serving.domain.decision import Allocation, Tally
 
+    began = time.perf_counter()
     tally = Tally()
     frame = pq.read_table(pass1_path(run.run_dir, index)).to_pandas()
     frame["row"] = frame["row"] + first_row
@@ -285,7 +289,11 @@ def finish_partition(
 
     table = pa.Table.from_pandas(frame, schema=decisions_schema(), preserve_index=False)
     _write_atomic(table, final_path(run.run_dir, index))
-    return {"decisions": dict(tally.decisions), "reasons": dict(tally.reasons)}
+    return {
+        "decisions": dict(tally.decisions),
+        "reasons": dict(tally.reasons),
+        "seconds": time.perf_counter() - began,
+    }
 
 
 # ----------------------------------------------------------------------------- the client
@@ -300,6 +308,10 @@ class _Collected:
     problems: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     models: set[str] = field(default_factory=set)
+    #: seconds: each first-pass task, each second-pass task, and the client's phases
+    pass1_s: list[float] = field(default_factory=list)
+    pass2_s: list[float] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def _this_machine(host: str) -> bool:
@@ -398,6 +410,7 @@ def screen_file_on_cluster(
         audit=audit,
         worker=worker_spec(db_url, tracking_uri),
     )
+    began = time.perf_counter()
     parts = plan_partitions(path, partition_rows)
     got = _Collected()
     try:
@@ -420,8 +433,10 @@ def screen_file_on_cluster(
                 got.first = {k: res[k] for k in ("model_ref", "rules_version")}
             got.problems.extend(p for p in res["problems"] if p not in got.problems)
             got.errors.update(res["errors"])
+            got.pass1_s.append(res["seconds"])
             if progress is not None:
                 progress(res["rows"])
+        got.phases["first pass"] = time.perf_counter() - began
         summary = _finish(path, output, policy, client, parts, run, got, skip_invalid)
     finally:
         import shutil
@@ -433,6 +448,11 @@ def screen_file_on_cluster(
         "problems": got.problems,
         "errors": got.errors,
         "partitions": len(parts),
+        "timing": {
+            "first_pass_task_s": sorted(got.pass1_s),
+            "second_pass_task_s": sorted(got.pass2_s),
+            "phases_s": got.phases,
+        },
     }
 
 
@@ -452,6 +472,7 @@ def _finish(
 
     from serving.domain.decision import Tally
 
+    began = time.perf_counter()
     starts: list[int] = []
     row = first_row_of(path)
     for p in parts:
@@ -490,10 +511,15 @@ def _finish(
         for p in parts
     ]
     del ranks, held
+    got.phases["rank and budget"] = time.perf_counter() - began
+    began = time.perf_counter()
     tally = Tally()
     for done in client.gather(futures):
         tally.decisions.update(done["decisions"])
         tally.reasons.update(done["reasons"])
+        got.pass2_s.append(done["seconds"])
+    got.phases["second pass"] = time.perf_counter() - began
+    began = time.perf_counter()
     writer = DecisionsWriter(output)
     try:
         for p in parts:
@@ -503,6 +529,7 @@ def _finish(
         writer.commit()
     finally:
         writer.discard()
+    got.phases["output"] = time.perf_counter() - began
     return tally.summary(expected) | write_rejects(rejects, output)
 
 
