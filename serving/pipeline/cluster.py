@@ -346,10 +346,20 @@ def refuse_sqlite_across_machines(client: Any, url: str) -> None:
         )
 
 
-def worker_spec(db_url: str | None, tracking_uri: str | None) -> WorkerSpec:
+def champion_version(tracking_uri: str | None) -> str | None:
+    """The version the champion alias points at (None: none, or no registry). Run on a
+    worker: the client need not import MLflow."""
+    from training.tracking import alias_version, default_tracking_uri
+
+    try:
+        return alias_version("contact-risk", "champion", uri=tracking_uri or default_tracking_uri())
+    except Exception:  # no registry: the workers fail closed on the model
+        return None
+
+
+def worker_spec(client: Any, db_url: str | None, tracking_uri: str | None) -> WorkerSpec:
     """What the workers must open: the client's store (its id), keys and champion."""
     from serving.store import NumberCrypto, Store, default_url
-    from training.tracking import alias_version, default_tracking_uri
 
     url = db_url or default_url()
     store_id = None
@@ -360,11 +370,7 @@ def worker_spec(db_url: str | None, tracking_uri: str | None) -> WorkerSpec:
     if store is not None:
         store_id = store.store_id
         store.close()
-    uri = tracking_uri or default_tracking_uri()
-    try:
-        version = alias_version("contact-risk", "champion", uri=uri)
-    except Exception:  # no registry: the workers fail closed on the model
-        version = None
+    version = client.submit(champion_version, tracking_uri, pure=False).result()
     probe = NumberCrypto.from_env().number_hash(_KEY_PROBE).hex()
     return WorkerSpec(db_url, tracking_uri, version, store_id, probe)
 
@@ -408,7 +414,7 @@ def screen_file_on_cluster(
         chunk_size=chunk_size,
         default_region=default_region,
         audit=audit,
-        worker=worker_spec(db_url, tracking_uri),
+        worker=worker_spec(client, db_url, tracking_uri),
     )
     began = time.perf_counter()
     parts = plan_partitions(path, partition_rows)
