@@ -40,10 +40,13 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
 #: Runs the CLI and reports its own peak RSS (the client process alone, not the workers).
+#: ``VmHWM`` of the new image, not ``ru_maxrss``: Linux carries the latter over ``execve``
+#: from the (v)forked parent, so it would report this script's own peak.
 _MEASURED_CLI = (
-    "import resource, sys; from serving.cli import main; rc = main(sys.argv[1:]); "
-    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
-    "sys.exit(rc)"
+    "import re, sys; from pathlib import Path; from serving.cli import main; "
+    "rc = main(sys.argv[1:]); "
+    "hwm = re.search(r'VmHWM:\\s+(\\d+)', Path('/proc/self/status').read_text()).group(1); "
+    "print('PEAK_RSS_KB', hwm, file=sys.stderr); sys.exit(rc)"
 )
 
 

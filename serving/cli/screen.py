@@ -36,7 +36,12 @@ from serving.pipeline.batch import DEFAULT_CHUNK, BadRow, count_rows, load_polic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="campaign contacts, CSV or Parquet")
     parser.add_argument(
-        "-o", "--output", type=Path, required=True, help="decisions file (.csv or .parquet)"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="decisions file (.csv or .parquet); with --engine dask a path without a suffix is "
+        "a Parquet dataset folder written by the workers",
     )
     parser.add_argument(
         "--policy",

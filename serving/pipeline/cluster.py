@@ -394,13 +394,16 @@ def screen_file_on_cluster(
 ) -> dict[str, Any]:
     """:func:`serving.pipeline.batch.screen_file` on the workers of ``client`` (a
     ``distributed.Client``); the same decisions, ranks, budget and summary. ``run_dir``: a
-    folder every worker and the client can reach (default: beside the output)."""
+    folder every worker and the client can reach (default: beside the output). ``output``
+    without a suffix: a Parquet dataset folder (:func:`is_dataset`)."""
     from distributed import as_completed
 
     from serving.domain.decision import Policy
     from serving.store import default_url
 
     url = db_url or default_url()
+    if is_dataset(output) and output.exists():
+        raise ClusterRefused(f"{output}: already exists; give a new folder for the dataset")
     refuse_sqlite_across_machines(client, url)
     run_id = uuid.uuid4().hex
     base = (run_dir or output.parent).resolve()
@@ -526,6 +529,10 @@ def _finish(
         got.pass2_s.append(done["seconds"])
     got.phases["second pass"] = time.perf_counter() - began
     began = time.perf_counter()
+    if is_dataset(output):
+        publish_dataset(run.run_dir, [p.index for p in parts], output)
+        got.phases["output"] = time.perf_counter() - began
+        return tally.summary(expected) | write_rejects(rejects, output)
     writer = DecisionsWriter(output)
     try:
         for p in parts:
@@ -537,6 +544,27 @@ def _finish(
         writer.discard()
     got.phases["output"] = time.perf_counter() - began
     return tally.summary(expected) | write_rejects(rejects, output)
+
+
+def is_dataset(output: Path) -> bool:
+    """An output without a suffix is a Parquet dataset: a folder of one file per partition,
+    written by the workers (no single writer on the client)."""
+    return output.suffix == ""
+
+
+def publish_dataset(run_dir: str, indices: list[int], output: Path) -> None:
+    """Move the partitions' final files into ``output`` (``part-NNNNN.parquet``, in file
+    order): gathered in a temporary sibling folder, renamed into place at once."""
+    import shutil
+
+    temp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
+    temp.mkdir(parents=True)
+    try:
+        for i in indices:
+            shutil.move(final_path(run_dir, i), temp / f"part-{i:05d}.parquet")
+        os.replace(temp, output)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def connect(scheduler: str | None, workers: int = 2) -> tuple[Any, Any]:

@@ -102,6 +102,13 @@ def test_cluster_run_equals_the_local_run(tmp_path, cluster, campaign_store) -> 
     assert sorted(d for _, d in audit) == sorted(got["decision"])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # run folder gone
 
+    with cluster.client() as client:  # the output as a dataset, written by the workers
+        _on_cluster(client, path, tmp_path / "dataset", url, audit=False)
+    dataset = pd.read_parquet(tmp_path / "dataset")
+    assert len(list((tmp_path / "dataset").glob("part-*.parquet"))) == summary["partitions"]
+    dataset.to_csv(tmp_path / "dataset.csv", index=False)
+    _same(tmp_path / "local.csv", tmp_path / "dataset.csv")
+
 
 def test_parquet_dataset_and_bad_rows_by_file_row(tmp_path, cluster, campaign_store) -> None:
     url, _ = campaign_store
