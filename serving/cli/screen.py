@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from features.schema import parse_instant
-from serving.cli.options import add_db_url, add_no_progress, announce_resources
+from serving.cli.options import add_db_url, add_no_progress, announce_resources, progress_bar
 from serving.pipeline.batch import DEFAULT_CHUNK, BadRow, count_rows, load_policy, screen_file
 
 
@@ -159,7 +159,6 @@ def report(summary: dict[str, Any], json_path: Path | None, console: Any) -> Non
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from serving.pipeline import Screener, load_resources
 
@@ -193,17 +192,12 @@ def run(args: argparse.Namespace) -> int:
         )
     screener = Screener(resources, audit=False)
     total = count_rows(args.file)
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console, disable=args.no_progress,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("screening", total=total)
+    with progress_bar(console, "screening", total, args.no_progress) as advance:
         try:
             summary = screen_file(
                 args.file, args.output, screener, policy, chunk_size=args.chunk_size,
                 default_at=default_at, skip_invalid=args.skip_invalid, audit=not args.no_audit,
-                default_region=args.default_region,
-                progress=lambda n: bar.advance(task, n),
+                default_region=args.default_region, progress=advance,
             )  # fmt: skip
         except BadRow as exc:
             console.print(f"[red]{exc}[/red]")
@@ -216,7 +210,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, console: Any) -> int:
     """``--engine dask``: the two passes on the workers of a Dask cluster."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from serving.pipeline.batch import is_parquet
     from serving.pipeline.cluster import (
@@ -239,11 +232,7 @@ def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, conso
         workers = len(client.scheduler_info()["workers"])
         console.print(f"engine: dask, scheduler {client.scheduler.address}, {workers} worker(s)")
         total = count_rows(args.file) if is_parquet(args.file) else None  # metadata only
-        with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, disable=args.no_progress,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("screening", total=total)
+        with progress_bar(console, "screening", total, args.no_progress) as advance:
             try:
                 summary = screen_file_on_cluster(
                     args.file, args.output, policy, client, chunk_size=args.chunk_size,
@@ -251,7 +240,7 @@ def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, conso
                     default_at=default_at, skip_invalid=args.skip_invalid,
                     audit=not args.no_audit, default_region=args.default_region,
                     db_url=args.db_url, tracking_uri=args.tracking_uri, run_dir=args.run_dir,
-                    progress=lambda n: bar.advance(task, n),
+                    progress=advance,
                 )  # fmt: skip
             except BadRow as exc:
                 console.print(f"[red]{exc}[/red]")

@@ -185,7 +185,7 @@ def worker_screener(spec: WorkerSpec) -> Any:
                 db_url=spec.db_url, tracking_uri=spec.tracking_uri, create_store=False
             )
             screener = Screener(resources, audit=False)
-            _LOADED.clear()  # one run's resources per process (a new champion: reload)
+            release_worker_resources()  # one run's resources per process (a new champion)
             _LOADED[spec] = screener
     resources = screener.resources
     resources.ensure()
@@ -209,6 +209,15 @@ def worker_screener(spec: WorkerSpec) -> Any:
             f"started, {model.version} loaded by worker {socket.gethostname()}): run again"
         )
     return screener
+
+
+def release_worker_resources() -> None:
+    """Close the store this process opened for its runs and forget what it loaded (the
+    caller holds ``_LOADING`` or runs no tasks)."""
+    for screener in _LOADED.values():
+        if screener.resources.store is not None:
+            screener.resources.store.close()
+    _LOADED.clear()
 
 
 def _write_atomic(table: Any, path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -195,3 +196,60 @@ def test_workers_killed_mid_run(tmp_path, campaign_store) -> None:
     assert len(audit) == len(records) == len({k for k, _ in audit})
     with contextlib.suppress(FileNotFoundError):
         assert not list(run_dir.iterdir())
+
+
+def test_cli_on_a_running_scheduler(tmp_path, cluster, campaign_store, monkeypatch, capsys) -> None:
+    from serving.cli import main
+
+    url, _ = campaign_store
+    path = tmp_path / "campaign.csv"
+    write_campaign(path, rows=120)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("max_contacts: 9\nmax_expected_complaints: 5.0\n")
+    _local(path, tmp_path / "local.csv", url)
+    summary = tmp_path / "summary.json"
+    assert main(["screen", str(path), "-o", str(tmp_path / "dask.csv"), "--engine", "dask",
+                 "--scheduler", cluster.address, "--db-url", url, "--tracking-uri",
+                 champion_store().tracking_uri, "--policy", str(policy), "--at", AT.isoformat(),
+                 "--partition-rows", "50", "--no-progress", "--no-audit",
+                 "--summary-json", str(summary)]) == 0  # fmt: skip
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    assert "engine: dask" in capsys.readouterr().err
+    import json
+
+    timing = json.loads(summary.read_text())["timing"]
+    assert len(timing["first_pass_task_s"]) == json.loads(summary.read_text())["partitions"]
+
+
+def test_a_worker_refuses_another_store_or_other_keys(campaign_store, monkeypatch) -> None:
+    """The checks each worker makes before deciding, on the real store: the store id and the
+    keyed hash under its keys must be the client's."""
+    from serving.pipeline.cluster import (
+        ClusterRefused,
+        release_worker_resources,
+        worker_screener,
+        worker_spec,
+    )
+
+    url, store = campaign_store
+
+    class Local:  # runs the one task worker_spec submits (the champion's version) here
+        def submit(self, fn, *args, **kw):
+            class Done:
+                def result(self):
+                    return fn(*args)
+
+            return Done()
+
+    spec = worker_spec(Local(), url, champion_store().tracking_uri)
+    assert spec.store_id == store.store_id and spec.model_version == champion_store().version
+    try:
+        assert worker_screener(spec).resources.store is not None
+        with pytest.raises(ClusterRefused, match="not the client's"):
+            worker_screener(replace(spec, store_id="another"))
+        with pytest.raises(ClusterRefused, match="CONTACTGATE_HMAC_KEY differs"):
+            worker_screener(replace(spec, key_probe="00" * 32))
+        with pytest.raises(ClusterRefused, match="champion moved"):
+            worker_screener(replace(spec, model_version="999"))
+    finally:
+        release_worker_resources()
