@@ -417,6 +417,7 @@ def screen_file_on_cluster(
     run_id = uuid.uuid4().hex
     base = (run_dir or output.parent).resolve()
     folder = base / f".{output.name}.{run_id[:8]}.run"
+    worker = worker_spec(client, db_url, tracking_uri)
     folder.mkdir(parents=True, exist_ok=False)
     run = RunSpec(
         run_id=run_id,
@@ -426,16 +427,18 @@ def screen_file_on_cluster(
         chunk_size=chunk_size,
         default_region=default_region,
         audit=audit,
-        worker=worker_spec(client, db_url, tracking_uri),
+        worker=worker,
     )
     began = time.perf_counter()
     parts = plan_partitions(path, partition_rows)
     got = _Collected()
+    submitted: list[Any] = []  # cancelled if the run fails: no task left writing
     try:
         futures = [
             client.submit(screen_partition, p, run, key=f"screen-1-{run_id}-{p.index}", pure=False)
             for p in parts
         ]
+        submitted.extend(futures)
         for future in as_completed(futures):
             res = future.result()
             future.release()
@@ -455,7 +458,10 @@ def screen_file_on_cluster(
             if progress is not None:
                 progress(res["rows"])
         got.phases["first pass"] = time.perf_counter() - began
-        summary = _finish(path, output, policy, client, parts, run, got, skip_invalid)
+        summary = _finish(path, output, policy, client, parts, run, got, skip_invalid, submitted)
+    except BaseException:
+        client.cancel(submitted)
+        raise
     finally:
         import shutil
 
@@ -483,6 +489,7 @@ def _finish(
     run: RunSpec,
     got: _Collected,
     skip_invalid: bool,
+    submitted: list[Any],
 ) -> dict[str, Any]:
     """Number the rows, apply the budget, run the second pass, write the output."""
     import numpy as np
@@ -528,6 +535,7 @@ def _finish(
         )  # fmt: skip
         for p in parts
     ]
+    submitted.extend(futures)
     del ranks, held
     got.phases["rank and budget"] = time.perf_counter() - began
     began = time.perf_counter()
