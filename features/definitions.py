@@ -17,6 +17,7 @@ depend on the batch, so a model trained on one frame scores any other frame corr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -267,6 +268,17 @@ def _vocabulary(name: str) -> tuple[str, ...]:
 CATEGORY_ALIASES: dict[str, dict[str, str]] = {"purpose": SCORED_AS_PURPOSE}
 
 
+@functools.cache
+def category_positions(name: str) -> dict[str, int]:
+    """Value → code of categorical feature ``name``: its vocabulary's positions and the
+    :data:`CATEGORY_ALIASES` (read only; values outside it take :func:`unknown_code`)."""
+    vocabulary = _vocabulary(name)
+    position = {value: i for i, value in enumerate(vocabulary)}
+    for alias, category in CATEGORY_ALIASES.get(name, {}).items():
+        position[alias] = position[category]
+    return position
+
+
 def encode_categorical(name: str, values: pd.Series) -> np.ndarray:
     """Stable integer codes of ``values`` under the fixed vocabulary of feature ``name``
     (a value of :data:`CATEGORY_ALIASES` takes its category's code).
@@ -278,9 +290,7 @@ def encode_categorical(name: str, values: pd.Series) -> np.ndarray:
     """
     vocabulary = _vocabulary(name)
     codes, uniques = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
-    position = {value: i for i, value in enumerate(vocabulary)}
-    for alias, category in CATEGORY_ALIASES.get(name, {}).items():
-        position[alias] = position[category]
+    position = category_positions(name)
     lookup = np.array(
         [position.get(u, len(vocabulary)) for u in uniques] + [len(vocabulary) + 1],
         dtype=np.int16,

@@ -274,13 +274,16 @@ class _OptOutConfirmationRule(_Rule):
             due = iso_utc(opted_out_at + self.within)
             detail = f"{what} at {since}: its one confirmation was due before {due}"
             return (self.reason("CONFIRMATION_NOT_ALLOWED", detail),)
+        # from one second before the opt-out: ``authorize`` counts an attempt recorded for a
+        # later instant as made just before the dial, which may be the opt-out's own instant
+        counted_from = opted_out_at - _RESOLUTION
         sent = [
             event.ts
             for event in facts.contacts
-            if event.purpose == "opt_out_confirmation" and opted_out_at <= event.ts < instant
+            if event.purpose == "opt_out_confirmation" and counted_from <= event.ts < instant
         ]
         if sent:
-            detail = f"the {what} at {since} was confirmed at {iso_utc(sent[0])} already"
+            detail = f"the {what} at {since} was confirmed at {iso_utc(sent[-1])} already"
             return (self.reason("CONFIRMATION_ALREADY_SENT", detail),)
         return _NO_REASONS
 

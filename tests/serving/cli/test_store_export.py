@@ -36,19 +36,24 @@ def _load(folder: Path, url: str, record: str) -> None:
     )
 
 
+def _load_and_export(folder: Path, url: str, out: Path, suffix: str, *options: str) -> None:
+    """Load a simulated folder's events and consent into the store, export both to ``out``."""
+    for record in ("events", "consent"):
+        _load(folder, url, record)
+    for record in ("events", "consent"):
+        assert main([
+            "store", "export", "--record", record, "--out", str(out / f"{record}{suffix}"),
+            "--db-url", url, "--no-progress", *options,
+        ]) == 0  # fmt: skip
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_load_export_train_gives_the_same_training_frame(
     simulated: Path, tmp_path: Path, store_url: str, store_env: dict[str, str], suffix: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    for record in ("events", "consent"):
-        _load(simulated, store_url, record)
     out = tmp_path / "export"
-    for record in ("events", "consent"):
-        assert main([
-            "store", "export", "--record", record, "--out", str(out / f"{record}{suffix}"),
-            "--db-url", store_url, "--no-progress", "--chunk-rows", "997",
-        ]) == 0  # fmt: skip
+    _load_and_export(simulated, store_url, out, suffix, "--chunk-rows", "997")
     captured = capsys.readouterr()
     assert "store: " in captured.err  # which store was used is said
     assert "rows written to" in captured.out
@@ -142,14 +147,8 @@ def test_a_pseudonymised_export_trains_like_the_original(
     original files in every feature and label (only the numbers differ: one pseudonym per
     number), and ``contactgate train`` runs on the export."""
     simulated = simulated_to_train
-    for record in ("events", "consent"):
-        _load(simulated, sqlite_url, record)
     out = tmp_path / "pseudonymised"
-    for record in ("events", "consent"):
-        assert main([
-            "store", "export", "--record", record, "--out", str(out / f"{record}.csv"),
-            "--db-url", sqlite_url, "--pseudonymise", "--no-progress",
-        ]) == 0  # fmt: skip
+    _load_and_export(simulated, sqlite_url, out, ".csv", "--pseudonymise")
     assert "+1" not in (out / "events.csv").read_text()  # no number in clear
 
     original = load_training_data(simulated, progress=False).frame

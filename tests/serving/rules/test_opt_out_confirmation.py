@@ -72,6 +72,12 @@ CASES = [
         expected={("CONFIRMATION_ALREADY_SENT", "US")},
     ),
     Case(
+        "at the opt-out's instant, one recorded later counted just before it",
+        dt.timedelta(0),
+        history=(STOP, _confirmation(STOP_AT - dt.timedelta(microseconds=1))),
+        expected={("CONFIRMATION_ALREADY_SENT", "US")},
+    ),
+    Case(
         "a new opt-out after an earlier confirmed one",
         MINUTE,
         history=(
