@@ -136,7 +136,7 @@ def simulated_to_train(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from features.simulate import simulate_to_dir
 
     out = tmp_path_factory.mktemp("sim-train")
-    simulate_to_dir(out, numbers=2500, days=120, seed=5, progress=False)
+    simulate_to_dir(out, numbers=1500, days=120, seed=5, progress=False)
     return out
 
 
