@@ -45,10 +45,10 @@ def test_migration_adds_the_key_to_a_store_holding_rows(store_url, store_env) ->
     from serving.store import Store
 
     first = Store.open(store_url)
-    with first._write() as conn:  # the store as it was before the key: no column, version 2
+    with first._write() as conn:  # the store as it was before the key: no column, version 3
         conn.exec_driver_sql("DROP INDEX ux_decisions_audit_key")
         conn.exec_driver_sql("ALTER TABLE decisions DROP COLUMN audit_key")
-        conn.execute(t.schema_version.delete().where(t.schema_version.c.version > 2))
+        conn.execute(t.schema_version.delete().where(t.schema_version.c.version >= 4))
     old = fictional(3)
     with first._write() as conn:
         conn.execute(
