@@ -164,11 +164,14 @@ def test_workers_killed_mid_run(tmp_path, campaign_store) -> None:
     run_dir.mkdir()
     result: dict = {}
 
-    def wait_for(pattern: str) -> int:
+    def wait_for(pattern: str) -> bool:
+        """Whether the run was still going when a file matching ``pattern`` appeared."""
         deadline = time.monotonic() + 120
         while not list(run_dir.glob(pattern)) and time.monotonic() < deadline:
+            if not thread.is_alive():
+                return False
             time.sleep(0.01)
-        return len(list(run_dir.glob("*/*.parquet")))
+        return thread.is_alive()
 
     with running_cluster(tmp_path / "cluster", workers=3) as cluster, cluster.client() as client:
 
@@ -190,7 +193,7 @@ def test_workers_killed_mid_run(tmp_path, campaign_store) -> None:
     assert "error" not in result, result.get("error")
     partitions = result["summary"]["partitions"]
     assert partitions >= 10
-    assert in_pass_one < partitions and in_pass_two < 2 * partitions, "killed after the run"
+    assert in_pass_one and in_pass_two, "a worker was killed after the run had finished"
     _same(tmp_path / "local.csv", tmp_path / "dask.csv")
     audit = _audit(store)
     assert len(audit) == len(records) == len({k for k, _ in audit})
