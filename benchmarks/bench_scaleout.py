@@ -183,6 +183,9 @@ def main() -> int:
     finally:
         if schema is not None:
             _drop_schema(args.pg_url, schema)
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
     table = Table(
         title=f"batch screening on a Dask cluster ({os.cpu_count()} cores, shared; store "
