@@ -214,7 +214,10 @@ def main() -> int:
     table.add_row(
         "the same without a run's fixed cost (a 200-row run: "
         f"{fixed[1]:.1f} s / {fixed[2]:.1f} s)",
-        f"{(one['wall'] - fixed[1]) / (two['wall'] - fixed[2]):.2f}×", "", "", "",
+        f"{(one['wall'] - fixed[1]) / (two['wall'] - fixed[2]):.2f}×"
+        if min(one["wall"] - fixed[1], two["wall"] - fixed[2]) > 0
+        else "n/a (runs too short)",
+        "", "", "",
     )  # fmt: skip
     if small_rows != args.rows:
         small, large = results[2, small_rows], results[2, args.rows]
