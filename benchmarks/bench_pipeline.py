@@ -71,7 +71,7 @@ def main() -> int:
     from serving.pipeline.batch import screen_file
     from serving.store import Store
     from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
-    from tests.support.models import champion_store
+    from tests.support.models import champion_store, simulated_history
 
     console = Console()
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -79,16 +79,7 @@ def main() -> int:
     os.environ[ENCRYPTION_ENV] = os.environ.get(ENCRYPTION_ENV) or new_key()
     console.print("training a small model into a temp MLflow store …")
     built = champion_store()
-    events = pd.read_parquet(built.sim_dir / "events.parquet")
-    numbers = events["number"].drop_duplicates().head(args.numbers).tolist()
-    history = events[events["number"].isin(numbers)].drop(
-        columns=[c for c in ("p_complaint_true", "p_opt_out_true") if c in events.columns]
-    )
-    records = [
-        {k: v for k, v in row.items() if not (v is None or (isinstance(v, float) and v != v))}
-        for row in history.to_dict("records")
-    ]
-    at = events["ts"].max().to_pydatetime() + dt.timedelta(hours=1)
+    numbers, records, at = simulated_history(built.sim_dir, args.numbers)
     db_url = f"sqlite:///{tmp / 'store.db'}"
     with Store.open(db_url) as store:
         store.record_events(records)

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MODEL_NAME = "contact-risk"
 
@@ -140,3 +141,23 @@ def set_champion(tracking_uri: str, version: str) -> None:
 
     tracking.configure(tracking_uri)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, tracking.CHAMPION, version)
+
+
+def simulated_history(sim_dir: Path, count: int) -> tuple[list[str], list[dict], Any]:
+    """The first ``count`` numbers of a simulated history, their events as store records
+    (the simulator's truth columns and missing values dropped) and an instant one hour
+    after the last event — what the service benchmarks load into a store and screen."""
+    import datetime as dt
+
+    import pandas as pd
+
+    events = pd.read_parquet(sim_dir / "events.parquet")
+    numbers = events["number"].drop_duplicates().head(count).tolist()
+    history = events[events["number"].isin(numbers)].drop(
+        columns=[c for c in ("p_complaint_true", "p_opt_out_true") if c in events.columns]
+    )
+    records = [
+        {k: v for k, v in row.items() if not (v is None or (isinstance(v, float) and v != v))}
+        for row in history.to_dict("records")
+    ]
+    return numbers, records, events["ts"].max().to_pydatetime() + dt.timedelta(hours=1)
