@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.definitions import FEATURE_NAMES, TARGETS, combined_risk
+from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, TARGETS, combined_risk
 from serving.backtest import report
 from serving.backtest.history import History, load_history
 from serving.backtest.model import BacktestModel, registered_model, train_before
 from serving.backtest.replay import Window, replay
-from serving.backtest.strategies import LABELS, RANKED, TRUTH, evaluate_strategies, has_truth
+from serving.backtest.strategies import COMPARED, LABELS, TRUTH, evaluate_strategies, has_truth
 from training.data import HORIZON
 
 
@@ -49,7 +49,8 @@ def scored_contacts(
     events = history.events
     frame = build_training_frame(events, history.consent)
     frame = frame[frame["event_id"].isin(set(replayed["event_id"]))]
-    keep = ["event_id", *FEATURE_NAMES, *TARGETS, *(c for c in TRUTH.values() if c in frame)]
+    simulated = (*TRUTH.values(), *CEILING_COLUMNS.values())
+    keep = ["event_id", *FEATURE_NAMES, *TARGETS, *(c for c in simulated if c in frame)]
     # the frame's channel / purpose are the model's codes; the replay's are the text values
     replayed = replayed.drop(columns=["channel", "purpose"])
     merged = replayed.merge(frame[keep], on="event_id", how="left", validate="one_to_one")
@@ -71,19 +72,25 @@ def _metrics(result: dict[str, Any]) -> dict[str, float]:
         "budget.withheld_share": s["model"]["budget"]["withheld_share"],
         "budget.complaints_avoided_share": s["model"]["budget"]["complaints_avoided_share"],
     }
-    for strategy in RANKED:
-        for name in LABELS:
-            key = f"{name}_avoided_share_at_10pct"
-            out[f"{strategy}.{key}"] = s[strategy][key]
-            ci = s[strategy].get(f"{key}_ci95")
-            if ci:
-                out[f"{strategy}.{key}.ci_low"], out[f"{strategy}.{key}.ci_high"] = ci
-            if f"expected_{key}" in s[strategy]:
-                out[f"{strategy}.expected_{key}"] = s[strategy][f"expected_{key}"]
-    for name in LABELS:
-        ratio = s["model"].get(f"{name}_avoided_vs_contact_count_at_10pct")
-        if ratio is not None:
-            out[f"model.{name}_avoided_vs_contact_count_at_10pct"] = ratio
+    ranked = [k for k in s if k != "rules_only"]
+    for strategy in ranked:
+        for prefix, entry in (("", s[strategy]), ("all_contacts.", s[strategy]["of_all_contacts"])):
+            for name in (*LABELS, *(f"expected_{k}" for k in TRUTH)):
+                key = f"{name}_avoided_share_at_10pct"
+                if key not in entry:
+                    continue
+                out[f"{prefix}{strategy}.{key}"] = entry[key]
+                ci = entry.get(f"{key}_ci95")
+                if ci:
+                    stem = f"{prefix}{strategy}.{key}"
+                    out[f"{stem}.ci_low"], out[f"{stem}.ci_high"] = ci
+                ratio = entry.get(f"{name}_avoided_vs_contact_count_at_10pct")
+                if strategy in COMPARED and ratio is not None:
+                    key = f"{prefix}{strategy}.{name}_avoided_vs_contact_count_at_10pct"
+                    out[key] = ratio
+                    ci = entry.get(f"{name}_avoided_vs_contact_count_at_10pct_ci95")
+                    if ci:
+                        out[f"{key}.ci_low"], out[f"{key}.ci_high"] = ci
     return out
 
 

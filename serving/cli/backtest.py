@@ -66,14 +66,24 @@ def run(args: argparse.Namespace) -> int:
         allow_small=args.allow_small,
     )
     s = output.result["strategies"]
-    for name in ("model", "contact_count", "random"):
+    head = output.result["headline"]
+    print(f"at 10 % of the contacts the rules allow ({head['extra_withheld']:,} of "
+          f"{head['rules_allowed']:,}) withheld on top of the rules:")  # fmt: skip
+    for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
+        if name not in s:
+            continue
         e = s[name]
         ci = e["complaints_avoided_share_at_10pct_ci95"] or [float("nan")] * 2
         print(
-            f"{name:>13}: at 10 % withheld, complaints avoided "
+            f"{name:>18}: complaints avoided "
             f"{100 * e['complaints_avoided_share_at_10pct']:.1f} % "
             f"(95 % CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f}), opt-outs avoided "
             f"{100 * e['opt_outs_avoided_share_at_10pct']:.1f} %"
+            + (
+                f", expected complaints {100 * e['expected_complaints_avoided_share_at_10pct']:.1f} %"
+                if "expected_complaints_avoided_share_at_10pct" in e
+                else ""
+            )
         )
     ratio = s["model"].get("complaints_avoided_vs_contact_count_at_10pct")
     if ratio is not None:

@@ -47,13 +47,20 @@ def backtest_run(sim_history_dir, quick_config, tmp_path_factory):
 def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     out, _, stdout = backtest_run
     result = json.loads((out / "backtest.json").read_text())
-    assert set(result) == {"strategies", "curve"}
-    assert set(result["strategies"]) == {"model", "contact_count", "random", "rules_only"}
-    for name in ("model", "contact_count", "random"):
+    assert set(result) == {"strategies", "curve", "headline"}
+    assert set(result["strategies"]) == {
+        "model", "contact_count", "random", "rules_only", "oracle", "observable_ceiling",
+    }  # fmt: skip
+    for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
         for key in ("complaints_avoided_share_at_10pct", "opt_outs_avoided_share_at_10pct"):
             assert 0 <= result["strategies"][name][key] <= 1
         # simulated data: the expected figure from the true probabilities sits beside it
         assert 0 < result["strategies"][name]["expected_complaints_avoided_share_at_10pct"] < 1
+    assert result["headline"]["of"] == "rules_allowed"
+    assert (
+        result["strategies"]["model"]["of_all_contacts"]["extra_withheld_at_10pct"]
+        > (result["strategies"]["model"]["extra_withheld_at_10pct"])
+    )
     shares = [p["withheld_share"] for p in result["curve"]]
     assert shares[0] == 0 and shares[-1] == 0.5
     # every contact of the window is replayed, once
@@ -68,7 +75,7 @@ def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     assert meta["model_source"] == "trained"
     assert pd.Timestamp(meta["model_data_end"]) < pd.Timestamp(T0)
     assert meta["simulated"] is True
-    assert "contact_count: at 10 % withheld" in stdout
+    assert "contact_count: complaints avoided" in stdout
 
 
 def test_mlflow_run_tagged_backtest_with_metrics_plots_and_report(backtest_run):
@@ -84,6 +91,10 @@ def test_mlflow_run_tagged_backtest_with_metrics_plots_and_report(backtest_run):
     run = runs[0]
     assert "model.complaints_avoided_share_at_10pct" in run.data.metrics
     assert "contact_count.complaints_avoided_share_at_10pct.ci_low" in run.data.metrics
+    assert "all_contacts.model.complaints_avoided_share_at_10pct" in run.data.metrics
+    assert "oracle.expected_complaints_avoided_vs_contact_count_at_10pct.ci_high" in (
+        run.data.metrics
+    )
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"backtest.json", "report.html", "run.json", "plots"} <= names
     assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")] == ["plots/curve.png"]
