@@ -20,11 +20,19 @@ import pandas as pd
 
 from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, TARGETS, combined_risk
 from serving.backtest import report
-from serving.backtest.history import History, load_history
+from serving.backtest.history import History
 from serving.backtest.model import BacktestModel, registered_model, train_before
-from serving.backtest.replay import Window, replay
+from serving.backtest.replay import REPLAY_COLUMNS, Window, replay
+from serving.backtest.shards import SHARD_EVENTS, TRAIN_NUMBERS, split_history
 from serving.backtest.strategies import COMPARED, LABELS, TRUTH, evaluate_strategies, has_truth
 from training.data import HORIZON
+
+#: What the strategies read of each scored contact (the rest is dropped shard by shard).
+STRATEGY_COLUMNS = (
+    *(c for c in REPLAY_COLUMNS if c not in ("channel", "purpose")),
+    *TARGETS, "p_complaint", "p_opt_out", "risk", "contacts_30d", "contacts_7d",
+    *TRUTH.values(), *CEILING_COLUMNS.values(),
+)  # fmt: skip
 
 
 @dataclass
@@ -109,6 +117,8 @@ def run_backtest(
     resamples: int = 300,
     log_mlflow: bool = True,
     allow_small: bool = False,
+    shard_events: int = SHARD_EVENTS,
+    train_numbers: int = TRAIN_NUMBERS,
     say=print,
 ) -> BacktestOutput:
     from serving.domain.decision import Policy
@@ -120,36 +130,58 @@ def run_backtest(
     window = Window(start, end)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    history = load_history(events_dir)
-    seconds["load_s"] = time.perf_counter() - t0
-    say(f"loaded {len(history.events):,} events ({', '.join(history.sources.values())})")
-
-    t = time.perf_counter()
-    if model_version is None:
-        bm = train_before(history, start, cfg, allow_small=allow_small, say=say)
+    with tempfile.TemporaryDirectory(prefix="contactgate-backtest-") as work:
+        shards = split_history(events_dir, Path(work), shard_events=shard_events)
+        seconds["load_s"] = time.perf_counter() - t0
         say(
-            f"trained before {start.isoformat()}: "
-            + ", ".join(f"{k} {v:,}" for k, v in (bm.rows or {}).items())
+            f"loaded {shards.events:,} events ({', '.join(shards.sources.values())})"
+            + (f" in {len(shards.paths)} shards of numbers" if len(shards.paths) > 1 else "")
         )
-    else:
-        bm = registered_model(model_name, model_version, start, tracking_uri)
-        say(f"model {model_name} v{bm.version}: trained on data up to {bm.data_end.isoformat()}")
-    seconds["model_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    rulebook = load_rulebook()
-    contacts = scored_contacts(history, window, rulebook, bm)
-    seconds["replay_and_score_s"] = time.perf_counter() - t
-    say(f"replayed {len(contacts):,} contacts of the window through the rules and the model")
+        t = time.perf_counter()
+        train_shards = None
+        if model_version is None:
+            history, train_shards = shards.training_history(pd.Timestamp(start), train_numbers)
+            bm = train_before(history, start, cfg, allow_small=allow_small, say=say)
+            del history
+            say(
+                f"trained before {start.isoformat()}: "
+                + ", ".join(f"{k} {v:,}" for k, v in (bm.rows or {}).items())
+                + (
+                    f" (numbers of {train_shards} of {len(shards.paths)} shards)"
+                    if train_shards < len(shards.paths)
+                    else ""
+                )
+            )
+        else:
+            bm = registered_model(model_name, model_version, start, tracking_uri)
+            say(
+                f"model {model_name} v{bm.version}: trained on data up to {bm.data_end.isoformat()}"
+            )
+        seconds["model_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        rulebook = load_rulebook()
+        parts = []
+        for index in range(len(shards.paths)):
+            part = scored_contacts(shards.history(index), window, rulebook, bm)
+            parts.append(part[[c for c in STRATEGY_COLUMNS if c in part.columns]])
+            if len(shards.paths) > 1:
+                say(f"shard {index + 1}/{len(shards.paths)}: {len(part):,} contacts replayed")
+        contacts = pd.concat(parts, ignore_index=True)
+        del parts
+        contacts = contacts.sort_values(["ts", "event_id"], kind="stable", ignore_index=True)
+        seconds["replay_and_score_s"] = time.perf_counter() - t
+        say(f"replayed {len(contacts):,} contacts of the window through the rules and the model")
 
     t = time.perf_counter()
     result = evaluate_strategies(contacts, policy, seed=seed, resamples=resamples)
     seconds["strategies_s"] = time.perf_counter() - t
 
-    data_end = history.events["ts"].max()
+    data_end = shards.data_end
     incomplete = int((contacts["ts"] + HORIZON > data_end).sum())
     assumptions = []
-    if history.registries is None:
+    if shards.rest.registries is None:
         assumptions.append(
             "No registries file: every do-not-call registry counts as freshly snapshotted and "
             "listing no one, so registry listings withhold nothing in this replay."
@@ -168,8 +200,10 @@ def run_backtest(
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
         "contacts": len(contacts),
-        "events": len(history.events),
-        "sources": history.sources,
+        "events": shards.events,
+        "shards": len(shards.paths),
+        "training_shards": train_shards,
+        "sources": shards.sources,
         "model_source": bm.source,
         "model_name": bm.name,
         "model_version": bm.version,

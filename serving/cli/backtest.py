@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from serving.backtest.shards import SHARD_EVENTS, TRAIN_NUMBERS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -39,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-small", action="store_true",
         help="train before --from even below min_positives (noisy; still 2 per slice)",
     )  # fmt: skip
+    parser.add_argument(
+        "--shard-events", type=int, default=SHARD_EVENTS, metavar="N",
+        help="split a history of more events than this into shards of numbers of about N "
+        "events each, replayed one at a time (memory bounded by a shard)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--train-numbers", type=int, default=TRAIN_NUMBERS, metavar="N",
+        help="when the history is split: train on the events before --from of whole shards "
+        "until N numbers",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random strategy and tie-breaks")
     parser.add_argument("--bootstrap", type=int, default=300, help="bootstrap resamples")
 
@@ -64,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         resamples=args.bootstrap,
         allow_small=args.allow_small,
+        shard_events=args.shard_events,
+        train_numbers=args.train_numbers,
     )
     s = output.result["strategies"]
     head = output.result["headline"]
