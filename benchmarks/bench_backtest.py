@@ -16,18 +16,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
 
 
 def pct(v, ci=None) -> str:
@@ -68,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.bench_store import python_speed_ms
     from features.simulate import DEFAULT_START, simulate_to_dir
     from serving.backtest import run_backtest
+    from serving.backtest.run import peak_rss_mb
 
     loop_before = python_speed_ms()
     work = Path(tempfile.mkdtemp(prefix="bench_backtest_"))
@@ -87,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     total = time.perf_counter() - began
 
-    console = Console()
+    console = Console(width=170)
     table = Table(title=f"contactgate backtest: {args.numbers:,} numbers, window "
                   f"{start:%Y-%m-%d} – {end:%Y-%m-%d}, seed {args.seed}")  # fmt: skip
     table.add_column("stage")
@@ -96,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in out.seconds.items():
         table.add_row(name.removesuffix("_s"), f"{value:.1f}")
     table.add_row("end to end (incl. MLflow run)", f"{total:.1f}")
+    for stage, mb in out.meta["peak_rss_mb"].items():
+        table.add_row(f"peak RSS MB after {stage}", f"{mb:,.0f}")
     table.add_row("peak RSS MB", f"{peak_rss_mb():,.0f}")
+    table.add_row("shards (training on)", f"{out.meta['shards']} ({out.meta['training_shards']})")
     loop = f"{loop_before:.0f} / {python_speed_ms():.0f}"
     table.add_row("reference loop ms, before / after (idle core ~30-40)", loop)
     table.add_row("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")

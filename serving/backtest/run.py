@@ -7,6 +7,7 @@ version) → replay through the rules → scores of the window's contacts → st
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import tempfile
@@ -119,6 +120,7 @@ def run_backtest(
     allow_small: bool = False,
     shard_events: int = SHARD_EVENTS,
     train_numbers: int = TRAIN_NUMBERS,
+    db_url: str | None = None,
     say=print,
 ) -> BacktestOutput:
     from serving.domain.decision import Policy
@@ -129,10 +131,20 @@ def run_backtest(
     cfg = config or TrainConfig()
     window = Window(start, end)
     seconds: dict[str, float] = {}
+    peak_mb: dict[str, float] = {}  # the process's peak resident memory after each stage
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="contactgate-backtest-") as work:
-        shards = split_history(events_dir, Path(work), shard_events=shard_events)
+    with contextlib.ExitStack() as stack:
+        store = None
+        if db_url is not None:
+            from serving.store import Store
+
+            store = Store.open(db_url, create=False)
+            stack.callback(store.close)
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="contactgate-backtest-"))
+        shards = split_history(events_dir, Path(work), shard_events=shard_events, store=store)
+        registry_note = _registry_assumption(shards, store)
         seconds["load_s"] = time.perf_counter() - t0
+        peak_mb["load"] = peak_rss_mb()
         say(
             f"loaded {shards.events:,} events ({', '.join(shards.sources.values())})"
             + (f" in {len(shards.paths)} shards of numbers" if len(shards.paths) > 1 else "")
@@ -159,6 +171,7 @@ def run_backtest(
                 f"model {model_name} v{bm.version}: trained on data up to {bm.data_end.isoformat()}"
             )
         seconds["model_s"] = time.perf_counter() - t
+        peak_mb["model"] = peak_rss_mb()
 
         t = time.perf_counter()
         rulebook = load_rulebook()
@@ -172,20 +185,17 @@ def run_backtest(
         del parts
         contacts = contacts.sort_values(["ts", "event_id"], kind="stable", ignore_index=True)
         seconds["replay_and_score_s"] = time.perf_counter() - t
+        peak_mb["replay_and_score"] = peak_rss_mb()
         say(f"replayed {len(contacts):,} contacts of the window through the rules and the model")
 
     t = time.perf_counter()
     result = evaluate_strategies(contacts, policy, seed=seed, resamples=resamples)
     seconds["strategies_s"] = time.perf_counter() - t
+    peak_mb["strategies"] = peak_rss_mb()
 
     data_end = shards.data_end
     incomplete = int((contacts["ts"] + HORIZON > data_end).sum())
-    assumptions = []
-    if shards.rest.registries is None:
-        assumptions.append(
-            "No registries file: every do-not-call registry counts as freshly snapshotted and "
-            "listing no one, so registry listings withhold nothing in this replay."
-        )
+    assumptions = [registry_note] if registry_note else []
     if incomplete:
         assumptions.append(
             f"{incomplete:,} contacts have a 7-day outcome window running past the end of the "
@@ -232,9 +242,49 @@ def run_backtest(
     paths["report"].write_text(report.render(result, meta, paths["curve"]))
     seconds["total_s"] = time.perf_counter() - t0
     meta["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+    meta["peak_rss_mb"] = {k: round(v) for k, v in peak_mb.items()}
     paths["run"].write_text(json.dumps(meta, indent=2, default=_plain))
     run_id = _log_mlflow(result, meta, paths, bm, cfg, tracking_uri) if log_mlflow else None
     return BacktestOutput(result, meta, paths, contacts, run_id, seconds)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+
+
+def _registry_assumption(shards: Any, store: Any) -> str | None:
+    """What the run assumes of the registries: none given, or the store's kept snapshots."""
+    if store is None:
+        if shards.rest.registries is not None:
+            return None
+        return (
+            "No registries file: every do-not-call registry counts as freshly snapshotted and "
+            "listing no one, so registry listings withhold nothing in this replay."
+        )
+    snapshots = store.registry_history([])
+    if not snapshots:
+        return (
+            f"Registry snapshots from the store ({store.safe_url}): it holds none, so every "
+            "contact in a registry country is withheld REGISTRY_STALE, as the service would."
+        )
+    replaced = sum(1 for *_, listed in snapshots if listed is None)
+    registries = len({registry for registry, *_ in snapshots})
+    text = (
+        f"Registry snapshots from the store ({store.safe_url}): {len(snapshots)} snapshot(s) of "
+        f"{registries} registr{'y' if registries == 1 else 'ies'}, each in force from its "
+        "snapshot instant until the next."
+    )
+    if replaced:
+        text += (
+            f" The store keeps the listings of the snapshots in force only: {replaced} replaced "
+            "snapshot(s) are taken to list what their registry's snapshot in force lists."
+        )
+    return text
 
 
 def _plain(value: Any) -> Any:

@@ -18,11 +18,18 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from serving.backtest.history import OPTIONAL_RECORDS, REGISTRY_FILE, History, load_registries
+from serving.backtest.history import (
+    OPTIONAL_RECORDS,
+    REGISTRY_FILE,
+    History,
+    load_registries,
+    registries_from_store,
+)
 
 #: Events per shard by default (the simulator writes about 6 events per number over 90
 #: days, so ~170,000 numbers a shard); a history with fewer events is not split.
@@ -84,6 +91,7 @@ class Shards:
     sources: dict[str, str]
     rest: History  # consent, DNC, preferences, blocked periods, registries (events empty)
     notes: list[str] = field(default_factory=list)
+    store: Any = None  # registry snapshots read from this store, shard by shard
 
     def history(self, index: int, *, before: pd.Timestamp | None = None) -> History:
         """Shard ``index`` as a :class:`History` (its events strictly before ``before``)."""
@@ -103,7 +111,9 @@ class Shards:
                 frame = frame[shard_of(frame["number"], shards) == index].reset_index(drop=True)
             setattr(out, name, frame)
         registries = self.rest.registries
-        if registries is not None and index is not None:
+        if self.store is not None and index is not None:
+            registries, _ = registries_from_store(self.store, events["number"].unique())
+        elif registries is not None and index is not None:
             # this shard's listings, and every snapshot (a snapshot listing none of them
             # still decides which snapshot is in force, and when)
             mine = registries[
@@ -161,11 +171,18 @@ def _without_replays(events: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def split_history(
-    folder: Path, workdir: Path, *, shard_events: int = SHARD_EVENTS, batch_rows: int = BATCH_ROWS
+    folder: Path,
+    workdir: Path,
+    *,
+    shard_events: int = SHARD_EVENTS,
+    batch_rows: int = BATCH_ROWS,
+    store: Any = None,
 ) -> Shards:
     """Split ``folder``'s events by number into shards of about ``shard_events`` events under
     ``workdir``; load the other records whole. Invalid rows are errors naming the file, row
-    and field, as :func:`features.io.load_records` names them."""
+    and field, as :func:`features.io.load_records` names them. With ``store``, the registry
+    snapshots are read from it (:func:`registries_from_store`), each shard's numbers at a
+    time; a registries file beside the events is then an error (two sources of one fact)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -242,7 +259,14 @@ def split_history(
             setattr(rest, name, load_records(path, name).frame)
             sources[name] = path.name
     path = find_file(folder, REGISTRY_FILE)
+    if path is not None and store is not None:
+        raise ValueError(
+            f"{path.name}: registry snapshots come from the store (--db-url) in this run; "
+            "move the file away or leave out --db-url"
+        )
     if path is not None:
         rest.registries = load_registries(path)
         sources[REGISTRY_FILE] = path.name
-    return Shards(paths, kept, data_end, sources, rest, list(dict.fromkeys(notes)))
+    if store is not None:
+        sources[REGISTRY_FILE] = f"store {store.safe_url}"
+    return Shards(paths, kept, data_end, sources, rest, list(dict.fromkeys(notes)), store)

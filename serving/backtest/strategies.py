@@ -118,7 +118,7 @@ def counts(
     withheld = np.asarray(withheld, dtype=bool)
     out = _totals(contacts, withheld)
     ys = {name: contacts[label].to_numpy(float) for name, label in LABELS.items()}
-    regions, region_of = np.unique(contacts["jurisdiction"].to_numpy(str), return_inverse=True)
+    region_of, regions = pd.factorize(contacts["jurisdiction"].astype(str), sort=True)
     k = len(regions)
     n_all = np.bincount(region_of, minlength=k)
     n_w = np.bincount(region_of, weights=withheld, minlength=k)
@@ -147,8 +147,7 @@ def counts(
         by_region[str(region)] = entry
     out["by_jurisdiction"] = by_region
     # reasons: each distinct reason string is split once
-    text = pd.Series(reasons, dtype=object).fillna("").to_numpy(str)
-    strings, string_of = np.unique(text, return_inverse=True)
+    string_of, strings = pd.factorize(pd.Series(reasons, dtype=object).fillna(""), sort=True)
     m = len(strings)
     per_string = {"withheld": np.bincount(string_of, weights=withheld, minlength=m)}
     for name, y in ys.items():
@@ -298,7 +297,8 @@ def model_budget(contacts: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, pd
     reasons[over] = "RISK_ABOVE_THRESHOLD"
     days = contacts["ts"].dt.floor("D")
     budgets = []
-    for _day, rows in pd.Series(np.arange(n)).groupby(days.to_numpy()).groups.items():
+    days = days.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    for _day, rows in pd.Series(np.arange(n)).groupby(days).groups.items():
         rows = np.asarray(rows)
         open_rows = rows[~withheld[rows]]
         day_policy = policy

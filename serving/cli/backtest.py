@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
+        "--db-url", dest="db_url", metavar="URL",
+        help="read the do-not-call registry snapshots from this store, as they stood at each "
+        "contact's instant (instead of a registries file in --events)",
+    )  # fmt: skip
+    parser.add_argument(
         "--allow-small", action="store_true",
         help="train before --from even below min_positives (noisy; still 2 per slice)",
     )  # fmt: skip
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         allow_small=args.allow_small,
         shard_events=args.shard_events,
         train_numbers=args.train_numbers,
+        db_url=args.db_url,
     )
     s = output.result["strategies"]
     head = output.result["headline"]

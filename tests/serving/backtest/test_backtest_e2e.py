@@ -4,7 +4,9 @@ it is installed), and a refused --model."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,21 +14,41 @@ from pathlib import Path
 
 import pytest
 
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from tests.serving.backtest.conftest import T0, T1
 
 PROJECT = Path(__file__).resolve().parents[3]
 
 
+KEYS = {HMAC_ENV: new_key(), ENCRYPTION_ENV: new_key()}
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "serving.cli", *args],
-        cwd=PROJECT, capture_output=True, text=True, timeout=600,
+        cwd=PROJECT, capture_output=True, text=True, timeout=600, env={**os.environ, **KEYS},
     )  # fmt: skip
+
+
+def _registry_store(url: str) -> None:
+    """Every registry snapshotted (listing no one) the day before T0 and again 10 days in."""
+    from features.schema import REGISTRIES
+    from serving.store import Store
+
+    store = Store.open(url, environ=KEYS)
+    try:
+        for at in (T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=10)):
+            for registry in REGISTRIES:
+                store.import_registry(registry, at, [], allow_empty=True)
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")
 def backtest_run(sim_history_dir, quick_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("backtest-e2e")
+    db_url = f"sqlite:///{root / 'store.db'}"
+    _registry_store(db_url)
     config = root / "train.yaml"
     import yaml
 
@@ -38,7 +60,7 @@ def backtest_run(sim_history_dir, quick_config, tmp_path_factory):
     done = _cli(
         "backtest", "--events", str(sim_history_dir), "--from", T0.isoformat(),
         "--to", T1.date().isoformat(), "--policy", str(policy), "--config", str(config),
-        "--tracking-uri", uri, "--out", str(out), "--bootstrap", "100",
+        "--tracking-uri", uri, "--out", str(out), "--bootstrap", "100", "--db-url", db_url,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return out, uri, done.stdout
@@ -75,6 +97,15 @@ def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     assert meta["model_source"] == "trained"
     assert pd.Timestamp(meta["model_data_end"]) < pd.Timestamp(T0)
     assert meta["simulated"] is True
+    # the registry snapshots came from the store: two per registry, none stale in the window
+    assert meta["sources"]["registries"].startswith("store sqlite:")
+    from features.schema import REGISTRIES
+
+    n = len(REGISTRIES)
+    said = next(a for a in meta["assumptions"] if a.startswith("Registry snapshots from"))
+    assert f"{2 * n} snapshot(s) of {n} registries" in said
+    assert f"{n} replaced snapshot(s)" in said
+    assert "REGISTRY_STALE" not in result["strategies"]["rules_only"]["by_reason"]
     assert "contact_count: complaints avoided" in stdout
 
 
