@@ -2,8 +2,8 @@
 
 A number's replayed contacts, features and labels depend only on its own events, consents,
 DNC records and preferences (plus the registries and blocked periods, which every shard
-sees whole). So the events file is read once in batches, each batch validated (errors name
-the file, the file's row and the field) and its numbers normalised, and every row is
+sees whole). So each of those files is read once in batches, each batch validated (errors
+name the file, the file's row and the field) and its numbers normalised, and every row is
 appended to the shard of its number — a hash of the E.164, so one number's rows, whatever
 their spelling in the file, land in one shard. The backtest then trains on the shards'
 events before ``T0`` (up to a number of numbers) and replays and scores one shard at a time,
@@ -38,7 +38,7 @@ SHARD_EVENTS = 1_000_000
 #: shards are taken in order until this many numbers; a shard is a random sample of numbers).
 TRAIN_NUMBERS = 200_000
 #: Rows read from the events file at a time.
-BATCH_ROWS = 250_000
+BATCH_ROWS = 100_000
 #: The column that keeps each row's row number in the events file (for error messages).
 ROW = "_row"
 
@@ -83,15 +83,17 @@ def _raw_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 
 @dataclass
 class Shards:
-    """A history folder split by number: event shards on disk, the other records in memory."""
+    """A history folder split by number: the per-number files (events, consent, DNC,
+    preferences) in shards on disk, blocked periods and registries in memory."""
 
-    paths: list[Path]
-    events: int  # valid rows kept
+    paths: list[Path]  # the event shards
+    events: int  # valid event rows kept
     data_end: pd.Timestamp
     sources: dict[str, str]
-    rest: History  # consent, DNC, preferences, blocked periods, registries (events empty)
+    rest: History  # blocked periods, registries (events empty)
     notes: list[str] = field(default_factory=list)
     store: Any = None  # registry snapshots read from this store, shard by shard
+    records: dict[str, list[Path]] = field(default_factory=dict)  # consent, dnc, preferences
 
     def history(self, index: int, *, before: pd.Timestamp | None = None) -> History:
         """Shard ``index`` as a :class:`History` (its events strictly before ``before``)."""
@@ -100,54 +102,45 @@ class Shards:
         filters = [("ts", "<", before.to_pydatetime())] if before is not None else None
         events = pq.read_table(self.paths[index], filters=filters).to_pandas()
         events = _without_replays(events, self.sources["events"])
-        return self._with_records(events, index)
-
-    def _with_records(self, events: pd.DataFrame, index: int | None) -> History:
-        shards = len(self.paths)
         out = History(events=events, sources=self.sources)
-        for name in OPTIONAL_RECORDS:
-            frame = getattr(self.rest, name)
-            if frame is not None and name != "blocked_periods" and index is not None:
-                frame = frame[shard_of(frame["number"], shards) == index].reset_index(drop=True)
-            setattr(out, name, frame)
-        registries = self.rest.registries
-        if self.store is not None and index is not None:
-            registries, _ = registries_from_store(self.store, events["number"].unique())
-        elif registries is not None and index is not None:
+        out.blocked_periods = self.rest.blocked_periods
+        for name, paths in self.records.items():
+            frame = pq.read_table(paths[index]).to_pandas()
+            setattr(out, name, frame.drop(columns=[ROW]))
+        if self.store is not None:
+            out.registries, _ = registries_from_store(self.store, events["number"].unique())
+        elif self.rest.registries is not None:
             # this shard's listings, and every snapshot (a snapshot listing none of them
             # still decides which snapshot is in force, and when)
+            registries = self.rest.registries
             mine = registries[
                 registries["number"].notna()
-                & (shard_of(registries["number"].fillna(""), shards) == index)
+                & (shard_of(registries["number"].fillna(""), len(self.paths)) == index)
             ]
             every = registries.drop_duplicates(["registry", "snapshot_at"]).assign(number=pd.NA)
-            registries = pd.concat([mine, every], ignore_index=True)
-            registries["number"] = registries["number"].astype("string")
-        out.registries = registries
+            out.registries = pd.concat([mine, every], ignore_index=True)
+            out.registries["number"] = out.registries["number"].astype("string")
         return out
 
     def training_history(self, before: pd.Timestamp, numbers: int) -> tuple[History, int]:
         """The events before ``before`` of whole shards, in order, until ``numbers`` numbers
-        are reached; the records of those numbers; and how many shards were taken."""
-        frames: list[pd.DataFrame] = []
+        are reached; the consents, DNC records and preferences of those shards; and how many
+        shards were taken."""
+        parts: list[History] = []
         seen = 0
-        taken = 0
         for index in range(len(self.paths)):
-            part = self.history(index, before=before).events
-            frames.append(part)
-            seen += part["number"].nunique()
-            taken += 1
+            parts.append(self.history(index, before=before))
+            seen += parts[-1].events["number"].nunique()
             if seen >= numbers:
                 break
-        events = pd.concat(frames, ignore_index=True)
-        history = self._with_records(events, None)
-        chosen = set(range(taken))
-        for name in ("consent", "dnc", "preferences"):
-            frame = getattr(history, name)
-            if frame is not None:
-                keep = np.isin(shard_of(frame["number"], len(self.paths)), list(chosen))
-                setattr(history, name, frame[keep].reset_index(drop=True))
-        return history, taken
+        history = History(
+            events=pd.concat([p.events for p in parts], ignore_index=True), sources=self.sources
+        )
+        history.blocked_periods = self.rest.blocked_periods
+        for name in self.records:
+            frames = [getattr(p, name) for p in parts]
+            setattr(history, name, pd.concat(frames, ignore_index=True))
+        return history, len(parts)
 
 
 def _without_replays(events: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -170,19 +163,12 @@ def _without_replays(events: pd.DataFrame, source: str) -> pd.DataFrame:
     return events.reset_index(drop=True)
 
 
-def split_history(
-    folder: Path,
-    workdir: Path,
-    *,
-    shard_events: int = SHARD_EVENTS,
-    batch_rows: int = BATCH_ROWS,
-    store: Any = None,
-) -> Shards:
-    """Split ``folder``'s events by number into shards of about ``shard_events`` events under
-    ``workdir``; load the other records whole. Invalid rows are errors naming the file, row
-    and field, as :func:`features.io.load_records` names them. With ``store``, the registry
-    snapshots are read from it (:func:`registries_from_store`), each shard's numbers at a
-    time; a registries file beside the events is then an error (two sources of one fact)."""
+def _split_file(
+    path: Path, record: str, shards: int, workdir: Path, batch_rows: int
+) -> tuple[list[Path], int, pd.Timestamp | None, list[str]]:
+    """Validate ``path`` batch by batch and append each valid row to its number's shard:
+    the shard files, the rows kept, the latest ``ts`` (events) and the notes. Every invalid
+    row is an error naming the file, its row and the field."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -190,39 +176,34 @@ def split_history(
         InvalidFileError,
         RowError,
         columns_for,
-        load_records,
         normalise_numbers,
         to_arrow,
         validate_frame,
     )
-    from features.schema import Event
-    from training.data import find_file
+    from features.schema import FILE_RECORDS
 
-    folder = Path(folder)
-    events_file = find_file(folder, "events") if folder.is_dir() else None
-    if events_file is None:
-        raise FileNotFoundError(f"{folder}: no events.parquet or events.csv in this folder")
-    shards = max(1, math.ceil(count_rows(events_file) / max(shard_events, 1)))
-    workdir.mkdir(parents=True, exist_ok=True)
-    paths = [workdir / f"events-{i:04d}.parquet" for i in range(shards)]
+    model = FILE_RECORDS[record]
+    paths = [workdir / f"{record}-{i:04d}.parquet" for i in range(shards)]
     writers: list = [None] * shards
     errors: list[RowError] = []
     notes: list[str] = []
     offset = kept = 0
     data_end = None
+    cols: list = []
+    typed = pd.DataFrame()
     try:
-        for raw in _raw_batches(events_file, batch_rows):
+        for raw in _raw_batches(path, batch_rows):
             try:
-                typed, found = validate_frame(raw, Event, notes=notes)
+                typed, found = validate_frame(raw, model, notes=notes)
             except ValueError as exc:
-                raise ValueError(f"{events_file.name}: {exc}") from exc
+                raise ValueError(f"{path.name}: {exc}") from exc
             normalise_numbers(typed, None, found)
             errors += [RowError(e.row + offset, e.field, e.value, e.error) for e in found]
             good = np.ones(len(typed), dtype=bool)
             if found:
                 good[np.unique([e.row for e in found]) - 1] = False
             typed = typed[good]
-            cols = [c for c in columns_for(Event) if c.name in typed.columns]
+            cols = [c for c in columns_for(model) if c.name in typed.columns]
             table = to_arrow(typed, cols)
             table = table.append_column(
                 ROW, pa.array(np.flatnonzero(good) + offset + 1, pa.int64())
@@ -233,7 +214,7 @@ def split_history(
                 if writers[index] is None:
                     writers[index] = pq.ParquetWriter(paths[index], part.schema)
                 writers[index].write_table(part)
-            if len(typed):
+            if "ts" in typed.columns and len(typed):
                 end = typed["ts"].max()
                 data_end = end if data_end is None else max(data_end, end)
             kept += len(typed)
@@ -244,20 +225,56 @@ def split_history(
                 writer.close()
     if errors:
         errors.sort(key=lambda e: (e.row, e.field))
-        raise InvalidFileError(events_file, errors, csv=events_file.suffix.lower() != ".parquet")
+        raise InvalidFileError(path, errors, csv=path.suffix.lower() != ".parquet")
+    if not cols:
+        cols = list(columns_for(model))
+        typed = pd.DataFrame({c.name: pd.Series(dtype=object) for c in cols})
+    for index in [i for i, w in enumerate(writers) if w is None]:
+        # a shard no number hashed to: an empty file of the same columns
+        empty = to_arrow(typed.iloc[:0], cols)
+        pq.write_table(empty.append_column(ROW, pa.array([], pa.int64())), paths[index])
+    return paths, kept, data_end, notes
+
+
+def split_history(
+    folder: Path,
+    workdir: Path,
+    *,
+    shard_events: int = SHARD_EVENTS,
+    batch_rows: int = BATCH_ROWS,
+    store: Any = None,
+) -> Shards:
+    """Split ``folder``'s events, consents, DNC records and preferences by number into shards
+    of about ``shard_events`` events under ``workdir``; load the blocked periods and the
+    registries whole. Invalid rows are errors naming the file, row and field, as
+    :func:`features.io.load_records` names them. With ``store``, the registry snapshots are
+    read from it (:func:`registries_from_store`), each shard's numbers at a time; a
+    registries file beside the events is then an error (two sources of one fact)."""
+    from features.io import load_records
+    from training.data import find_file
+
+    folder = Path(folder)
+    events_file = find_file(folder, "events") if folder.is_dir() else None
+    if events_file is None:
+        raise FileNotFoundError(f"{folder}: no events.parquet or events.csv in this folder")
+    shards = max(1, math.ceil(count_rows(events_file) / max(shard_events, 1)))
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths, kept, data_end, notes = _split_file(events_file, "events", shards, workdir, batch_rows)
     if data_end is None:
         raise ValueError(f"{events_file.name}: no events")
-    empty = [i for i, w in enumerate(writers) if w is None]
-    for index in empty:  # a shard no number hashed to: an empty file of the same columns
-        empty_table = to_arrow(typed.iloc[:0], cols)
-        pq.write_table(empty_table.append_column(ROW, pa.array([], pa.int64())), paths[index])
     rest = History(events=pd.DataFrame())
     sources = {"events": events_file.name}
+    records: dict[str, list[Path]] = {}
     for name in OPTIONAL_RECORDS:
         path = find_file(folder, name)
-        if path is not None:
-            setattr(rest, name, load_records(path, name).frame)
-            sources[name] = path.name
+        if path is None:
+            continue
+        sources[name] = path.name
+        if name == "blocked_periods":  # no number: every shard sees them all
+            rest.blocked_periods = load_records(path, name).frame
+        else:
+            records[name], _, _, more = _split_file(path, name, shards, workdir, batch_rows)
+            notes += more
     path = find_file(folder, REGISTRY_FILE)
     if path is not None and store is not None:
         raise ValueError(
@@ -269,4 +286,5 @@ def split_history(
         sources[REGISTRY_FILE] = path.name
     if store is not None:
         sources[REGISTRY_FILE] = f"store {store.safe_url}"
-    return Shards(paths, kept, data_end, sources, rest, list(dict.fromkeys(notes)), store)
+    notes = list(dict.fromkeys(notes))
+    return Shards(paths, kept, data_end, sources, rest, notes, store, records)
