@@ -32,8 +32,8 @@ from serving.backtest.history import (
 )
 
 #: Events per shard by default (the simulator writes about 6 events per number over 90
-#: days, so ~170,000 numbers a shard); a history with fewer events is not split.
-SHARD_EVENTS = 1_000_000
+#: days, so ~85,000 numbers a shard); a history with fewer events is not split.
+SHARD_EVENTS = 500_000
 #: Numbers whose events before ``T0`` train the model when the history is split (whole
 #: shards are taken in order until this many numbers; a shard is a random sample of numbers).
 TRAIN_NUMBERS = 200_000
