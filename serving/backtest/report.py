@@ -134,6 +134,19 @@ def render(result: dict[str, Any], meta: dict[str, Any], plot: Path) -> str:
             else "."
         )
     )
+    expected = model.get("expected_complaints_avoided_vs_contact_count_at_10pct")
+    if truth and expected:
+        ci = model.get("expected_complaints_avoided_vs_contact_count_at_10pct_ci95")
+        headline += (
+            f" In expectation (the simulator's true probabilities): <b>{expected:.2f}×</b>"
+            f"{_ci(ci, False)}"
+        )
+        ceiling = s.get("observable_ceiling", {}).get(
+            "expected_complaints_avoided_vs_contact_count_at_10pct"
+        )
+        if ceiling:
+            headline += f"; the best any model of the history could do: {ceiling:.2f}×"
+        headline += "."
     headers = _COUNT_HEADERS + (["expected complaints avoided (true p)"] if truth else [])
     rows = [_count_row("rules only", s["rules_only"], truth)]
     ranked = [name for name in _NAMES if name in s]

@@ -36,7 +36,7 @@ from serving.backtest.history import (
 SHARD_EVENTS = 500_000
 #: Numbers whose events before ``T0`` train the model when the history is split (whole
 #: shards are taken in order until this many numbers; a shard is a random sample of numbers).
-TRAIN_NUMBERS = 200_000
+TRAIN_NUMBERS = 100_000
 #: Rows read from the events file at a time.
 BATCH_ROWS = 100_000
 #: The column that keeps each row's row number in the events file (for error messages).

@@ -66,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from serving.pipeline.batch import load_policy
     from training.config import load_config
 
+    for flag, value in (
+        ("--shard-events", args.shard_events),
+        ("--train-numbers", args.train_numbers),
+    ):
+        if value < 1:
+            raise ValueError(f"{flag} {value}: must be a positive number")
     start = parse_instant(args.start, "--from")
     end = parse_instant(args.end, "--to")
     output = run_backtest(
