@@ -30,7 +30,7 @@ _KEY = "_history_key"
 
 def _with_history_key(part: pd.DataFrame) -> pd.DataFrame:
     """Add the history key each event is grouped by (normalising each distinct number once)."""
-    table = number_table(part["number"]) if len(part) else None
+    table = number_table(part["number"], part) if len(part) else None
     keys = (
         np.asarray(table.keys, dtype=object)[table.key_code]
         if table is not None

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             skip_invalid=args.skip_invalid,
             default_region=args.default_region,
             strict=args.strict,
+            pseudonyms=True,  # a pseudonymised store export (features.pseudonyms)
         )
         written = write_rejects(result, args.out.with_name(f"{args.out.stem}.{record}.parquet"))
         reports.extend(describe_load(result))
