@@ -190,7 +190,6 @@ def _split_file(
     offset = kept = 0
     data_end = None
     cols: list = []
-    typed = pd.DataFrame()
     try:
         for raw in _raw_batches(path, batch_rows):
             try:
@@ -226,13 +225,11 @@ def _split_file(
     if errors:
         errors.sort(key=lambda e: (e.row, e.field))
         raise InvalidFileError(path, errors, csv=path.suffix.lower() != ".parquet")
-    if not cols:
-        cols = list(columns_for(model))
-        typed = pd.DataFrame({c.name: pd.Series(dtype=object) for c in cols})
+    cols = cols or list(columns_for(model))
+    fields = [pa.field(c.name, c.arrow_type) for c in cols] + [pa.field(ROW, pa.int64())]
     for index in [i for i, w in enumerate(writers) if w is None]:
-        # a shard no number hashed to: an empty file of the same columns
-        empty = to_arrow(typed.iloc[:0], cols)
-        pq.write_table(empty.append_column(ROW, pa.array([], pa.int64())), paths[index])
+        # a shard no number hashed to (or an empty file): no rows, the same columns
+        pq.write_table(pa.schema(fields).empty_table(), paths[index])
     return paths, kept, data_end, notes
 
 

@@ -94,3 +94,24 @@ def test_a_repeated_event_id_with_other_values_is_an_error_and_a_replay_is_dropp
     with pytest.raises(ValueError, match=r"events\.csv row 4: event_id 'e2' repeats .* row 3"):
         for i in range(len(shards.paths)):
             shards.history(i)
+
+
+def test_an_empty_consent_file_gives_empty_shards_and_no_events_is_an_error(tmp_path):
+    folder = tmp_path / "history"
+    folder.mkdir()
+    (folder / "events.csv").write_text(
+        "event_id,number,ts,kind,channel\n"
+        "e0,+12015550123,2026-02-01T15:00:00Z,contact,call\n"
+        "e1,+12015550124,2026-02-01T15:00:00Z,contact,call\n"
+    )
+    (folder / "consent.csv").write_text(
+        "consent_id,number,channel,purpose,type,granted_at,revoked_at,evidence\n"
+    )
+    shards = split_history(folder, tmp_path / "work", shard_events=1)
+    assert len(shards.paths) == 2
+    for i in range(2):
+        consent = shards.history(i).consent
+        assert consent.empty and "granted_at" in consent.columns
+    (folder / "events.csv").write_text("event_id,number,ts,kind,channel\n")
+    with pytest.raises(ValueError, match=r"events\.csv: no events"):
+        split_history(folder, tmp_path / "work2")
