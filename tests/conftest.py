@@ -19,6 +19,7 @@ import pytest
 
 from serving.settings import start_runtime
 from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+from tests.support.cluster import dask_cluster  # noqa: F401 (a fixture: real dask processes)
 
 # As every entry point does: telemetry off, OpenMP passive (no .env: tests bring their keys).
 start_runtime(env_file=None)
