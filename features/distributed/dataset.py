@@ -33,10 +33,10 @@ from features.distributed.partition import KEY, ROW, connected, partition_frame
 from features.distributed.source import (
     Source,
     check_partition,
-    error_messages,
     read_source,
     renumber_rejects,
     resolve_source,
+    source_errors,
 )
 
 if TYPE_CHECKING:
@@ -254,9 +254,8 @@ def frame_dataset(
         _remove_out(out)
         record = next((r for r, n in errors.items() if n), "events")
         source = sources[record]
-        lines = error_messages(loaded[record], source, 20)
-        rows = [RowError(0, "*", "", line) for line in lines]
-        if conflicts:
+        rows = source_errors(loaded[record])
+        if conflicts and not rows:
             rows.append(RowError(0, "*", "", f"{conflicts:,} row(s) repeat an earlier "
                                  "event_id of the same number with different values"))  # fmt: skip
         raise InvalidFileError(Path(source.name), rows, csv=source.format == "csv")

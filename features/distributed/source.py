@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.distributed.partition import ROW, with_history_key
-from features.io import check_records, format_error
+from features.io import RowError, check_records
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -162,16 +162,12 @@ def renumber_rejects(url: str, offset: int) -> None:
     _write_csv(rejects, url)
 
 
-def error_messages(summaries: list[dict], source: Source, limit: int) -> list[str]:
-    """The first ``limit`` errors, numbered as rows of the whole source (partitions in order)."""
-    from features.io import RowError
-
-    lines: list[str] = []
+def source_errors(summaries: list[dict]) -> list[RowError]:
+    """The errors the partitions sent back (the first of each), numbered as rows of the
+    whole source (partitions in order)."""
+    errors: list[RowError] = []
     offset = 0
     for s in sorted(summaries, key=lambda s: s["index"]):
-        for e in s["first_errors"]:
-            if len(lines) < limit:
-                moved = RowError(e.row + offset, e.field, e.value, e.error)
-                lines.append(format_error(Path(source.name), moved, csv=source.format == "csv"))
+        errors += [RowError(e.row + offset, e.field, e.value, e.error) for e in s["first_errors"]]
         offset += s["rows"]
-    return lines
+    return errors
