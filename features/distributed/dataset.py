@@ -80,7 +80,9 @@ class DatasetSummary:
         return lines
 
 
-def _frame_schema(meta_events: pd.DataFrame, meta_consent: pd.DataFrame | None, horizon: str):
+def _frame_schema(
+    meta_events: pd.DataFrame, meta_consent: pd.DataFrame | None, horizon: str
+) -> pa.Schema:
     """The Arrow schema every partition's file is written with (columns typed null in an
     empty frame are text)."""
     import pyarrow as pa
@@ -232,7 +234,8 @@ def frame_dataset(
     if "consent" in checked:
         co_pairs, consent_meta = checked["consent"]
         consent_all = delayed(_concat, pure=True)([p[0] for p in co_pairs])
-    schema = _frame_schema(ev_meta, consent_meta, horizon)
+    # on a worker: the client neither compiles the kernel nor builds a frame
+    schema = delayed(_frame_schema, pure=True)(ev_meta, consent_meta, horizon)
     by_number = kept.shuffle(on=KEY, npartitions=npartitions)
     stats_meta = pd.DataFrame({c: pd.Series(dtype="int64") for c in _STATS_COLUMNS})
     written = by_number.map_partitions(

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.pointintime import build_training_frame, number_table
-
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -34,6 +32,8 @@ KEY = "_history_key"
 
 def with_history_key(part: pd.DataFrame) -> pd.DataFrame:
     """Add the history key each event is grouped by (normalising each distinct number once)."""
+    from features.pointintime import number_table
+
     table = number_table(part["number"]) if len(part) else None
     keys = (
         np.asarray(table.keys, dtype=object)[table.key_code]
@@ -45,6 +45,8 @@ def with_history_key(part: pd.DataFrame) -> pd.DataFrame:
 
 def partition_frame(part: pd.DataFrame, consent: pd.DataFrame | None, horizon: str) -> pd.DataFrame:
     """The training frame of one partition, carrying the events' order key."""
+    from features.pointintime import build_training_frame
+
     part = part.sort_values(ROW, kind="stable")
     events = part.drop(columns=[KEY]).reset_index(drop=True)
     if consent is not None and ROW in consent.columns:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from features.distributed.partition import ROW, with_history_key
+from features.distributed.partition import KEY, ROW
 from features.io import RowError, check_records
 
 if TYPE_CHECKING:
@@ -117,8 +117,8 @@ def check_partition(
     kept = checked.typed.iloc[keep] if not keep.all() else checked.typed
     kept = kept.reset_index(drop=True)
     kept[ROW] = (np.int64(index) << _ROW_BITS) + np.flatnonzero(keep).astype(np.int64)
-    if record == "events":
-        kept = with_history_key(kept)
+    if record == "events":  # every kept number is valid E.164 (an invalid one is a reject)
+        kept[KEY] = kept["number"].astype("str")
     if dtypes is not None:
         differ = {c: t for c, t in dtypes.items() if c in kept and kept[c].dtype != t}
         if differ:
