@@ -36,7 +36,7 @@ def _local(history: dict[str, Path], out: Path, events: Path, *extra: str) -> pd
 
 
 def _dask(
-    cluster: DaskCluster, history: dict[str, Path], out: Path, events: Path, *extra: str
+    cluster: DaskCluster, history: dict[str, Path], out: Path, events: Path | str, *extra: str
 ) -> int:
     args = ["features", "--events", str(events), "--consent", str(history["consent"])]
     engine = ["--engine", "dask", "--scheduler", cluster.address, "--no-progress"]
@@ -57,7 +57,8 @@ def test_parquet_folder_to_dataset_equals_the_local_engine(
     local = _local(history, tmp_path / "local.parquet", history["events"])
 
     out = tmp_path / "frame"
-    assert _dask(dask_cluster, history, out, folder, "--partitions", "4") == 0
+    url = f"file://{folder}"  # any fsspec URL: the workers resolve it
+    assert _dask(dask_cluster, history, out, url, "--partitions", "4") == 0
     assert sorted(p.name for p in out.glob("*.parquet")) == [
         f"part-{i:05d}.parquet" for i in range(4)
     ]
@@ -115,3 +116,17 @@ def test_invalid_rows_fail_closed_and_name_file_row_field(
     err = capsys.readouterr().err
     assert "events.csv row 400 (line 401): kind 'fax' is not one of" in err
     assert not list(out.glob("*.parquet"))  # nothing written when a row is bad
+
+
+def test_without_a_scheduler_a_local_cluster_runs_it(
+    history: dict[str, Path], tmp_path: Path
+) -> None:
+    """No --scheduler: two local worker processes are started for the run (and stopped)."""
+    from features.distributed import frame_dataset
+
+    events = tmp_path / "events.parquet"
+    write_records(pd.read_parquet(history["events"]).head(800), events, "events")
+    local = _local(history, tmp_path / "local.parquet", events)
+    summary = frame_dataset(events, tmp_path / "frame", history["consent"], progress=False)
+    assert summary.contacts == len(local) and summary.files == 8
+    pd.testing.assert_frame_equal(_rows(tmp_path / "frame"), local, check_dtype=False)

@@ -78,6 +78,20 @@ def test_sampled_training_keeps_every_positive_and_weighs_the_negatives(
     assert data.contact_count == len(training_data.frame)
 
 
+def test_a_single_frame_file_splits_as_the_folder(
+    frame_folder: Path, tmp_path: Path, training_data
+) -> None:
+    """The local engine's one file and a dataset folder of the same rows: the same split."""
+    single = tmp_path / "frame.parquet"
+    training_data.frame.to_parquet(single, index=False)
+    from_file = load_frame_data(single, _config(1.0), progress=False)
+    from_folder = load_frame_data(frame_folder, _config(1.0), progress=False)
+    assert from_file.plan.slices == from_folder.plan.slices
+    for name, part in from_file.parts.items():
+        other = from_folder.parts[name]
+        assert len(part) == len(other) and part["ts"].equals(other["ts"])
+
+
 def test_the_rate_follows_the_memory_budget_and_the_eval_slices_stay_uniform(
     frame_folder: Path,
 ) -> None:
