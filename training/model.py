@@ -120,6 +120,9 @@ class RiskModel:
         calibration: pd.DataFrame,
         targets: tuple[str, ...] = TARGETS,
     ) -> RiskModel:
+        """Fit a booster per target, early-stopped on its slice, and its calibrator. A
+        ``WEIGHT`` column weighs the rows of train and early stopping (down-sampled
+        negatives, :mod:`training.frame_data`); the calibration slice is never weighted."""
         names = list(self.feature_names)
         cats = self.categorical()
         x_tr, x_es, x_cal = (feature_matrix(f, names) for f in (train, early_stopping, calibration))

@@ -169,13 +169,21 @@ def _remove_out(out: str) -> None:
 
 
 def _checked(
-    source: Source, record: str, options: dict, rejects_dir: str | None, blocksize
-) -> tuple[object, list, pd.DataFrame]:
-    """(the checked partitions as delayed (rows, summary) pairs, their meta)."""
+    client: Client,
+    source: Source,
+    record: str,
+    options: dict,
+    rejects_dir: str | None,
+    blocksize,
+) -> tuple[list, pd.DataFrame]:
+    """(the checked partitions as delayed (rows, summary) pairs, their meta). The meta is
+    checked on a worker too: the client loads no phone-number machinery."""
     from dask import delayed
 
     raw = read_source(source, blocksize)
-    meta, _ = check_partition(raw._meta, 0, source, record, options, None)
+    meta, _ = client.submit(
+        check_partition, raw._meta, 0, source, record, options, None, pure=False
+    ).result()
     dtypes = meta.dtypes.to_dict()
     pairs = [
         delayed(check_partition, nout=2, pure=True)(
@@ -227,23 +235,26 @@ def frame_dataset(
     _prepare_out(out)
     rejects_dir = f"{out}/{REJECTS_FOLDER}" if skip_invalid else None
 
-    checked = {r: _checked(s, r, options, rejects_dir, blocksize) for r, s in sources.items()}
-    ev_pairs, ev_meta = checked["events"]
-    kept = dd.from_delayed([p[0] for p in ev_pairs], meta=ev_meta, verify_meta=False)
-    consent_all = consent_meta = None
-    if "consent" in checked:
-        co_pairs, consent_meta = checked["consent"]
-        consent_all = delayed(_concat, pure=True)([p[0] for p in co_pairs])
-    # on a worker: the client neither compiles the kernel nor builds a frame
-    schema = delayed(_frame_schema, pure=True)(ev_meta, consent_meta, horizon)
-    by_number = kept.shuffle(on=KEY, npartitions=npartitions)
-    stats_meta = pd.DataFrame({c: pd.Series(dtype="int64") for c in _STATS_COLUMNS})
-    written = by_number.map_partitions(
-        _write_part, consent_all, horizon, out, schema, meta=stats_meta, align_dataframes=False
-    )
-    summaries = {r: [p[1] for p in pairs] for r, (pairs, _) in checked.items()}
-
     with connected(scheduler, client) as running:
+        checked = {
+            r: _checked(running, s, r, options, rejects_dir, blocksize) for r, s in sources.items()
+        }
+        ev_pairs, ev_meta = checked["events"]
+        kept = dd.from_delayed([p[0] for p in ev_pairs], meta=ev_meta, verify_meta=False)
+        consent_all = consent_meta = None
+        if "consent" in checked:
+            co_pairs, consent_meta = checked["consent"]
+            consent_all = delayed(_concat, pure=True)([p[0] for p in co_pairs])
+        # on a worker: the client neither compiles the kernel nor builds a frame
+        schema = delayed(_frame_schema, pure=True)(ev_meta, consent_meta, horizon)
+        by_number = kept.shuffle(on=KEY, npartitions=npartitions)
+        stats_meta = pd.DataFrame({c: pd.Series(dtype="int64") for c in _STATS_COLUMNS})
+        written = by_number.map_partitions(
+            _write_part, consent_all, horizon, out, schema, meta=stats_meta,
+            align_dataframes=False,
+        )  # fmt: skip
+        summaries = {r: [p[1] for p in pairs] for r, (pairs, _) in checked.items()}
+
         part_futures = running.compute(written.to_delayed())
         summary_futures = {r: running.compute(s) for r, s in summaries.items()}
         _follow(part_futures, as_completed, progress)

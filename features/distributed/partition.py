@@ -49,8 +49,10 @@ def partition_frame(part: pd.DataFrame, consent: pd.DataFrame | None, horizon: s
 
     part = part.sort_values(ROW, kind="stable")
     events = part.drop(columns=[KEY]).reset_index(drop=True)
-    if consent is not None and ROW in consent.columns:
-        consent = consent.drop(columns=[ROW])
+    if consent is not None and ROW in consent.columns:  # checked on the cluster: E.164
+        # only this partition's numbers (the others' would be normalised again, for nothing)
+        mine = consent["number"].isin(events["number"].unique())
+        consent = consent.loc[mine].drop(columns=[ROW]).reset_index(drop=True)
     frame = build_training_frame(events.drop(columns=[ROW]), consent, horizon)
     contact_rows = np.flatnonzero((events["kind"] == "contact").to_numpy(dtype=bool))
     return frame.assign(**{ROW: events[ROW].to_numpy()[contact_rows]})

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from features.definitions import FEATURE_NAMES, TARGETS
-from features.pointintime.frame import training_frame
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +110,7 @@ def _run_local(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.io import describe_load, load_records, write_rejects
+    from features.pointintime.frame import training_frame
 
     out = Path(args.out)
     target = out / "part-00000.parquet" if is_dataset(args.out) else out
