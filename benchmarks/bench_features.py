@@ -16,7 +16,8 @@ Measures, each in a fresh process so its peak memory is its own:
    ``dask worker`` processes (1 thread each) reading a folder of Parquet files and writing
    a dataset. Peaks: the local process; the dask CLIENT (its own process); each worker
    (``getrusage`` in the worker). Targets on ~4 M events: client peak ≤ 1/3 of the local
-   engine's, 2 workers ≥ 1.6× the throughput of 1.
+   engine's, 2 workers ≥ 1.6× the throughput of 1. Then ``train --frame`` on the dataset
+   written, with every negative and with 1 in 10: peak, and ECE on the unsampled test slice.
 
     .venv/bin/python benchmarks/bench_features.py --numbers 400000 --skip core asof
 
@@ -385,7 +386,42 @@ def engines(directory: Path, workers: tuple[int, ...], partitions: int, files: i
                          "", f"{result['peak_gb'] / local['peak_gb']:.2f}"))  # fmt: skip
         if 1 in walls and 2 in walls:
             rows.append(("  throughput 2 workers / 1 worker", f"{walls[1] / walls[2]:.2f}×", ""))
+        dataset = f"{tmp}/dask{workers[-1]}"
+        for rate in (1.0, 0.1):
+            t = _in_fresh_process(frame_training, dataset, rate)
+            rows.append((f"train --frame (dataset), negatives at rate {rate:g}: "
+                         f"{t['kept']:,} train+ES rows kept",
+                         f"{t['wall_s']:.1f} s; ECE complaint {t['ece_complaint_7d']:.4f}, "
+                         f"opt-out {t['ece_opt_out_7d']:.4f}",
+                         f"{t['peak_gb']:.2f} GB"))  # fmt: skip
     return rows
+
+
+def frame_training(dataset: str, rate: float) -> dict[str, float]:
+    """Read a frame dataset as ``train --frame`` does (sampled at ``rate``), fit, calibrate
+    and score the unsampled out-of-time slice; peak of this process."""
+    from features.definitions import TARGETS
+    from training.config import TrainConfig
+    from training.frame_data import load_frame_data
+    from training.metrics import expected_calibration_error
+    from training.model import RiskModel
+
+    cfg = TrainConfig.model_validate({"sampling": {"negative_rate": rate}})
+    t0 = time.perf_counter()
+    data = load_frame_data(dataset, cfg, progress=False)
+    parts = data.parts
+    model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
+    model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
+    predicted = model.predict(parts["test"])
+    ece = {
+        t: expected_calibration_error(parts["test"][t].to_numpy(int), predicted[t]) for t in TARGETS
+    }
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "peak_gb": _peak_gb(),
+        "kept": len(parts["train"]) + len(parts["early_stopping"]),
+        **{f"ece_{t}": v for t, v in ece.items()},
+    }
 
 
 def _compile_kernel() -> None:

@@ -1,4 +1,5 @@
-"""``contactgate features``: build the point-in-time training frame from an event file."""
+"""``contactgate features``: the point-in-time training frame from event (and consent) files,
+in this process or, storage to storage, on a Dask cluster (:mod:`features.distributed`)."""
 
 from __future__ import annotations
 
