@@ -120,8 +120,9 @@ def _write_part(
         same = candidates.astype("string").duplicated(keep="first").to_numpy()
         later = candidates["event_id"].duplicated(keep="first").to_numpy()
         replays, conflicts = int(same.sum()), int((later & ~same).sum())
-        drop = np.flatnonzero(repeated)[later]
-        part = part.drop(index=part.index[drop])
+        keep = np.ones(len(part), dtype=bool)
+        keep[np.flatnonzero(repeated)[later]] = False
+        part = part.iloc[keep]  # by position: the shuffle leaves index labels repeated
     frame = partition_frame(part, consent, horizon).drop(columns=[ROW])
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     with fsspec.open(f"{out}/{PART_NAME.format(index)}", "wb", auto_mkdir=True) as handle:
@@ -150,14 +151,11 @@ def _prepare_out(out: str) -> None:
     if fs.exists(path) and not fs.isdir(path):
         raise ValueError(f"{out}: exists and is not a folder (the dask engine writes a dataset)")
     fs.makedirs(path, exist_ok=True)
-    old = fs.glob(f"{path}/part-*.parquet")
-    if old:
-        fs.rm(old)
-    if fs.exists(f"{path}/{REJECTS_FOLDER}"):
-        fs.rm(f"{path}/{REJECTS_FOLDER}", recursive=True)
+    _remove_out(out)
 
 
 def _remove_out(out: str) -> None:
+    """Remove a dataset's files and rejects (nothing else in the folder)."""
     import fsspec.core
 
     fs, path = fsspec.core.url_to_fs(out)

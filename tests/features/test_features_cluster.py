@@ -44,7 +44,10 @@ def _dask(
 
 
 def test_parquet_folder_to_dataset_equals_the_local_engine(
-    dask_cluster: DaskCluster, history: dict[str, Path], tmp_path: Path
+    dask_cluster: DaskCluster,
+    history: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     events = pd.read_parquet(history["events"])
     assert len(events) > 2000
@@ -52,13 +55,19 @@ def test_parquet_folder_to_dataset_equals_the_local_engine(
     folder.mkdir()
     # a folder of three files, rows shuffled: partitions must not depend on the order
     shuffled = events.sample(frac=1.0, random_state=2).reset_index(drop=True)
-    for i, chunk in enumerate(range(0, len(shuffled), 1200)):
-        write_records(shuffled.iloc[chunk : chunk + 1200], folder / f"e{i}.parquet", "events")
+    chunks = [shuffled.iloc[i : i + 1200] for i in range(0, len(shuffled), 1200)]
+    # an exact replay of a contact, in another file: it meets its twin after the shuffle
+    contact = shuffled.index[shuffled["kind"] == "contact"][0]
+    chunks[-1] = pd.concat([chunks[-1], shuffled.loc[[contact]]])
+    for i, chunk in enumerate(chunks):
+        write_records(chunk, folder / f"e{i}.parquet", "events")
     local = _local(history, tmp_path / "local.parquet", history["events"])
+    capsys.readouterr()
 
     out = tmp_path / "frame"
     url = f"file://{folder}"  # any fsspec URL: the workers resolve it
     assert _dask(dask_cluster, history, out, url, "--partitions", "4") == 0
+    assert "1 row(s) repeat an earlier row exactly" in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("*.parquet")) == [
         f"part-{i:05d}.parquet" for i in range(4)
     ]
