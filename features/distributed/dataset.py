@@ -220,7 +220,7 @@ def frame_dataset(
     from dask import delayed
     from distributed import as_completed
 
-    from features.io import InvalidFileError, RowError
+    from features.io import InvalidFileError
 
     if npartitions < 1:
         raise ValueError(f"npartitions must be at least 1, not {npartitions}")
@@ -267,9 +267,12 @@ def frame_dataset(
         record = next((r for r, n in errors.items() if n), "events")
         source = sources[record]
         rows = source_errors(loaded[record])
-        if conflicts and not rows:
-            rows.append(RowError(0, "*", "", f"{conflicts:,} row(s) repeat an earlier "
-                                 "event_id of the same number with different values"))  # fmt: skip
+        if not rows:  # only rows that met their event_id's first row after the shuffle
+            raise ValueError(
+                f"{source.name}: {conflicts:,} row(s) repeat an earlier event_id of the same "
+                "number with different values; nothing was written (use --skip-invalid to "
+                "keep the first of each)"
+            )
         raise InvalidFileError(Path(source.name), rows, csv=source.format == "csv")
     loads = {
         r: {

@@ -139,3 +139,31 @@ def test_without_a_scheduler_a_local_cluster_runs_it(
     summary = frame_dataset(events, tmp_path / "frame", history["consent"], progress=False)
     assert summary.contacts == len(local) and summary.files == 8
     pd.testing.assert_frame_equal(_rows(tmp_path / "frame"), local, check_dtype=False)
+
+
+def test_an_event_id_repeated_with_other_values_across_files_is_refused_or_rejected(
+    dask_cluster: DaskCluster,
+    history: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The loaders' rule across input partitions: a different row under an earlier
+    event_id of the same number fails closed; with --skip-invalid the first one is kept."""
+    events = pd.read_parquet(history["events"]).head(700)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    changed = events.iloc[[10]].assign(ts=events["ts"].iloc[10] + pd.Timedelta(minutes=5))
+    write_records(events, folder / "a.parquet", "events")
+    write_records(changed, folder / "b.parquet", "events")
+    out = tmp_path / "frame"
+    assert _dask(dask_cluster, history, out, folder) == 1
+    assert "1 row(s) repeat an earlier event_id of the same number" in capsys.readouterr().err
+    assert not list(out.glob("*.parquet"))
+
+    assert _dask(dask_cluster, history, out, folder, "--skip-invalid") == 0
+    assert "events: 700 row(s) kept, 1 rejected" in capsys.readouterr().out
+    single = tmp_path / "events.parquet"
+    write_records(events, single, "events")
+    pd.testing.assert_frame_equal(
+        _rows(out), _local(history, tmp_path / "local.parquet", single), check_dtype=False
+    )
