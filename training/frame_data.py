@@ -3,7 +3,7 @@
 A frame written by ``contactgate features`` (one Parquet file, or a dataset folder of
 ``part-NNNNN.parquet`` files from either engine) is read twice, in Parquet record batches:
 
-1. a cheap pass over ``ts`` and the two targets (~10 bytes a contact) splits the contacts by
+1. a cheap pass over ``ts`` and the two targets (~50 bytes a contact) splits the contacts by
    time with the one split rule (:func:`training.data.plan_split`: warm-up, label cut,
    train / early stopping / calibration / test) and decides which rows to keep;
 2. a second pass keeps those rows' features, targets and (simulated data) reference
