@@ -17,6 +17,7 @@ depend on the batch, so a model trained on one frame scores any other frame corr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.schema import CHANNELS, CONSENT_TYPES, DIAL_MODES, PURPOSES
+from features.schema import CHANNELS, CONSENT_TYPES, DIAL_MODES, PURPOSES, SCORED_AS_PURPOSE
 
 #: Look-back windows of the rolling counts, in days (window before ``t`` is ``[t - N d, t)``).
 COUNT_WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30, 90)
@@ -261,15 +262,35 @@ def _vocabulary(name: str) -> tuple[str, ...]:
     return feature.vocabulary
 
 
+#: Values read as a category of the vocabulary (``value → category``): the contact purposes
+#: the model does not know are scored as the purpose they read like. Not part of the feature
+#: set's description: an alias maps onto an existing code, so a bundle reads it correctly.
+CATEGORY_ALIASES: dict[str, dict[str, str]] = {"purpose": SCORED_AS_PURPOSE}
+
+
+@functools.cache
+def category_positions(name: str) -> dict[str, int]:
+    """Value → code of categorical feature ``name``: its vocabulary's positions and the
+    :data:`CATEGORY_ALIASES` (read only; values outside it take :func:`unknown_code`)."""
+    vocabulary = _vocabulary(name)
+    position = {value: i for i, value in enumerate(vocabulary)}
+    for alias, category in CATEGORY_ALIASES.get(name, {}).items():
+        position[alias] = position[category]
+    return position
+
+
 def encode_categorical(name: str, values: pd.Series) -> np.ndarray:
-    """Stable integer codes of ``values`` under the fixed vocabulary of feature ``name``.
+    """Stable integer codes of ``values`` under the fixed vocabulary of feature ``name``
+    (a value of :data:`CATEGORY_ALIASES` takes its category's code).
 
     >>> encode_categorical("channel", pd.Series(["sms", "call", "fax", None])).tolist()
     [1, 0, 2, 3]
+    >>> encode_categorical("purpose", pd.Series(["opt_out_confirmation", "service"])).tolist()
+    [1, 1]
     """
     vocabulary = _vocabulary(name)
     codes, uniques = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
-    position = {value: i for i, value in enumerate(vocabulary)}
+    position = category_positions(name)
     lookup = np.array(
         [position.get(u, len(vocabulary)) for u in uniques] + [len(vocabulary) + 1],
         dtype=np.int16,

@@ -22,6 +22,8 @@ Phone numbers are normalised here, once, for every command that reads files (val
 features, train, store load): each is read with the row's ``region`` column (a file-only
 column, ISO 3166-1) or else the ``default_region`` given, and replaced by its E.164 form.
 A number that is not valid is a row error (``number``): it is never kept as a raw key.
+A pseudonymised export's ``pseudo:…`` numbers are kept, with their number-fact columns, where
+the caller reads them (features and training: :mod:`features.pseudonyms`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic.fields import FieldInfo
 
+from features.pseudonyms import PSEUDONYM_FACTS, fact_problems, is_pseudonym
 from features.schema import EVENT_KIND_REQUIRES, FILE_RECORDS, Record
 
 ColumnKind = Literal["str", "enum", "instant", "float", "int", "bool", "localtime", "region"]
@@ -310,7 +313,11 @@ def validate_frame(
     notes = notes if notes is not None else []
     cols = columns_for(model)
     known = {c.name for c in cols}
-    file_only = {REGION_COLUMN} if _has_number(model) and REGION_COLUMN not in known else set()
+    file_only = (
+        {REGION_COLUMN, *PSEUDONYM_FACTS}
+        if _has_number(model) and REGION_COLUMN not in known
+        else set()
+    )
     errors: list[RowError] = []
     unknown = [c for c in df.columns if c not in known | file_only]
     if unknown and strict:
@@ -367,6 +374,9 @@ def validate_frame(
                          "is not an ISO 3166-1 country code such as 'US' or 'GB'")
             )  # fmt: skip
         out[REGION_COLUMN] = region.mask(bad)
+    for name in PSEUDONYM_FACTS:
+        if file_only and name in df.columns:  # checked with the numbers (normalise_numbers)
+            out[name] = _as_text(df[name])
     typed = pd.DataFrame(out, index=df.index)
     errors.extend(_cross_field_errors(typed, model, rownum))
     errors.sort(key=lambda e: (e.row, e.field))
@@ -374,15 +384,40 @@ def validate_frame(
 
 
 def normalise_numbers(
-    typed: pd.DataFrame, default_region: str | None, errors: list[RowError]
+    typed: pd.DataFrame,
+    default_region: str | None,
+    errors: list[RowError],
+    *,
+    pseudonyms: bool = False,
 ) -> int:
     """Replace ``typed["number"]`` by E.164, in place, reading each row's number with its
     ``region`` column or else ``default_region``; an invalid number becomes a row error
-    (appended to ``errors``). Drops the ``region`` column. Returns how many were invalid."""
+    (appended to ``errors``). Drops the ``region`` column. Returns how many were invalid.
+
+    A pseudonymised number (``pseudo:…``, :mod:`features.pseudonyms`) is kept as it is when
+    ``pseudonyms`` allows it and its number-fact columns are sound (else a row error naming
+    the field); without ``pseudonyms`` it is a row error."""
     from features.phone import normalize_many
 
     if "number" not in typed.columns:
         return 0
+    pseudo = is_pseudonym(typed["number"])
+    if pseudo.any():
+        rows = np.flatnonzero(pseudo)
+        if pseudonyms:
+            problems = fact_problems(typed, rows)
+        else:
+            problems = [
+                (int(i), "number", str(typed["number"].iloc[i]),
+                 "is a pseudonymised number: only validate, features and train read them "
+                 "(a store keeps real numbers)")
+                for i in rows
+            ]  # fmt: skip
+        errors.extend(RowError(i + 1, field, value, why) for i, field, value, why in problems)
+    if not pseudonyms:  # the facts belong to pseudonyms only
+        for name in PSEUDONYM_FACTS:
+            if name in typed.columns:
+                del typed[name]
     region = (
         typed.pop(REGION_COLUMN)
         if REGION_COLUMN in typed.columns
@@ -391,7 +426,7 @@ def normalise_numbers(
     fallback = default_region.upper() if default_region else None
     region = region.astype(object).where(region.notna(), fallback)
     numbers = typed["number"]
-    present = numbers.notna().to_numpy()
+    present = numbers.notna().to_numpy() & ~pseudo
     e164 = np.full(len(typed), None, dtype=object)
     reason = np.full(len(typed), None, dtype=object)
     keys = region.fillna("").to_numpy(dtype=object)
@@ -416,8 +451,9 @@ def normalise_numbers(
                 int(i) + 1, "number", str(raw[i]), f"is not a valid phone number ({why}){hint}"
             )
         )
+    e164[pseudo] = numbers.to_numpy(dtype=object)[pseudo]  # rows at fault are rejected whole
     typed["number"] = pd.Series(np.where(invalid, None, e164), index=typed.index, dtype=object)
-    typed.loc[~present, "number"] = None
+    typed.loc[~(present | pseudo), "number"] = None
     return int(invalid.sum())
 
 
@@ -514,12 +550,14 @@ def load_records(
     skip_invalid: bool = False,
     default_region: str | None = None,
     strict: bool = False,
+    pseudonyms: bool = False,
 ) -> LoadResult:
     """Load and validate a file of one record type (``events``, ``consent``, …).
 
     Numbers are normalised to E.164 with the row's ``region`` column or ``default_region``
-    (:func:`normalise_numbers`). Raises :class:`InvalidFileError` if any row is invalid and
-    ``skip_invalid`` is false.
+    (:func:`normalise_numbers`); with ``pseudonyms`` a pseudonymised export's numbers are
+    kept with their number facts (for features and training). Raises
+    :class:`InvalidFileError` if any row is invalid and ``skip_invalid`` is false.
     """
     path = Path(path)
     if not path.exists():
@@ -531,7 +569,9 @@ def load_records(
     except Exception as exc:  # a corrupt file must name itself
         raise ValueError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from exc
     try:
-        checked = check_records(raw, record, default_region=default_region, strict=strict)
+        checked = check_records(
+            raw, record, default_region=default_region, strict=strict, pseudonyms=pseudonyms
+        )
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from exc
     if checked.errors and not skip_invalid:
@@ -571,18 +611,25 @@ class CheckedRows:
 
 
 def check_records(
-    raw: pd.DataFrame, record: str, *, default_region: str | None = None, strict: bool = False
+    raw: pd.DataFrame,
+    record: str,
+    *,
+    default_region: str | None = None,
+    strict: bool = False,
+    pseudonyms: bool = False,
 ) -> CheckedRows:
     """Validate and type a raw chunk of one record type, as every loader does: the contract
-    (:func:`validate_frame`), numbers to E.164 (:func:`normalise_numbers`), and for events
-    replays and conflicting ``event_id`` repeats. Rows are numbered from 1 within the chunk.
-    Raises ValueError for a chunk that cannot be read at all (a required column missing)."""
+    (:func:`validate_frame`), numbers to E.164 (:func:`normalise_numbers`; with
+    ``pseudonyms`` a pseudonymised export's numbers are kept with their facts), and for
+    events replays and conflicting ``event_id`` repeats. Rows are numbered from 1 within the
+    chunk. Raises ValueError for a chunk that cannot be read at all (a required column
+    missing)."""
     model = FILE_RECORDS[record]
     notes: list[str] = []
     typed, errors = validate_frame(raw, model, strict=strict, notes=notes)
     invalid_numbers = 0
     if _has_number(model):
-        invalid_numbers = normalise_numbers(typed, default_region, errors)
+        invalid_numbers = normalise_numbers(typed, default_region, errors, pseudonyms=pseudonyms)
     if model.__name__ == "Event":
         replays, id_errors = _repeated_ids(typed, errors)
         errors.extend(id_errors)

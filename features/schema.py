@@ -31,7 +31,13 @@ EventKind = Literal[
 ]
 Channel = Literal["call", "sms"]
 ChannelScope = Literal["call", "sms", "any"]
+#: What a consent is for, and the purposes the risk model knows (its vocabulary is pinned
+#: by every model bundle: growing it needs a new model).
 Purpose = Literal["marketing", "service"]
+#: What a contact is for: a :data:`Purpose`, or the one text that confirms an opt-out (no
+#: marketing, within minutes of it; the rules allow it once per opt-out). The model scores a
+#: purpose outside its vocabulary as the one it reads like (:data:`SCORED_AS_PURPOSE`).
+ContactPurpose = Literal["marketing", "service", "opt_out_confirmation"]
 DialMode = Literal["manual", "predictive", "prerecorded"]
 Outcome = Literal[
     "answered", "no_answer", "busy", "voicemail", "abandoned", "amd", "failed", "delivered"
@@ -51,6 +57,12 @@ Registry = Literal[
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 CHANNELS: tuple[str, ...] = Channel.__args__  # type: ignore[attr-defined]
 PURPOSES: tuple[str, ...] = Purpose.__args__  # type: ignore[attr-defined]
+CONTACT_PURPOSES: tuple[str, ...] = ContactPurpose.__args__  # type: ignore[attr-defined]
+#: Contact purposes the model does not know → the purpose it scores them as. A confirmation
+#: of an opt-out is not marketing: it is scored (and counted in the features) as a service text.
+SCORED_AS_PURPOSE: dict[str, str] = {"opt_out_confirmation": "service"}
+#: Contact purposes that are not marketing (the features' "marketing contacts" leave them out).
+NON_MARKETING_PURPOSES: tuple[str, ...] = ("service", "opt_out_confirmation")
 DIAL_MODES: tuple[str, ...] = DialMode.__args__  # type: ignore[attr-defined]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 CONSENT_TYPES: tuple[str, ...] = ConsentType.__args__  # type: ignore[attr-defined]
@@ -137,7 +149,11 @@ class Event(Record):
     channel: Channel | None = Field(
         None, description="contact: call|sms (required). opt_out/opt_in: scope; empty = all."
     )
-    purpose: Purpose | None = Field(None, description="contact: marketing (default) or service.")
+    purpose: ContactPurpose | None = Field(
+        None,
+        description="contact: marketing (default), service or opt_out_confirmation (the one "
+        "text confirming an opt-out).",
+    )
     subject: str | None = Field(None, max_length=256, description="What the contact is about.")
     campaign_id: str | None = Field(None, max_length=256)
     dial_mode: DialMode | None = Field(

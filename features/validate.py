@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             skip_invalid=args.skip_invalid,
             default_region=args.default_region,
             strict=args.strict,
+            pseudonyms=True,  # a pseudonymised store export (features.pseudonyms)
         )
     except InvalidFileError as exc:
         print(exc)

@@ -80,8 +80,9 @@ def load_training_data(
 
     def load(path: Path, record: str) -> pd.DataFrame:
         result = load_records(
-            path, record, skip_invalid=skip_invalid, default_region=default_region, strict=strict
-        )
+            path, record, skip_invalid=skip_invalid, default_region=default_region, strict=strict,
+            pseudonyms=True,  # a pseudonymised store export trains like the original
+        )  # fmt: skip
         report.extend(describe_load(result))
         if rejects_dir is not None:
             written = write_rejects(result, rejects_dir / path.name)

@@ -226,7 +226,8 @@ def frame_dataset(
         raise ValueError(f"npartitions must be at least 1, not {npartitions}")
     t0 = time.perf_counter()
     out = str(out).rstrip("/")
-    options = {"default_region": default_region, "strict": strict}
+    # as the local engine reads them: a pseudonymised export's numbers with their facts
+    options = {"default_region": default_region, "strict": strict, "pseudonyms": True}
     sources = {"events": resolve_source(events)}
     if consent is not None:
         sources["consent"] = resolve_source(consent)

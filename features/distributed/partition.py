@@ -34,7 +34,7 @@ def with_history_key(part: pd.DataFrame) -> pd.DataFrame:
     """Add the history key each event is grouped by (normalising each distinct number once)."""
     from features.pointintime import number_table
 
-    table = number_table(part["number"]) if len(part) else None
+    table = number_table(part["number"], part) if len(part) else None
     keys = (
         np.asarray(table.keys, dtype=object)[table.key_code]
         if table is not None

@@ -117,7 +117,7 @@ def check_partition(
     kept = checked.typed.iloc[keep] if not keep.all() else checked.typed
     kept = kept.reset_index(drop=True)
     kept[ROW] = (np.int64(index) << _ROW_BITS) + np.flatnonzero(keep).astype(np.int64)
-    if record == "events":  # every kept number is valid E.164 (an invalid one is a reject)
+    if record == "events":  # every kept number is E.164 or a pseudonym, its own history key
         kept[KEY] = kept["number"].astype("str")
     if dtypes is not None:
         differ = {c: t for c, t in dtypes.items() if c in kept and kept[c].dtype != t}

@@ -123,6 +123,7 @@ def _run_local(args: argparse.Namespace) -> int:
             skip_invalid=args.skip_invalid,
             default_region=args.default_region,
             strict=args.strict,
+            pseudonyms=True,  # a pseudonymised store export (features.pseudonyms)
         )
         written = write_rejects(result, out.with_name(f"{out.stem}.{record}.parquet"))
         reports.extend(describe_load(result))

@@ -5,9 +5,10 @@ the records path (:mod:`features.pointintime.records`, a request's few Python re
 hand their columns to the functions here, so the rules below are written once:
 
 * :func:`event_flags`: which :class:`~features.pointintime.kernels.Flag` bits an event sets —
-  a contact (by call / SMS), marketing unless its purpose is service (the Event contract's
-  default), answered, a short hang-up (answered, under ``SHORT_HANGUP_SECONDS``), at night
-  local time, a complaint, an opt-out or a reply that reads as one, a refusal;
+  a contact (by call / SMS), marketing unless its purpose is service or an opt-out
+  confirmation (marketing is the Event contract's default), answered, a short hang-up
+  (answered, under ``SHORT_HANGUP_SECONDS``), at night local time, a complaint, an opt-out
+  or a reply that reads as one, a refusal;
 * :func:`subject_codes`: the subject a contact is about (:func:`features.schema.subject_of`);
 * :data:`CANDIDATE_DEFAULTS` and :func:`query_codes`: a candidate's purpose (marketing) and
   dial mode (manual) when not given; an SMS has no dial mode (always automated), so whatever a
@@ -42,7 +43,7 @@ from features.pointintime.kernels import (
     PURPOSE_SERVICE,
     Flag,
 )
-from features.schema import subject_of
+from features.schema import NON_MARKETING_PURPOSES, subject_of
 
 #: What a candidate contact is when it does not say (the Event contract's defaults).
 CANDIDATE_DEFAULTS = {"purpose": "marketing", "dial_mode": "manual"}
@@ -108,6 +109,14 @@ def equals(series: pd.Series, value: str) -> np.ndarray:
     return (series == value).fillna(False).to_numpy(dtype=bool)
 
 
+def _any_equal(values: Column, options: Sequence[str]) -> np.ndarray:
+    """``values`` equal to any of ``options`` (missing → False)."""
+    out = values.equals(options[0])
+    for option in options[1:]:
+        out = out | values.equals(option)
+    return out
+
+
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
     """``frame[name]``, or an all-missing column when the frame has none."""
     if name in frame.columns:
@@ -166,7 +175,7 @@ def event_flags(
         (Flag.CONTACT, is_contact),
         (Flag.CALL, is_call),
         (Flag.SMS, is_sms),
-        (Flag.MARKETING, is_contact & ~purpose.equals("service")),
+        (Flag.MARKETING, is_contact & ~_any_equal(purpose, NON_MARKETING_PURPOSES)),
         (Flag.ANSWERED, answered),
         (Flag.ANSWERED_CALL, answered & is_call),
         (Flag.SHORT, short),

@@ -48,8 +48,10 @@ from features.pointintime.encode import (
     with_candidate_default,
 )
 from features.pointintime.numbers import NumberTable, number_table
+from features.pseudonyms import PSEUDONYM_FACTS
 
-#: Event columns the kernels read; any of them may be absent from a hand-made frame.
+#: Event columns the kernels read; any of them may be absent from a hand-made frame. The
+#: number facts of a pseudonymised export stand in for libphonenumber (features.pseudonyms).
 EVENT_COLUMNS = (
     "number",
     "ts",
@@ -62,6 +64,7 @@ EVENT_COLUMNS = (
     "outcome",
     "duration_s",
     "text",
+    *PSEUDONYM_FACTS,
 )
 
 
@@ -128,7 +131,7 @@ def _prepare_frame(
     """Kernel inputs from a frame, vectorised (training frames of millions of rows)."""
     n = len(frame)
     say("normalising numbers")
-    numbers = number_table(frame["number"])
+    numbers = number_table(frame["number"], frame)
     ts = instants_ns(frame["ts"], "events ts")
 
     say("classifying events")

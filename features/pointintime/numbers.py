@@ -1,7 +1,9 @@
 """Numbers of a history: each distinct number normalised once, its facts spread over the rows.
 
 Events are grouped by E.164 (the raw text when the number is invalid), so "+1 305…" and
-"(305) …" are one history. Local time uses the FIRST of the number's candidate time zones as
+"(305) …" are one history. A pseudonymised number (``pseudo:…``, from a store export) is its
+own history key, and its facts come from the export's number-fact columns
+(:mod:`features.pseudonyms`), not from libphonenumber. Local time uses the FIRST of the number's candidate time zones as
 libphonenumber lists them (alphabetical order, e.g. ``America/Denver`` before
 ``America/North_Dakota/Center``); numbers without a zone use UTC (:func:`feature_zone`). The
 rules engine checks every zone; a feature needs one.
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.definitions import encode_categorical
+from features.pseudonyms import is_pseudonym, pseudonym_table
 
 #: Above this many distinct numbers, :func:`features.phone.normalize_many` (no cache) is used;
 #: below it the lru-cached :func:`features.phone.normalize` (the service sees the same
@@ -74,14 +77,30 @@ def _normalised(raw: np.ndarray) -> pd.DataFrame:
     )
 
 
-def number_table(numbers: pd.Series) -> NumberTable:
-    """Normalise each distinct number once and spread the facts over the rows."""
+def number_table(numbers: pd.Series, facts: pd.DataFrame | None = None) -> NumberTable:
+    """Normalise each distinct number once and spread the facts over the rows.
+
+    ``facts``: rows aligned with ``numbers`` holding the number-fact columns of a
+    pseudonymised export (:data:`features.pseudonyms.PSEUDONYM_FACTS`), read for the
+    ``pseudo:…`` numbers only; a pseudonym without them is a ValueError naming the row."""
     raw_codes, raw_uniques = pd.factorize(numbers)
     if len(raw_codes) and raw_codes.min() < 0:
         row = int(np.flatnonzero(raw_codes < 0)[0]) + 1
         raise ValueError(f"events row {row}: number is required")
     raw = raw_uniques.to_numpy(dtype=object)
-    table = _normalised(raw)
+    pseudo = is_pseudonym(pd.Series(raw, dtype=object))
+    if pseudo.any():
+        first_row = np.unique(raw_codes, return_index=True)[1]  # codes are 0..len(raw)-1
+        table = pd.concat(
+            [
+                _normalised(raw[~pseudo]).set_axis(np.flatnonzero(~pseudo)),
+                pseudonym_table(raw[pseudo], first_row[pseudo], facts).set_axis(
+                    np.flatnonzero(pseudo)
+                ),
+            ]
+        ).sort_index()
+    else:
+        table = _normalised(raw)
     valid = table["valid"].to_numpy(dtype=bool)
     key = np.where(valid, table["e164"].to_numpy(dtype=object), raw)
     key_of_raw, keys = pd.factorize(key)

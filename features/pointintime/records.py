@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from features.definitions import FEATURES_BY_NAME
+from features.definitions import category_positions, missing_code, unknown_code
 from features.pointintime.assemble import (
     NEVER,
     ConsentArrays,
@@ -51,17 +51,16 @@ def _zone(name: str) -> zoneinfo.ZoneInfo | dt.timezone:
 
 
 @functools.cache
-def _positions(feature: str) -> dict[str, int]:
-    vocabulary = FEATURES_BY_NAME[feature].vocabulary or ()
-    return {value: i for i, value in enumerate(vocabulary)}
+def _positions(feature: str) -> tuple[dict[str, int], int, int]:
+    return category_positions(feature), unknown_code(feature), missing_code(feature)
 
 
 def _code(feature: str, value: str | None) -> int:
-    """:func:`encode_categorical` of one value (unknown and missing codes alike)."""
-    positions = _positions(feature)
+    """:func:`encode_categorical` of one value (aliases, unknown and missing codes alike)."""
+    positions, unknown, missing = _positions(feature)
     if value is None:
-        return len(positions) + 1
-    return positions.get(value, len(positions))
+        return missing
+    return positions.get(value, unknown)
 
 
 def _codes(feature: str, values: Sequence[Any]) -> np.ndarray:

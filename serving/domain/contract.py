@@ -18,12 +18,12 @@ from features.schema import (
     BlockedPeriod,
     Channel,
     Consent,
+    ContactPurpose,
     DialMode,
     DncEntry,
     Event,
     Instant,
     Preference,
-    Purpose,
     RegionCode,
     Registry,
     subject_of,
@@ -66,7 +66,9 @@ class ContactIn(_Body):
     #: one item from carrying a megabyte.
     number: str = Field(max_length=1024)
     channel: Channel
-    purpose: Purpose = "marketing"
+    #: ``opt_out_confirmation``: the one text confirming an opt-out (docs/api.md); the model
+    #: scores it as a service text, its own rule decides whether it may go.
+    purpose: ContactPurpose = "marketing"
     dial_mode: DialMode | None = None
     subject: str | None = Field(None, max_length=256)
     campaign_id: str | None = Field(None, max_length=256)

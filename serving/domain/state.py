@@ -22,7 +22,7 @@ class Contact(NamedTuple):
     number: NumberRecord
     channel: str  # call | sms
     at: dt.datetime  # aware, UTC
-    purpose: str = "marketing"
+    purpose: str = "marketing"  # marketing | service | opt_out_confirmation
     dial_mode: str = "manual"  # an SMS is always sent by an automated platform
     subject: str = "default"
     campaign_id: str | None = None

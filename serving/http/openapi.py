@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 #: The HTTP contract's version (docs/api.md); the package version is ``info.version``.
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 OPENAPI_VERSION = "3.1.0"
 
 #: Contract class → schema name, where the class's name says how it is used in Python

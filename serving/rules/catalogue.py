@@ -26,6 +26,7 @@ from serving.rules.schema import (
     HolidayRule,
     InternalDncRule,
     NoRulePackRule,
+    OptOutConfirmationRule,
     PreferenceRule,
     RegistryRule,
     RevocationRule,
@@ -72,6 +73,8 @@ REASON_CODES: tuple[tuple[str, str, bool, str], ...] = (
     ("NO_CONSENT", "`consent`", False, "no valid consent of an accepted type"),
     ("CONSENT_REVOKED", "`revocation`", False, "an opt-out or revocation not since cleared"),
     ("INTERNAL_DNC", "`internal_dnc`", False, "on the company's own do-not-call list"),
+    ("CONFIRMATION_NOT_ALLOWED", "`opt_out_confirmation`", False, "an opt-out confirmation with no opt-out to confirm, after its window, cleared by an opt-in, or not by text"),
+    ("CONFIRMATION_ALREADY_SENT", "`opt_out_confirmation`", False, "the latest opt-out was confirmed already (one confirmation per opt-out)"),
     ("NO_RULE_PACK", "`no_rule_pack`; engine", False, "a region with no rules (GG, JE, IM) or a number with no geographic region"),
     ("INVALID_NUMBER", "engine", False, "the number cannot be parsed or is not valid"),
     ("SUPPRESSED", "engine", False, "the number belongs to an erased subject (tombstone)"),
@@ -285,6 +288,16 @@ def _revocation_words(rule: RevocationRule) -> str:
     return text
 
 
+def _confirmation_words(rule: OptOutConfirmationRule) -> str:
+    return (
+        f"One text confirming an opt-out (purpose `opt_out_confirmation`, no marketing): by"
+        f" {_words(rule.via)} only, within {_span(rule.within)} of the number's latest opt-out"
+        f" (an opt-out event or opt-out reply not since followed by an opt-in),"
+        f" `[opt-out, opt-out + {rule.within})`, and once per opt-out. Rules that do not name"
+        f" this purpose (hours, registries, consent, revocations) do not govern it."
+    )
+
+
 _DESCRIBE = {
     WindowRule: _window_words,
     DayBanRule: _day_ban_words,
@@ -303,6 +316,7 @@ _DESCRIBE = {
         "The person's own preferences: allowed channels, urgent "
         "only, at most N contacts a week, quiet hours."
     ),
+    OptOutConfirmationRule: _confirmation_words,
     NoRulePackRule: lambda rule: "Every contact is withheld: no rules are held here.",
 }
 
@@ -415,6 +429,11 @@ CONVENTIONS: tuple[str, ...] = (
     " its last day in the latest one (UTC+14 and UTC−12 without a zone), so it is never"
     " applied late nor lifted early. A time-based reason of a rule that lapses lasts at most"
     " until it lapses; `next_allowed_at` checks the rules that start later too.",
+    "A contact of purpose `opt_out_confirmation` (the one text confirming an opt-out) is"
+    " governed only by the rules that name that purpose: the `opt_out_confirmation` rule of"
+    " the law (US) or of `POLICY` elsewhere, the internal list's do-not-contact entries, and"
+    " `NO_RULE_PACK`. It is not a solicitation, so hours, registries, consent and the"
+    " revocation it confirms do not withhold it; it is scored as a service text.",
 )
 
 

@@ -145,6 +145,15 @@ class _Facts:
                 best = (ts, what)
         return best
 
+    def latest_opt_out(self) -> tuple[dt.datetime, str] | None:
+        """The number's latest opt-out request (an opt-out event or an opt-out reply, on any
+        channel; not a revoked consent record) and what it was."""
+        best: tuple[dt.datetime, str] | None = None
+        for ts, _scope, what in self.revocations:
+            if what != "consent revoked" and (best is None or ts > best[0]):
+                best = (ts, what)
+        return best
+
     def relationship_cutoff(self) -> dt.datetime | None:
         """An internal-DNC request or an opt-out ends business relationships before it."""
         latest = self.latest_revocation(None)

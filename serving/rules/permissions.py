@@ -1,5 +1,6 @@
 """Rules on whether the person may be contacted at all: do-not-call registries, consent,
-revocations, the internal DNC list, the person's own preferences, and regions without rules."""
+revocations, the internal DNC list, the person's own preferences, the one confirmation of
+an opt-out, and regions without rules."""
 
 from __future__ import annotations
 
@@ -240,6 +241,51 @@ class _PreferenceRule(_Rule):
                     reasons.append(self.reason("PREFERENCE", detail, until))
                     break
         return reasons
+
+
+class _OptOutConfirmationRule(_Rule):
+    """The one text confirming an opt-out: by an allowed channel, within ``within`` of the
+    latest opt-out, once per opt-out (schema.OptOutConfirmationRule)."""
+
+    kind = "opt_out_confirmation"
+    codes = frozenset({"CONFIRMATION_NOT_ALLOWED", "CONFIRMATION_ALREADY_SENT"})
+
+    def __init__(self, spec: pack_schema.OptOutConfirmationRule, pack: _Pack) -> None:
+        super().__init__(spec, pack)
+        self.within = parse_duration(spec.within)[1]
+        self.within_text = spec.within
+        self.via = frozenset(spec.via)
+
+    def check(self, facts: _Facts, instant: dt.datetime) -> Sequence[Reason]:
+        contact = facts.contact
+        if contact.channel not in self.via:
+            detail = f"an opt-out is confirmed by {'/'.join(sorted(self.via))} only, not by {contact.channel}"
+            return (self.reason("CONFIRMATION_NOT_ALLOWED", detail),)
+        latest = facts.latest_opt_out()
+        if latest is None:
+            return (self.reason("CONFIRMATION_NOT_ALLOWED", "no opt-out to confirm"),)
+        opted_out_at, what = latest
+        since = iso_utc(opted_out_at)
+        cleared = [ts for ts, _scope in facts.opt_ins if ts > opted_out_at]
+        if cleared:
+            detail = f"the {what} at {since} was followed by an opt-in at {iso_utc(min(cleared))}"
+            return (self.reason("CONFIRMATION_NOT_ALLOWED", detail),)
+        if instant >= opted_out_at + self.within:
+            due = iso_utc(opted_out_at + self.within)
+            detail = f"{what} at {since}: its one confirmation was due before {due}"
+            return (self.reason("CONFIRMATION_NOT_ALLOWED", detail),)
+        # from one second before the opt-out: ``authorize`` counts an attempt recorded for a
+        # later instant as made just before the dial, which may be the opt-out's own instant
+        counted_from = opted_out_at - _RESOLUTION
+        sent = [
+            event.ts
+            for event in facts.contacts
+            if event.purpose == "opt_out_confirmation" and counted_from <= event.ts < instant
+        ]
+        if sent:
+            detail = f"the {what} at {since} was confirmed at {iso_utc(sent[-1])} already"
+            return (self.reason("CONFIRMATION_ALREADY_SENT", detail),)
+        return _NO_REASONS
 
 
 class _NoRulePackRule(_Rule):

@@ -29,7 +29,16 @@ _RESOLUTION = dt.timedelta(seconds=1)
 _MISSING, _SAME = object(), object()
 _CACHE_SIZE = 4_096
 _TIME_VARYING_KINDS = frozenset(
-    {"window", "day_ban", "holiday", "blocked_period", "cap", "cooling_off", "preference"}
+    {
+        "window",
+        "day_ban",
+        "holiday",
+        "blocked_period",
+        "cap",
+        "cooling_off",
+        "preference",
+        "opt_out_confirmation",
+    }
 )
 
 

@@ -18,6 +18,7 @@ from serving.rules.permissions import (
     _ConsentRule,
     _InternalDncRule,
     _NoRulePackRule,
+    _OptOutConfirmationRule,
     _PreferenceRule,
     _RegistryRule,
     _RevocationRule,
@@ -40,6 +41,7 @@ _RULE_CLASSES: dict[str, type[_Rule]] = {
     "revocation": _RevocationRule,
     "internal_dnc": _InternalDncRule,
     "preference": _PreferenceRule,
+    "opt_out_confirmation": _OptOutConfirmationRule,
     "no_rule_pack": _NoRulePackRule,
 }
 

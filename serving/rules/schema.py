@@ -19,7 +19,15 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.schema import Channel, ConsentType, DialMode, EventKind, Outcome, Purpose, Registry
+from features.schema import (
+    Channel,
+    ConsentType,
+    ContactPurpose,
+    DialMode,
+    EventKind,
+    Outcome,
+    Registry,
+)
 
 #: Where the packaged rule packs live (one YAML file per jurisdiction).
 PACKS_DIR = Path(__file__).with_name("packs")
@@ -150,7 +158,9 @@ class RuleBase(PackModel):
     """What every rule has: identity, provenance and which contacts it applies to.
 
     ``purposes`` defaults to marketing: service contacts skip marketing-only rules, as the
-    laws we encode regulate solicitation. ``defer_to_law`` is for POLICY rules:
+    laws we encode regulate solicitation. A contact of purpose ``opt_out_confirmation`` is
+    governed only by the rules that name it (``opt_out_confirmation`` rules above all).
+    ``defer_to_law`` is for POLICY rules:
     ``applies`` — skip when a legal rule of the same kind applies to the contact (e.g. no
     night-time SMS *where no law sets hours*); ``fired`` — skip when a legal rule already
     reported the same code (avoids double reporting).
@@ -163,7 +173,7 @@ class RuleBase(PackModel):
     note: str | None = None
     enabled: bool = True
     channels: list[Channel] = Field(default_factory=lambda: ["call", "sms"], min_length=1)
-    purposes: list[Purpose] = Field(default_factory=lambda: ["marketing"], min_length=1)
+    purposes: list[ContactPurpose] = Field(default_factory=lambda: ["marketing"], min_length=1)
     dial_modes: list[DialMode] | None = None
     line_types: list[LineType] | None = None
     effective_from: dt.date | None = None
@@ -267,7 +277,7 @@ class CapRule(RuleBase):
     window: FixedDuration
     max: int = Field(ge=0)
     count_channels: list[Channel] = Field(default_factory=lambda: ["call", "sms"], min_length=1)
-    count_purposes: list[Purpose] = Field(
+    count_purposes: list[ContactPurpose] = Field(
         default_factory=lambda: ["marketing", "service"], min_length=1
     )
     same_subject: bool = False
@@ -361,6 +371,32 @@ class PreferenceRule(RuleBase):
     kind: Literal["preference"]
 
 
+class OptOutConfirmationRule(RuleBase):
+    """The one text that confirms an opt-out (47 CFR 64.1200(a)(12)): no marketing, sent
+    within ``within`` of the opt-out, once.
+
+    Governs contacts of purpose ``opt_out_confirmation`` (the only purpose it takes), on
+    every channel it lists: a confirmation is allowed only on a ``via`` channel, inside
+    ``[opt-out, opt-out + within)`` of the number's latest opt-out (an opt-out event or
+    an opt-out reply, not since followed by an opt-in), and only if no confirmation was
+    sent since that opt-out; otherwise ``CONFIRMATION_NOT_ALLOWED`` or, for a second one,
+    ``CONFIRMATION_ALREADY_SENT``. Neither clears by waiting.
+    """
+
+    kind: Literal["opt_out_confirmation"]
+    purposes: list[ContactPurpose] = Field(
+        default_factory=lambda: ["opt_out_confirmation"], min_length=1
+    )
+    within: FixedDuration
+    via: list[Channel] = Field(default_factory=lambda: ["sms"], min_length=1)
+
+    @model_validator(mode="after")
+    def _confirmations_only(self) -> OptOutConfirmationRule:
+        if self.purposes != ["opt_out_confirmation"]:
+            raise ValueError("purposes: this rule governs opt_out_confirmation contacts only")
+        return self
+
+
 class NoRulePackRule(RuleBase):
     """Regions we have no rules for (GG, JE, IM): always withhold (``NO_RULE_PACK``)."""
 
@@ -379,6 +415,7 @@ Rule = Annotated[
     | RevocationRule
     | InternalDncRule
     | PreferenceRule
+    | OptOutConfirmationRule
     | NoRulePackRule,
     Field(discriminator="kind"),
 ]
@@ -439,7 +476,7 @@ def _key_path(loc: tuple[Any, ...], document: Any) -> str:
             node = node[step]
         elif step in ("window", "day_ban", "holiday", "blocked_period", "cap", "cooling_off",
                       "registry", "consent", "revocation", "internal_dnc", "preference",
-                      "no_rule_pack"):  # fmt: skip
+                      "opt_out_confirmation", "no_rule_pack"):  # fmt: skip
             continue  # discriminator tag pydantic inserts in the location
         else:
             parts.append(f".{step}" if parts else str(step))

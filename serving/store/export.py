@@ -4,7 +4,8 @@
 in chunks of at most ``chunk_rows`` rows, oldest first, as frames in the record's data
 contract — the columns :func:`features.io.load_records` reads back. Numbers are decrypted
 with the store's key, or with ``pseudonymise`` replaced by a keyed pseudonym
-(:func:`pseudonym`) plus the number facts the features need (:data:`PSEUDONYM_FACTS`).
+(:func:`pseudonym`) plus the number facts the features need
+(:data:`features.pseudonyms.PSEUDONYM_FACTS`; features and training read such files).
 :class:`ContractWriter` appends the chunks to a CSV or Parquet file, so memory stays bounded
 by one chunk whatever the size of the store.
 """
@@ -22,6 +23,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from features.io import _pandas_dtype, columns_for, to_arrow
+from features.pseudonyms import PSEUDONYM_FACTS, PSEUDONYM_PREFIX
 from features.schema import FILE_RECORDS
 from serving.store import tables as t
 from serving.store.base import StoreBase
@@ -35,10 +37,6 @@ EXPORTABLE: dict[str, tuple[Any, str]] = {
     "preferences": (t.preferences, "updated_at"),
     "dnc": (t.dnc, "added_at"),
 }
-#: Prefix of a pseudonymised number: ``pseudo:`` + hex of the store's keyed hash (HMAC-SHA256).
-PSEUDONYM_PREFIX = "pseudo:"
-#: Columns added by ``--pseudonymise``: what features read from a number, kept without it.
-PSEUDONYM_FACTS = ("number_region", "number_line_type", "number_time_zones")
 #: Encrypted columns and their purpose labels (decrypted into the contract field).
 _ENCRYPTED = {"text_enc": ("text", PURPOSE_TEXT), "evidence_enc": ("evidence", PURPOSE_EVIDENCE)}
 DEFAULT_CHUNK = 20_000

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -57,7 +58,8 @@ events = Table(
     Column("number_enc", LargeBinary, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("channel", String(8)),
-    Column("purpose", String(16)),
+    # marketing | service | opt_out_confirmation (20 characters; 16 until migration 3)
+    Column("purpose", String(32)),
     Column("subject", String(256)),
     Column("campaign_id", String(256)),
     Column("dial_mode", String(16)),
@@ -244,10 +246,35 @@ def _readiness(conn: Connection) -> None:
     )
 
 
+def _wider_event_purpose(conn: Connection) -> None:
+    """``events.purpose`` from VARCHAR(16) to VARCHAR(32): a contact may be an
+    ``opt_out_confirmation`` (20 characters).
+
+    PostgreSQL enforces the length: the column type is altered (widening a VARCHAR changes
+    the catalogue only; no row is rewritten). SQLite never enforces a VARCHAR length, so a
+    table without a CHECK constraint (SQLAlchemy's ``String`` declares none) already takes
+    the longer value and is left as it is — rebuilding the largest table to restate its
+    declared type would copy every row at start-up. A table that someone gave a CHECK is
+    refused, naming it, rather than guessed at.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE events ALTER COLUMN purpose TYPE VARCHAR(32)"))
+    elif conn.dialect.name == "sqlite":
+        declared = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'")
+        ).scalar()
+        if declared and "CHECK" in declared.upper():
+            raise RuntimeError(
+                "events has a CHECK constraint this migration cannot judge; widen "
+                "events.purpose to 32 characters by hand, then start again"
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "initial schema: events, consent, preferences, dnc, registries, audit", _initial_schema
     ),
     Migration(2, "readiness: the store id and the readiness probe's row", _readiness),
+    Migration(3, "events.purpose VARCHAR(32) for opt_out_confirmation", _wider_event_purpose),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -189,7 +189,7 @@ extras = st.tuples(
     blocked,
     st.lists(st.tuples(st.integers(1, 60 * 24 * 30), st.sampled_from(["opt_out", "opt_in"])),
              max_size=2),
-    st.sampled_from(["marketing", "service"]),
+    st.sampled_from(["marketing", "service", "opt_out_confirmation"]),
     st.sampled_from([None, "US-FL", "FR", "AU-WA"]),
     st.sampled_from(["manual", "predictive", "prerecorded"]),
 )  # fmt: skip
