@@ -167,3 +167,38 @@ def test_an_event_id_repeated_with_other_values_across_files_is_refused_or_rejec
     pd.testing.assert_frame_equal(
         _rows(out), _local(history, tmp_path / "local.parquet", single), check_dtype=False
     )
+
+
+def test_a_pseudonymised_export_gives_the_local_engines_rows(
+    dask_cluster: DaskCluster, history: dict[str, Path], tmp_path: Path
+) -> None:
+    """Numbers as ``pseudo:…`` with their facts (a pseudonymised store export): each is its
+    own history key on the cluster too."""
+    import hashlib
+
+    from features.phone import normalize
+
+    events = pd.read_parquet(history["events"]).head(1500)
+    facts = {}
+    for number in events["number"].unique():
+        record = normalize(number)
+        pseudonym = "pseudo:" + hashlib.sha256(number.encode()).hexdigest()
+        facts[number] = (pseudonym, record.region, record.line_type, "|".join(record.time_zones))
+    table = pd.DataFrame(
+        [facts[n] for n in events["number"]],
+        columns=["number", "number_region", "number_line_type", "number_time_zones"],
+    )
+    csv = tmp_path / "events.csv"
+    write_records(events, csv, "events")
+    written = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    written[table.columns] = table.to_numpy()
+    written.to_csv(csv, index=False)
+
+    local_out = tmp_path / "local.parquet"
+    assert main(["features", "--events", str(csv), "--out", str(local_out), "--no-progress"]) == 0
+    engine = ["--engine", "dask", "--scheduler", dask_cluster.address, "--no-progress"]
+    out = tmp_path / "frame"
+    assert main(["features", "--events", str(csv), "--out", str(out), *engine]) == 0
+    got, want = _rows(out), _rows(local_out)
+    assert got["number"].str.startswith("pseudo:").all() and len(got) > 1000
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
