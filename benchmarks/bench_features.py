@@ -14,8 +14,8 @@ Measures, each in a fresh process so its peak memory is its own:
 4. ``contactgate features`` storage to storage: the local engine (load, check, build, write
    one file) against the dask engine on a real ``dask scheduler`` with 1 and then 2
    ``dask worker`` processes (1 thread each) reading a folder of Parquet files and writing
-   a dataset. Peaks: the local process; the dask CLIENT (its own process); each worker
-   (``getrusage`` in the worker). Targets on ~4 M events: client peak ≤ 1/3 of the local
+   a dataset. Peaks: the local process and the dask CLIENT, each its own process, RSS
+   sampled in a thread; each worker (``getrusage`` in the worker). Targets on ~4 M events: client peak ≤ 1/3 of the local
    engine's, 2 workers ≥ 1.6× the throughput of 1. Then ``train --frame`` on the dataset
    written, with every negative and with 1 in 10: peak, and ECE on the unsampled test slice.
 
@@ -303,15 +303,47 @@ def as_of(numbers: int, per_number: int, repeats: int) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- 4. engines
+class _SampledPeak:
+    """This process's peak RSS, sampled every 20 ms in a thread (``ru_maxrss`` of a fresh
+    process can carry its parent's high-water mark over ``fork``)."""
+
+    def __enter__(self) -> _SampledPeak:
+        import threading
+
+        import psutil
+
+        self.peak, self._stop = 0, threading.Event()
+        me = psutil.Process()
+
+        def sample() -> None:
+            while not self._stop.is_set():
+                self.peak = max(self.peak, me.memory_info().rss)
+                self._stop.wait(0.02)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def gb(self) -> float:
+        return self.peak / 1024**3
+
+
 def local_engine(directory: str, out: str) -> dict[str, float]:
     """``contactgate features`` with the local engine, as a user runs it."""
     from serving.cli import main
 
     d = Path(directory)
-    t0 = time.perf_counter()
-    code = main(["features", "--events", str(d / "events.parquet"), "--consent",
-                 str(d / "consent.parquet"), "--out", out, "--no-progress"])  # fmt: skip
-    return {"code": code, "wall_s": time.perf_counter() - t0, "peak_gb": _peak_gb()}
+    with _SampledPeak() as peak:
+        t0 = time.perf_counter()
+        code = main(["features", "--events", str(d / "events.parquet"), "--consent",
+                     str(d / "consent.parquet"), "--out", out, "--no-progress"])  # fmt: skip
+        wall = time.perf_counter() - t0
+    return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
 
 
 def dask_client(directory: str, out: str, address: str, partitions: int) -> dict[str, float]:
@@ -320,38 +352,42 @@ def dask_client(directory: str, out: str, address: str, partitions: int) -> dict
     from serving.cli import main
 
     d = Path(directory)
-    t0 = time.perf_counter()
-    code = main(["features", "--events", str(d / "events_parts"), "--consent",
-                 str(d / "consent.parquet"), "--out", out, "--engine", "dask",
-                 "--scheduler", address, "--partitions", str(partitions),
-                 "--no-progress"])  # fmt: skip
-    return {"code": code, "wall_s": time.perf_counter() - t0, "peak_gb": _peak_gb()}
+    with _SampledPeak() as peak:
+        t0 = time.perf_counter()
+        code = main(["features", "--events", str(d / "events_parts"), "--consent",
+                     str(d / "consent.parquet"), "--out", out, "--engine", "dask",
+                     "--scheduler", address, "--partitions", str(partitions),
+                     "--no-progress"])  # fmt: skip
+        wall = time.perf_counter() - t0
+    return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
 
 
 def _worker_peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def events_folder(directory: Path, files: int) -> Path:
+def events_folder(directory: str, files: int) -> str:
     """The events as a folder of ``files`` Parquet files (what the workers read)."""
     import pyarrow.parquet as pq
 
-    folder = directory / "events_parts"
+    folder = Path(directory) / "events_parts"
     if len(list(folder.glob("*.parquet"))) == files:
-        return folder
+        return str(folder)
     folder.mkdir(exist_ok=True)
     for old in folder.glob("*.parquet"):
         old.unlink()
-    table = pq.read_table(directory / "events.parquet")
+    table = pq.read_table(Path(directory) / "events.parquet")
     step = -(-table.num_rows // files)
     for i in range(files):
         pq.write_table(
             table.slice(i * step, step), folder / f"events-{i:03d}.parquet", compression="zstd"
         )
-    return folder
+    return str(folder)
 
 
-def engines(directory: Path, workers: tuple[int, ...], partitions: int, files: int) -> list:
+def engines(
+    directory: Path, workers: tuple[int, ...], partitions: int, files: int, train: bool = True
+) -> list:
     import tempfile
 
     import pyarrow.parquet as pq
@@ -359,7 +395,8 @@ def engines(directory: Path, workers: tuple[int, ...], partitions: int, files: i
     from tests.support.cluster import running_cluster
 
     events = pq.ParquetFile(directory / "events.parquet").metadata.num_rows
-    events_folder(directory, files)
+    # in a process of its own: this one stays small (a child can inherit its high-water mark)
+    _in_fresh_process(events_folder, str(directory), files)
     rows = []
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         local = _in_fresh_process(local_engine, str(directory), f"{tmp}/local.parquet")
@@ -387,7 +424,7 @@ def engines(directory: Path, workers: tuple[int, ...], partitions: int, files: i
         if 1 in walls and 2 in walls:
             rows.append(("  throughput 2 workers / 1 worker", f"{walls[1] / walls[2]:.2f}×", ""))
         dataset = f"{tmp}/dask{workers[-1]}"
-        for rate in (1.0, 0.1):
+        for rate in (1.0, 0.1) if train and workers else ():
             t = _in_fresh_process(frame_training, dataset, rate)
             rows.append((f"train --frame (dataset), negatives at rate {rate:g}: "
                          f"{t['kept']:,} train+ES rows kept",
@@ -407,18 +444,20 @@ def frame_training(dataset: str, rate: float) -> dict[str, float]:
     from training.model import RiskModel
 
     cfg = TrainConfig.model_validate({"sampling": {"negative_rate": rate}})
-    t0 = time.perf_counter()
-    data = load_frame_data(dataset, cfg, progress=False)
-    parts = data.parts
-    model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
-    model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
-    predicted = model.predict(parts["test"])
+    with _SampledPeak() as peak:
+        t0 = time.perf_counter()
+        data = load_frame_data(dataset, cfg, progress=False)
+        parts = data.parts
+        model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
+        model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
+        predicted = model.predict(parts["test"])
+        wall = time.perf_counter() - t0
     ece = {
         t: expected_calibration_error(parts["test"][t].to_numpy(int), predicted[t]) for t in TARGETS
     }
     return {
-        "wall_s": time.perf_counter() - t0,
-        "peak_gb": _peak_gb(),
+        "wall_s": wall,
+        "peak_gb": peak.gb,
         "kept": len(parts["train"]) + len(parts["early_stopping"]),
         **{f"ece_{t}": v for t, v in ece.items()},
     }
@@ -459,7 +498,7 @@ def main() -> int:
         "--skip",
         nargs="*",
         default=(),
-        choices=("whole", "core", "asof", "engines"),
+        choices=("whole", "core", "asof", "engines", "train"),
         help="parts to skip",
     )
     parser.add_argument(
@@ -527,7 +566,10 @@ def main() -> int:
             )
         )
     if "engines" not in args.skip:
-        rows += engines(Path(directory), tuple(args.workers), args.partitions, args.files)
+        rows += engines(
+            Path(directory), tuple(args.workers), args.partitions, args.files,
+            train="train" not in args.skip,
+        )  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measurement':<{width}}  {'wall':<34}  peak RSS")
     print("-" * (width + 48))
