@@ -136,8 +136,10 @@ def test_without_a_scheduler_a_local_cluster_runs_it(
     events = tmp_path / "events.parquet"
     write_records(pd.read_parquet(history["events"]).head(800), events, "events")
     local = _local(history, tmp_path / "local.parquet", events)
-    summary = frame_dataset(events, tmp_path / "frame", history["consent"], progress=False)
-    assert summary.contacts == len(local) and summary.files == 8
+    summary = frame_dataset(
+        events, tmp_path / "frame", history["consent"], npartitions=2, progress=False
+    )
+    assert summary.contacts == len(local) and summary.files == 2
     pd.testing.assert_frame_equal(_rows(tmp_path / "frame"), local, check_dtype=False)
 
 
