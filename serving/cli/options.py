@@ -8,7 +8,9 @@ store a command opened, so nothing runs silently on a default.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 DB_URL_HELP = "store URL (default: $CONTACTGATE_DB_URL, else SQLite under data/contactgate.db)"
@@ -96,3 +98,19 @@ def without_foreign_hints(message: str, parser: argparse.ArgumentParser) -> str:
             continue
         kept.append(line)
     return "\n".join(kept)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    console: Any, description: str, total: int | None, disable: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on ``console`` (items done of ``total``, time remaining); yields
+    the function that advances it by ``n``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, disable=disable,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -10,6 +10,13 @@ Input columns: ``number`` and ``channel`` (required), optionally ``purpose``, ``
 unless ``--skip-invalid`` writes it to ``OUT.rejects.csv``; an unparsable phone number is not
 a bad row — it is an ``INVALID_NUMBER`` withhold, as in the API.
 
+``--engine dask`` screens partitions of the file on a Dask cluster (``--scheduler ADDR``, or
+a cluster of ``--workers`` processes on this machine) against the shared store, then applies
+rank and budget over the whole file as the local run does; the decisions are the same
+(:mod:`serving.pipeline.cluster`, docs/scale-out.md). The workers need the store's keys and
+``CONTACTGATE_DB_URL`` in their environment; a SQLite store only serves workers on this
+machine.
+
 Exit status: 0 done; 1 a bad row stopped the run; 2 bad arguments; 3 done, but the store,
 the rule packs or the model was unavailable, so every contact was withheld
 ``SYSTEM_UNAVAILABLE`` (fail closed).
@@ -22,14 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from features.schema import parse_instant
-from serving.cli.options import add_db_url, add_no_progress, announce_resources
+from serving.cli.options import add_db_url, add_no_progress, announce_resources, progress_bar
 from serving.pipeline.batch import DEFAULT_CHUNK, BadRow, count_rows, load_policy, screen_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="campaign contacts, CSV or Parquet")
     parser.add_argument(
-        "-o", "--output", type=Path, required=True, help="decisions file (.csv or .parquet)"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="decisions file (.csv or .parquet); with --engine dask a path without a suffix is "
+        "a Parquet dataset folder written by the workers",
     )
     parser.add_argument(
         "--policy",
@@ -61,7 +73,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-audit", action="store_true", help="do not append the decisions to the audit log"
     )
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        default=None,
+        help="also write the summary as JSON to this file (on a cluster: with the partitions' "
+        "timings)",
+    )
     add_no_progress(parser)
+    cluster = parser.add_argument_group("on a Dask cluster")
+    cluster.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: this process; dask: partitions of the file on the workers of a Dask "
+        "cluster (same decisions)",
+    )
+    cluster.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (tcp://host:8786); without it, --engine dask "
+        "starts --workers processes on this machine",
+    )
+    cluster.add_argument(
+        "--workers", type=int, default=2, help="worker processes of the local cluster"
+    )
+    cluster.add_argument(
+        "--partition-rows",
+        type=int,
+        default=None,
+        help="rows per partition (one task per pass; a Parquet row group is never split); "
+        "default 100,000",
+    )
+    cluster.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="folder for the partitions' interim files, reachable by every worker and the "
+        "client (default: the output's folder)",
+    )
     from features.options import add_loading_arguments
 
     add_loading_arguments(parser, skip_invalid=False, strict=False)
@@ -89,12 +139,26 @@ def summary_table(summary: dict[str, Any]) -> Any:
     table.add_row("rule packs", str(summary.get("rules_version") or "UNAVAILABLE"))
     if summary.get("rejected_rows"):
         table.add_row("rejected rows", f"{summary['rejected_rows']:,}")
+    if summary.get("partitions"):
+        table.add_row("partitions (on the cluster)", f"{summary['partitions']:,}")
     return table
+
+
+def report(summary: dict[str, Any], json_path: Path | None, console: Any) -> None:
+    """The summary table on stdout, the rejects file named, the JSON summary if asked."""
+    import json
+
+    from rich.console import Console
+
+    Console().print(summary_table(summary))
+    if summary.get("rejects_file"):
+        console.print(f"rejected rows written to {summary['rejects_file']}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary, indent=2, default=str))
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from serving.pipeline import Screener, load_resources
 
@@ -113,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             return 2
+    if args.engine == "dask":
+        return run_on_cluster(args, policy, default_at, console)
+    if args.scheduler:
+        console.print("[red]--scheduler needs --engine dask[/red]")
+        return 2
     resources = load_resources(db_url=args.db_url, tracking_uri=args.tracking_uri)
     announce_resources(resources)
     problems = resources.problems()
@@ -123,24 +192,71 @@ def run(args: argparse.Namespace) -> int:
         )
     screener = Screener(resources, audit=False)
     total = count_rows(args.file)
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console, disable=args.no_progress,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("screening", total=total)
+    with progress_bar(console, "screening", total, args.no_progress) as advance:
         try:
             summary = screen_file(
                 args.file, args.output, screener, policy, chunk_size=args.chunk_size,
                 default_at=default_at, skip_invalid=args.skip_invalid, audit=not args.no_audit,
-                default_region=args.default_region,
-                progress=lambda n: bar.advance(task, n),
+                default_region=args.default_region, progress=advance,
             )  # fmt: skip
         except BadRow as exc:
             console.print(f"[red]{exc}[/red]")
             return 1
-    Console().print(summary_table(summary))
-    if summary.get("rejects_file"):
-        console.print(f"rejected rows written to {summary['rejects_file']}")
+    report(summary, args.summary_json, console)
     if resources.store is not None:
         resources.store.close()
     return 0 if not problems else 3
+
+
+def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, console: Any) -> int:
+    """``--engine dask``: the two passes on the workers of a Dask cluster."""
+
+    from serving.pipeline.batch import is_parquet
+    from serving.pipeline.cluster import (
+        DEFAULT_PARTITION_ROWS,
+        ClusterRefused,
+        connect,
+        screen_file_on_cluster,
+    )
+    from serving.store import default_url
+
+    if args.workers < 1 or (args.partition_rows is not None and args.partition_rows < 1):
+        console.print("[red]--workers and --partition-rows must be at least 1[/red]")
+        return 2
+    from sqlalchemy.engine import make_url
+
+    url = args.db_url or default_url()
+    console.print(f"store: {make_url(url).render_as_string(hide_password=True)}")
+    client, cluster = connect(args.scheduler, args.workers)
+    try:
+        workers = len(client.scheduler_info()["workers"])
+        console.print(f"engine: dask, scheduler {client.scheduler.address}, {workers} worker(s)")
+        total = count_rows(args.file) if is_parquet(args.file) else None  # metadata only
+        with progress_bar(console, "screening", total, args.no_progress) as advance:
+            try:
+                summary = screen_file_on_cluster(
+                    args.file, args.output, policy, client, chunk_size=args.chunk_size,
+                    partition_rows=args.partition_rows or DEFAULT_PARTITION_ROWS,
+                    default_at=default_at, skip_invalid=args.skip_invalid,
+                    audit=not args.no_audit, default_region=args.default_region,
+                    db_url=args.db_url, tracking_uri=args.tracking_uri, run_dir=args.run_dir,
+                    progress=advance,
+                )  # fmt: skip
+            except BadRow as exc:
+                console.print(f"[red]{exc}[/red]")
+                return 1
+            except ClusterRefused as exc:
+                console.print(f"[red]{exc}[/red]")
+                return 2
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if summary["problems"]:
+        console.print(
+            f"[yellow]WARNING: {', '.join(summary['problems'])} unavailable on the workers "
+            f"({summary['errors']}); those contacts were withheld SYSTEM_UNAVAILABLE (fail "
+            "closed)[/yellow]"
+        )
+    report(summary, args.summary_json, console)
+    return 0 if not summary["problems"] else 3

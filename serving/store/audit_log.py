@@ -15,14 +15,14 @@ from sqlalchemy import insert, select
 
 from serving.store import tables as t
 from serving.store.base import StoreBase, e164_of
-from serving.store.sql import from_us, insert_rows, now_us, to_us
+from serving.store.sql import from_us, insert_ignore, insert_rows, now_us, to_us
 
 _AUDIT_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 #: The keys of a decision row given to :meth:`AuditLogMixin.append_decisions` that have a
 #: column; any other key goes into ``detail``.
 _DECISION_KEYS = frozenset(
     {"number", "number_hash", "decision", "reasons", "model_version", "rules_version", "at",
-     "request_id", "recorded_at"}
+     "request_id", "recorded_at", "audit_key"}
 )  # fmt: skip
 
 
@@ -67,17 +67,23 @@ class AuditLogMixin(StoreBase):
         when it is not a number) or ``number_hash`` (bytes), ``decision``, ``reasons``
         (list of reason dicts), ``model_version``, ``rules_version``, ``at`` (the instant
         decided on), ``request_id``; optional ``recorded_at`` (default now, the decision
-        time export filters on). Any other keys go into ``detail`` (JSON).
+        time export filters on), ``audit_key`` (a writer that may write a row twice — a
+        retried batch partition — gives each row its own key: a row whose key is stored
+        already is skipped, ``ON CONFLICT DO NOTHING``). Any other keys go into ``detail``
+        (JSON).
         """
         out = self._decision_rows(rows)
         if out:
+            keyed = "audit_key" in out[0]
             with self._write(wait_s) as conn:
-                insert_rows(conn, audit_insert(), out)
+                stmt = insert_ignore(self.dialect, t.decisions.name) if keyed else audit_insert()
+                insert_rows(conn, stmt, out)
         return len(out)
 
     def _decision_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         known = _DECISION_KEYS
         now = now_us()
+        keyed = any(row.get("audit_key") is not None for row in rows)
         out = []
         for row in rows:
             h = row.get("number_hash")
@@ -101,6 +107,8 @@ class AuditLogMixin(StoreBase):
                     "recorded_at": to_us(recorded) if isinstance(recorded, dt.datetime) else now,
                 }
             )
+            if keyed:
+                out[-1]["audit_key"] = row.get("audit_key")
         return out
 
     def export_decisions(

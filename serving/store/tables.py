@@ -207,8 +207,13 @@ decisions = Table(
     Column("at", BigInteger, nullable=False),
     Column("detail", Text),  # JSON of any further fields (channel, risk, ...)
     Column("recorded_at", BigInteger, nullable=False),
+    # A decision's own key when its writer may write it twice (a batch partition retried
+    # after its worker died: run id + file row); a row whose key is stored already is
+    # skipped. NULL for the service's decisions (each is written once, in its request).
+    Column("audit_key", String(64)),
     Index("ix_decisions_recorded_at", "recorded_at"),
     Index("ix_decisions_number", "number_hash"),
+    Index("ux_decisions_audit_key", "audit_key", unique=True),
 )
 
 #: One row: the store's id (random, written when the store is created) and when the
@@ -246,6 +251,19 @@ def _readiness(conn: Connection) -> None:
     )
 
 
+def _audit_keys(conn: Connection) -> None:
+    """``decisions.audit_key`` and its unique index, on a store created before them (a
+    store created since has both from the initial schema). NULLs never collide, so the rows
+    already held keep theirs NULL."""
+    from sqlalchemy import inspect
+
+    if "audit_key" not in {c["name"] for c in inspect(conn).get_columns("decisions")}:
+        conn.exec_driver_sql("ALTER TABLE decisions ADD COLUMN audit_key VARCHAR(64)")
+    conn.exec_driver_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS ux_decisions_audit_key ON decisions (audit_key)"
+    )
+
+
 def _wider_event_purpose(conn: Connection) -> None:
     """``events.purpose`` from VARCHAR(16) to VARCHAR(32): a contact may be an
     ``opt_out_confirmation`` (20 characters).
@@ -276,5 +294,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "readiness: the store id and the readiness probe's row", _readiness),
     Migration(3, "events.purpose VARCHAR(32) for opt_out_confirmation", _wider_event_purpose),
+    Migration(4, "decisions.audit_key: a decision written twice is stored once", _audit_keys),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -6,7 +6,6 @@ the whole list) whatever the chunk size: that is what "the same decision code" m
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 import pandas as pd
@@ -14,11 +13,11 @@ import pytest
 
 from serving.domain.contract import ContactIn
 from serving.domain.decision import Policy
+from tests.support.campaign import AT, seed_store
+from tests.support.campaign import write_campaign as _campaign
 from tests.support.models import champion_store
 
 UTC = dt.UTC
-AT = dt.datetime(2026, 6, 16, 14, 0, tzinfo=UTC)
-LISTED = "+13055550199"
 
 
 @pytest.fixture(scope="module")
@@ -34,39 +33,8 @@ def screener(sqlite_store, loaded_model):
     from serving.pipeline import Resources, Screener
     from serving.rules import load_rulebook
 
-    sqlite_store.import_registry("US_NATIONAL_DNC", AT - dt.timedelta(days=2), [LISTED])
-    # Florida keeps its own do-not-call list: without a snapshot its numbers are withheld
-    sqlite_store.import_registry("US_FL_DNC", AT - dt.timedelta(days=2), [], allow_empty=True)
-    history = [
-        {"event_id": f"h{i}", "number": f"+1305555{100 + i % 40:04d}",
-         "ts": AT - dt.timedelta(hours=3 + i), "kind": "contact", "channel": "call",
-         "outcome": "no_answer"}
-        for i in range(120)
-    ]  # fmt: skip
-    sqlite_store.record_events(history)
+    seed_store(sqlite_store)
     return Screener(Resources(sqlite_store, load_rulebook(), loaded_model), audit=False)
-
-
-def _campaign(path, rows: int = 230) -> list[dict]:
-    records = []
-    for i in range(rows):
-        number = f"+1305555{100 + i % 60:04d}" if i % 23 else "not-a-number"
-        if i % 31 == 5:
-            number = LISTED
-        records.append(
-            {
-                "number": number,
-                "channel": "sms" if i % 7 == 3 else "call",
-                "at": AT.isoformat(),
-                "ref": f"crm-{i}",
-                "campaign_id": f"c{i % 3}",
-            }  # fmt: skip
-        )
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
-    return records
 
 
 def test_batch_equals_the_api_path_across_chunks(tmp_path, screener) -> None:

@@ -1,0 +1,239 @@
+"""Batch screening on a Dask cluster: one worker against two, and the client's memory at two
+file sizes. Prints a table.
+
+    .venv/bin/python benchmarks/bench_scaleout.py [--rows 1000000] [--small-rows 250000]
+        [--partition-rows 100000] [--pg-url postgresql+psycopg://…] [--tracking-uri URI]
+
+What it does:
+1. a store (a fresh schema of ``--pg-url``, else a temp SQLite file) gets the simulated
+   history of ``--numbers`` numbers; without ``--tracking-uri`` a small model is trained
+   into a temp MLflow store first;
+2. campaign CSVs of ``--small-rows`` and ``--rows`` rows (numbers with history, repeated);
+3. a real ``dask scheduler`` with 1, then 2, single-thread ``dask worker`` processes; on each,
+   a 200-row warm-up run (each worker loads the store, rules and model once), then
+   ``contactgate screen FILE --engine dask --scheduler ADDR`` (audit on) as a subprocess that
+   reports its own peak RSS (the client alone) and the partitions' timings;
+4. the table: wall time and rows/s per run, the speed-up of two workers over one (goal
+   ≥ 1.6×), the client's peak RSS at both sizes (goal: independent of the file's size), and
+   the per-partition costs the projection in docs/scale-out.md is computed from.
+Two workers share one SQLite file's single writer slot: measure with ``--pg-url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+
+#: Runs the CLI and reports its own peak RSS (the client process alone, not the workers).
+#: ``VmHWM`` of the new image, not ``ru_maxrss``: Linux carries the latter over ``execve``
+#: from the (v)forked parent, so it would report this script's own peak.
+_MEASURED_CLI = (
+    "import re, sys; from pathlib import Path; from serving.cli import main; "
+    "rc = main(sys.argv[1:]); "
+    "hwm = re.search(r'VmHWM:\\s+(\\d+)', Path('/proc/self/status').read_text()).group(1); "
+    "print('PEAK_RSS_KB', hwm, file=sys.stderr); sys.exit(rc)"
+)
+
+
+def _pg_schema(url: str) -> tuple[str, str]:
+    """(URL whose search_path is a fresh schema, the schema) on the server at ``url``."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return scoped.render_as_string(hide_password=False), schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def _run(campaign: Path, out: Path, address: str, env: dict, partition_rows: int) -> dict:
+    summary_path = out.with_suffix(".summary.json")
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURED_CLI, "screen", str(campaign), "-o", str(out),
+         "--engine", "dask", "--scheduler", address, "--no-progress",
+         "--partition-rows", str(partition_rows), "--summary-json", str(summary_path)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=7200,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"screen failed ({done.returncode}): {done.stderr[-2000:]}")
+    peak = [ln for ln in done.stderr.splitlines() if ln.startswith("PEAK_RSS_KB")]
+    summary = json.loads(summary_path.read_text())
+    out.unlink(missing_ok=True)
+    return {
+        "wall": wall,
+        "peak_mb": int(peak[-1].split()[1]) / 1024 if peak else float("nan"),
+        "summary": summary,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large file")
+    parser.add_argument(
+        "--small-rows", type=int, default=None, help="rows of the small file (default rows/4)"
+    )
+    parser.add_argument("--numbers", type=int, default=2000, help="numbers with history")
+    parser.add_argument("--partition-rows", type=int, default=100_000)
+    parser.add_argument("--pg-url", default=os.environ.get("CONTACTGATE_TEST_PG_URL"),
+                        help="PostgreSQL server for the store (default $CONTACTGATE_TEST_PG_URL; "
+                        "none: a temp SQLite file)")  # fmt: skip
+    parser.add_argument("--tracking-uri", default=None, help="MLflow store with a champion")
+    args = parser.parse_args()
+    small_rows = args.small_rows or max(args.rows // 4, 1)
+
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from serving.store import Store
+    from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
+    from tests.support.cluster import running_cluster
+
+    console = Console()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
+    os.environ[HMAC_ENV] = os.environ.get(HMAC_ENV) or new_key()
+    os.environ[ENCRYPTION_ENV] = os.environ.get(ENCRYPTION_ENV) or new_key()
+    schema = None
+    if args.pg_url:
+        db_url, schema = _pg_schema(args.pg_url)
+    else:
+        db_url = f"sqlite:///{tmp / 'store.db'}"
+    if args.tracking_uri:
+        from features.simulate import simulate_to_dir
+
+        tracking_uri, sim_dir = args.tracking_uri, tmp / "sim"
+        simulate_to_dir(sim_dir, numbers=args.numbers, days=100, seed=5, progress=False)
+    else:
+        from tests.support.models import champion_store
+
+        console.print("training a small model into a temp MLflow store …")
+        built = champion_store()
+        tracking_uri, sim_dir = built.tracking_uri, built.sim_dir
+    try:
+        events = pd.read_parquet(sim_dir / "events.parquet")
+        numbers = events["number"].drop_duplicates().head(args.numbers).tolist()
+        history = events[events["number"].isin(numbers)].drop(
+            columns=[c for c in ("p_complaint_true", "p_opt_out_true") if c in events.columns]
+        )
+        records = [
+            {k: v for k, v in row.items() if not (v is None or (isinstance(v, float) and v != v))}
+            for row in history.to_dict("records")
+        ]
+        at = events["ts"].max().to_pydatetime() + dt.timedelta(hours=1)
+        store = Store.open(db_url)
+        store.record_events(records)
+        for registry in ("US_NATIONAL_DNC", "US_FL_DNC", "US_LA_DNC"):
+            store.import_registry(registry, at - dt.timedelta(days=1), [], allow_empty=True)
+        store.close()
+
+        files = {}
+        for rows in sorted({200, small_rows, args.rows}):
+            path = tmp / f"campaign-{rows}.csv"
+            reps = math.ceil(rows / len(numbers))
+            frame = pd.DataFrame(
+                {"number": (numbers * reps)[:rows], "channel": "call", "at": at.isoformat()}
+            )
+            frame["ref"] = [f"r{i}" for i in range(rows)]
+            frame.to_csv(path, index=False)
+            files[rows] = path
+        env = os.environ | {"CONTACTGATE_DB_URL": db_url, "MLFLOW_TRACKING_URI": tracking_uri}
+        os.environ.update({"CONTACTGATE_DB_URL": db_url, "MLFLOW_TRACKING_URI": tracking_uri})
+        results: dict[tuple[int, int], dict] = {}
+        for workers in (1, 2):
+            with running_cluster(tmp / f"cluster-{workers}", workers=workers) as cluster:
+                # the workers load the store, rules and model once: not part of the figures
+                _run(files[200], tmp / "out.csv", cluster.address, env, args.partition_rows)
+                results[workers, 0] = _run(
+                    files[200], tmp / "out.csv", cluster.address, env, args.partition_rows
+                )  # the fixed cost of a run: start-up, connecting, a first task
+                for rows in [args.rows] if workers == 1 else sorted({small_rows, args.rows}):
+                    console.print(f"{workers} worker(s), {rows:,} rows …")
+                    results[workers, rows] = _run(
+                        files[rows], tmp / "out.csv", cluster.address, env, args.partition_rows
+                    )
+    finally:
+        if schema is not None:
+            _drop_schema(args.pg_url, schema)
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    table = Table(
+        title=f"batch screening on a Dask cluster ({os.cpu_count()} cores, shared; store "
+        f"{'PostgreSQL' if schema else 'SQLite'}, audit on, {args.partition_rows:,} rows a "
+        "partition)"
+    )
+    for name in ("run", "wall", "rows/s", "client peak RSS", "per partition (median)"):
+        table.add_column(name)
+    for (workers, rows), got in sorted(results.items()):
+        if rows == 0:
+            continue
+        timing = got["summary"]["timing"]
+        p1 = statistics.median(timing["first_pass_task_s"])
+        p2 = statistics.median(timing["second_pass_task_s"])
+        table.add_row(
+            f"{workers} worker(s), {rows:,} rows ({got['summary']['partitions']} partitions)",
+            f"{got['wall']:.1f} s",
+            f"{rows / got['wall']:,.0f}",
+            f"{got['peak_mb']:,.0f} MB",
+            f"first pass {p1:.2f} s, second pass {p2:.2f} s",
+        )
+    one, two = results[1, args.rows], results[2, args.rows]
+    table.add_row("speed-up, two workers over one", f"{one['wall'] / two['wall']:.2f}×", "",
+                  "", "goal ≥ 1.6×")  # fmt: skip
+    fixed = {w: results[w, 0]["wall"] for w in (1, 2)}
+    table.add_row(
+        "the same without a run's fixed cost (a 200-row run: "
+        f"{fixed[1]:.1f} s / {fixed[2]:.1f} s)",
+        f"{(one['wall'] - fixed[1]) / (two['wall'] - fixed[2]):.2f}×"
+        if min(one["wall"] - fixed[1], two["wall"] - fixed[2]) > 0
+        else "n/a (runs too short)",
+        "", "", "",
+    )  # fmt: skip
+    if small_rows != args.rows:
+        small, large = results[2, small_rows], results[2, args.rows]
+        table.add_row(
+            f"client peak RSS, {args.rows:,} vs {small_rows:,} rows",
+            "", "", f"{large['peak_mb'] - small['peak_mb']:+,.0f} MB",
+            "goal: independent of the file's size",
+        )  # fmt: skip
+    phases = two["summary"]["timing"]["phases_s"]
+    table.add_row(
+        "client phases (2 workers, large file)", "", "", "",
+        ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()),
+    )  # fmt: skip
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

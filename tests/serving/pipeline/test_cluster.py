@@ -1,0 +1,258 @@
+"""Batch screening on a real Dask cluster (``dask scheduler`` + ``dask worker`` processes):
+the same decisions, ranks and budget as the local run, one audit row per contact even when
+a worker is killed mid-run, bad rows named by their file row."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from serving.domain.decision import Policy
+from tests.conftest import _SESSION_KEYS
+from tests.support.campaign import AT, seed_store, write_campaign
+from tests.support.cluster import running_cluster
+from tests.support.models import champion_store
+
+POLICY = Policy(max_contacts=9, max_expected_complaints=5.0)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two worker processes started with the store's keys in their environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _SESSION_KEYS.items():
+            mp.setenv(name, value)
+        with running_cluster(tmp_path_factory.mktemp("cluster"), workers=2) as running:
+            yield running
+
+
+@pytest.fixture
+def campaign_store(store_url, store_env):
+    """A seeded store (SQLite file, or PostgreSQL when set) and its URL."""
+    from serving.store import Store
+
+    store = Store.open(store_url)
+    seed_store(store)
+    try:
+        yield store_url, store
+    finally:
+        store.close()
+
+
+def _local(path, out, url, **kw):
+    from serving.pipeline import Screener, load_resources
+    from serving.pipeline.batch import screen_file
+
+    resources = load_resources(db_url=url, tracking_uri=champion_store().tracking_uri)
+    try:
+        return screen_file(path, out, Screener(resources, audit=False), POLICY, audit=False,
+                           chunk_size=29, default_at=AT, **kw)  # fmt: skip
+    finally:
+        resources.store.close()
+
+
+def _on_cluster(client, path, out, url, **kw):
+    from serving.pipeline.cluster import screen_file_on_cluster
+
+    kw.setdefault("partition_rows", 40)
+    return screen_file_on_cluster(
+        path, out, POLICY, client, chunk_size=17, default_at=AT, db_url=url,
+        tracking_uri=champion_store().tracking_uri, **kw,
+    )  # fmt: skip
+
+
+def _audit(store, run_prefix="batch-"):
+    from sqlalchemy import select
+
+    from serving.store import tables as t
+
+    d = t.decisions
+    with store._read() as conn:
+        found = conn.execute(
+            select(d.c.audit_key, d.c.decision).where(d.c.request_id.like(f"{run_prefix}%"))
+        ).all()
+    return found
+
+
+def _same(a, b) -> None:
+    left, right = pd.read_csv(a, dtype={"rank": "Int64"}), pd.read_csv(b, dtype={"rank": "Int64"})
+    pd.testing.assert_frame_equal(left, right)
+
+
+def test_cluster_run_equals_the_local_run(tmp_path, cluster, campaign_store) -> None:
+    url, store = campaign_store
+    path = tmp_path / "campaign.csv"
+    records = write_campaign(path, rows=230)
+    local = _local(path, tmp_path / "local.csv", url)
+    with cluster.client() as client:
+        summary = _on_cluster(client, path, tmp_path / "dask.csv", url)
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    got = pd.read_csv(tmp_path / "dask.csv")
+    assert list(got["row"]) == list(range(2, len(records) + 2))
+    assert summary["partitions"] > 3
+    for key in ("allow", "review", "withhold", "by_reason", "expected_complaints"):
+        assert summary[key] == local[key], key
+    assert summary["by_reason"]["BUDGET_EXHAUSTED"] > 0 and summary["allow"] == 9
+    audit = _audit(store)
+    assert len(audit) == len(records) == len({k for k, _ in audit})
+    assert sorted(d for _, d in audit) == sorted(got["decision"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # run folder gone
+
+    with cluster.client() as client:  # the output as a dataset, written by the workers
+        _on_cluster(client, path, tmp_path / "dataset", url, audit=False)
+    dataset = pd.read_parquet(tmp_path / "dataset")
+    assert len(list((tmp_path / "dataset").glob("part-*.parquet"))) == summary["partitions"]
+    dataset.to_csv(tmp_path / "dataset.csv", index=False)
+    _same(tmp_path / "local.csv", tmp_path / "dataset.csv")
+
+
+def test_parquet_dataset_and_bad_rows_by_file_row(tmp_path, cluster, campaign_store) -> None:
+    url, _ = campaign_store
+    path = tmp_path / "campaign.csv"
+    records = write_campaign(path, rows=150)
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    frame = pd.DataFrame(records)
+    frame.loc[97, "channel"] = "fax"  # file row 98 of the dataset (row 1 is its first)
+    for i in range(3):
+        frame.iloc[i * 50 : (i + 1) * 50].to_parquet(folder / f"part-{i}.parquet", index=False)
+    with cluster.client() as client:
+        from serving.pipeline.batch import BadRow
+
+        with pytest.raises(BadRow, match=r"dataset: row 98: field channel"):
+            _on_cluster(client, folder, tmp_path / "dask.csv", url, audit=False)
+        summary = _on_cluster(client, folder, tmp_path / "dask.csv", url, audit=False,
+                              skip_invalid=True)  # fmt: skip
+    local = _local(folder, tmp_path / "local.csv", url, skip_invalid=True)
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    assert summary["rejected_rows"] == local["rejected_rows"] == 1
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert list(rejects["row"]) == [98]
+
+
+def test_sqlite_store_refused_for_workers_on_other_machines() -> None:
+    from serving.pipeline.cluster import ClusterRefused, refuse_sqlite_across_machines
+
+    class Scheduler:  # what distributed.Client.scheduler_info() answers, one remote worker
+        def __init__(self, *hosts):
+            self.hosts = hosts
+
+        def scheduler_info(self):
+            return {"workers": {f"tcp://{h}:40000": {} for h in self.hosts}}
+
+    refuse_sqlite_across_machines(Scheduler("127.0.0.1"), "sqlite:////tmp/x.db")
+    refuse_sqlite_across_machines(Scheduler("192.0.2.7"), "postgresql+psycopg://h/db")
+    with pytest.raises(ClusterRefused, match="SQLite file cannot be shared.*PostgreSQL"):
+        refuse_sqlite_across_machines(Scheduler("127.0.0.1", "192.0.2.7"), "sqlite:////tmp/x.db")
+
+
+def test_workers_killed_mid_run(tmp_path, campaign_store) -> None:
+    """SIGKILL one of three workers as soon as the first partition's decisions are written
+    (first pass) and another as soon as the first partition is finished (second pass: audit
+    rows written): the scheduler runs their tasks again on the last one, the output equals
+    the local run's and each row has exactly one audit row."""
+    url, store = campaign_store
+    path = tmp_path / "campaign.csv"
+    records = write_campaign(path, rows=400)
+    _local(path, tmp_path / "local.csv", url)
+    run_dir = tmp_path / "runs"
+    run_dir.mkdir()
+    result: dict = {}
+
+    def wait_for(pattern: str) -> bool:
+        """Whether the run was still going when a file matching ``pattern`` appeared."""
+        deadline = time.monotonic() + 120
+        while not list(run_dir.glob(pattern)) and time.monotonic() < deadline:
+            if not thread.is_alive():
+                return False
+            time.sleep(0.01)
+        return thread.is_alive()
+
+    with running_cluster(tmp_path / "cluster", workers=3) as cluster, cluster.client() as client:
+
+        def run() -> None:
+            try:
+                result["summary"] = _on_cluster(client, path, tmp_path / "dask.csv", url,
+                                                run_dir=run_dir, partition_rows=20)  # fmt: skip
+            except BaseException as exc:  # reported below
+                result["error"] = exc
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        in_pass_one = wait_for("*/pass1-*.parquet")
+        cluster.kill_worker(0)
+        in_pass_two = wait_for("*/final-*.parquet")
+        cluster.kill_worker(1)
+        thread.join(300)
+        assert not thread.is_alive()
+    assert "error" not in result, result.get("error")
+    partitions = result["summary"]["partitions"]
+    assert partitions >= 10
+    assert in_pass_one and in_pass_two, "a worker was killed after the run had finished"
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    audit = _audit(store)
+    assert len(audit) == len(records) == len({k for k, _ in audit})
+    with contextlib.suppress(FileNotFoundError):
+        assert not list(run_dir.iterdir())
+
+
+def test_cli_on_a_running_scheduler(tmp_path, cluster, campaign_store, monkeypatch, capsys) -> None:
+    from serving.cli import main
+
+    url, _ = campaign_store
+    path = tmp_path / "campaign.csv"
+    write_campaign(path, rows=120)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("max_contacts: 9\nmax_expected_complaints: 5.0\n")
+    _local(path, tmp_path / "local.csv", url)
+    summary = tmp_path / "summary.json"
+    assert main(["screen", str(path), "-o", str(tmp_path / "dask.csv"), "--engine", "dask",
+                 "--scheduler", cluster.address, "--db-url", url, "--tracking-uri",
+                 champion_store().tracking_uri, "--policy", str(policy), "--at", AT.isoformat(),
+                 "--partition-rows", "50", "--no-progress", "--no-audit",
+                 "--summary-json", str(summary)]) == 0  # fmt: skip
+    _same(tmp_path / "local.csv", tmp_path / "dask.csv")
+    assert "engine: dask" in capsys.readouterr().err
+    import json
+
+    timing = json.loads(summary.read_text())["timing"]
+    assert len(timing["first_pass_task_s"]) == json.loads(summary.read_text())["partitions"]
+
+
+def test_a_worker_refuses_another_store_or_other_keys(campaign_store, monkeypatch) -> None:
+    """The checks each worker makes before deciding, on the real store: the store id and the
+    keyed hash under its keys must be the client's."""
+    from serving.pipeline.cluster import (
+        ClusterRefused,
+        release_worker_resources,
+        worker_screener,
+        worker_spec,
+    )
+
+    url, store = campaign_store
+
+    class Local:  # runs the one task worker_spec submits (the champion's version) here
+        def submit(self, fn, *args, **kw):
+            class Done:
+                def result(self):
+                    return fn(*args)
+
+            return Done()
+
+    spec = worker_spec(Local(), url, champion_store().tracking_uri)
+    assert spec.store_id == store.store_id and spec.model_version == champion_store().version
+    try:
+        assert worker_screener(spec).resources.store is not None
+        with pytest.raises(ClusterRefused, match="not the client's"):
+            worker_screener(replace(spec, store_id="another"))
+        with pytest.raises(ClusterRefused, match="CONTACTGATE_HMAC_KEY differs"):
+            worker_screener(replace(spec, key_probe="00" * 32))
+        with pytest.raises(ClusterRefused, match="champion moved"):
+            worker_screener(replace(spec, model_version="999"))
+    finally:
+        release_worker_resources()
