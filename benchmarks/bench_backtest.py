@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -25,9 +24,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+def pct(v, ci=None) -> str:
+    if v is None:
+        return "–"
+    text = f"{100 * v:.1f} %"
+    return text + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+
+
+def ratio(entry: dict, name: str) -> str:
+    value = entry.get(f"{name}_avoided_vs_contact_count_at_10pct")
+    if value is None:
+        return ""
+    ci = entry.get(f"{name}_avoided_vs_contact_count_at_10pct_ci95")
+    return f"{value:.2f}x" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="simulator seed")
     parser.add_argument("--bootstrap", type=int, default=300)
     parser.add_argument("--data", type=Path, help="reuse (or keep) the simulated folder here")
+    parser.add_argument(
+        "--shard-events", type=int, help="events per shard (default: the command's)"
+    )
+    parser.add_argument("--train-numbers", type=int, help="numbers to train on when split")
     args = parser.parse_args(argv)
 
     from serving.settings import start_runtime
@@ -49,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.bench_store import python_speed_ms
     from features.simulate import DEFAULT_START, simulate_to_dir
     from serving.backtest import run_backtest
+    from serving.backtest.run import peak_rss_mb
 
     loop_before = python_speed_ms()
     work = Path(tempfile.mkdtemp(prefix="bench_backtest_"))
@@ -63,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     out = run_backtest(
         data, start, end, work / "out", seed=args.seed, resamples=args.bootstrap,
         tracking_uri=f"sqlite:///{work / 'mlflow.db'}", say=lambda m: print(m, flush=True),
+        **{k: v for k, v in (("shard_events", args.shard_events),
+                             ("train_numbers", args.train_numbers)) if v is not None},
     )  # fmt: skip
     total = time.perf_counter() - began
 
-    console = Console()
+    console = Console(width=170)
     table = Table(title=f"contactgate backtest: {args.numbers:,} numbers, window "
                   f"{start:%Y-%m-%d} – {end:%Y-%m-%d}, seed {args.seed}")  # fmt: skip
     table.add_column("stage")
@@ -75,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in out.seconds.items():
         table.add_row(name.removesuffix("_s"), f"{value:.1f}")
     table.add_row("end to end (incl. MLflow run)", f"{total:.1f}")
+    for stage, mb in out.meta["peak_rss_mb"].items():
+        table.add_row(f"peak RSS MB after {stage}", f"{mb:,.0f}")
     table.add_row("peak RSS MB", f"{peak_rss_mb():,.0f}")
+    table.add_row("shards (training on)", f"{out.meta['shards']} ({out.meta['training_shards']})")
     loop = f"{loop_before:.0f} / {python_speed_ms():.0f}"
     table.add_row("reference loop ms, before / after (idle core ~30-40)", loop)
     table.add_row("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")
@@ -83,34 +102,35 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
 
     s = out.result["strategies"]
-    figures = Table(title="at 10 % of all contacts withheld on top of the rules (95 % CI)")
-    for col in ("strategy", "complaints avoided", "expected (true p)", "opt-outs avoided"):
-        figures.add_column(col, justify="right")
-
-    def pct(v, ci=None):
-        text = f"{100 * v:.1f} %"
-        return text + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
-
-    for name in ("model", "contact_count", "random"):
-        e = s[name]
-        figures.add_row(
-            name,
-            pct(e["complaints_avoided_share_at_10pct"], e["complaints_avoided_share_at_10pct_ci95"]),
-            pct(e.get("expected_complaints_avoided_share_at_10pct", float("nan"))),
-            pct(e["opt_outs_avoided_share_at_10pct"], e["opt_outs_avoided_share_at_10pct_ci95"]),
-        )  # fmt: skip
-    m = s["model"]
-    for name in ("complaints", "opt_outs"):
-        ratio = m[f"{name}_avoided_vs_contact_count_at_10pct"]
-        ci = m[f"{name}_avoided_vs_contact_count_at_10pct_ci95"]
-        figures.add_row(f"model / count, {name}", f"{ratio:.2f}x ({ci[0]:.2f}–{ci[1]:.2f})", "", "")
-    ex = [
-        s[k].get("expected_complaints_avoided_share_at_10pct") for k in ("model", "contact_count")
-    ]
-    if all(ex):
-        figures.add_row("model / count, expected complaints", f"{ex[0] / ex[1]:.2f}x", "", "")
-    figures.add_row("rules only: withheld", pct(s["rules_only"]["withheld_share"]), "", "")
-    console.print(figures)
+    head = out.result["headline"]
+    for basis, title in (
+        ("allowed", f"10 % of the {head['rules_allowed']:,} contacts the rules allow"),
+        ("all", f"10 % of all {head['contacts']:,} contacts"),
+    ):
+        figures = Table(title=f"withheld on top of the rules: {title} (95 % CI, numbers resampled)")
+        for col in ("strategy", "complaints avoided", "÷ count", "expected (true p)",
+                    "÷ count, expected", "opt-outs avoided", "÷ count"):  # fmt: skip
+            figures.add_column(col, justify="right")
+        for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
+            if name not in s:
+                continue
+            e = s[name] if basis == "allowed" else s[name]["of_all_contacts"]
+            figures.add_row(
+                name,
+                pct(e["complaints_avoided_share_at_10pct"], e["complaints_avoided_share_at_10pct_ci95"]),
+                ratio(e, "complaints"),
+                pct(e.get("expected_complaints_avoided_share_at_10pct"),
+                    e.get("expected_complaints_avoided_share_at_10pct_ci95")),
+                ratio(e, "expected_complaints"),
+                pct(e["opt_outs_avoided_share_at_10pct"], e["opt_outs_avoided_share_at_10pct_ci95"]),
+                ratio(e, "opt_outs"),
+            )  # fmt: skip
+        console.print(figures)
+    rules = s["rules_only"]
+    print(
+        f"rules only: {pct(rules['withheld_share'])} of contacts withheld, "
+        f"{pct(rules['complaints_avoided_share'])} of complaints avoided"
+    )
     print(f"report: {out.paths['report']}")
     return 0
 

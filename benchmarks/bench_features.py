@@ -10,7 +10,16 @@ Measures, each in a fresh process so its peak memory is its own:
 2. the six core features (prior 1/7/30-day contacts, prior complaints, unanswered streak,
    hours since last contact) with our kernel and with DuckDB window SQL — the reference a
    data scientist would write; both read the same Parquet columns, results are compared;
-3. :func:`features.pointintime.features_as_of` for 1,000 numbers × 50 events — target < 50 ms.
+3. :func:`features.pointintime.features_as_of` for 1,000 numbers × 50 events — target < 50 ms;
+4. ``contactgate features`` storage to storage: the local engine (load, check, build, write
+   one file) against the dask engine on a real ``dask scheduler`` with 1 and then 2
+   ``dask worker`` processes (1 thread each) reading a folder of Parquet files and writing
+   a dataset. Peaks: the local process and the dask CLIENT, each its own process, RSS
+   sampled in a thread; each worker (``getrusage`` in the worker). Targets on ~4 M events: client peak ≤ 1/3 of the local
+   engine's, 2 workers ≥ 1.6× the throughput of 1. Then ``train --frame`` on the dataset
+   written, with every negative and with 1 in 10: peak, and ECE on the unsampled test slice.
+
+    .venv/bin/python benchmarks/bench_features.py --numbers 400000 --skip core asof
 
 The simulated history is generated once into ``data/generated/`` (git-ignored).
 """
@@ -293,6 +302,180 @@ def as_of(numbers: int, per_number: int, repeats: int) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------- 4. engines
+class _SampledPeak:
+    """This process's peak RSS, sampled every 20 ms in a thread (``ru_maxrss`` of a fresh
+    process can carry its parent's high-water mark over ``fork``)."""
+
+    def __enter__(self) -> _SampledPeak:
+        import threading
+
+        import psutil
+
+        self.peak, self._stop = 0, threading.Event()
+        me = psutil.Process()
+
+        def sample() -> None:
+            while not self._stop.is_set():
+                self.peak = max(self.peak, me.memory_info().rss)
+                self._stop.wait(0.02)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def gb(self) -> float:
+        return self.peak / 1024**3
+
+
+def local_engine(directory: str, out: str) -> dict[str, float]:
+    """``contactgate features`` with the local engine, as a user runs it."""
+    from serving.cli import main
+
+    d = Path(directory)
+    with _SampledPeak() as peak:
+        t0 = time.perf_counter()
+        code = main(["features", "--events", str(d / "events.parquet"), "--consent",
+                     str(d / "consent.parquet"), "--out", out, "--no-progress"])  # fmt: skip
+        wall = time.perf_counter() - t0
+    return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
+
+
+def dask_client(directory: str, out: str, address: str, partitions: int) -> dict[str, float]:
+    """``contactgate features --engine dask`` against a running cluster; this process is the
+    client, so its peak is the client's."""
+    from serving.cli import main
+
+    d = Path(directory)
+    with _SampledPeak() as peak:
+        t0 = time.perf_counter()
+        code = main(["features", "--events", str(d / "events_parts"), "--consent",
+                     str(d / "consent.parquet"), "--out", out, "--engine", "dask",
+                     "--scheduler", address, "--partitions", str(partitions),
+                     "--no-progress"])  # fmt: skip
+        wall = time.perf_counter() - t0
+    return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
+
+
+def _worker_peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def events_folder(directory: str, files: int) -> str:
+    """The events as a folder of ``files`` Parquet files (what the workers read)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(directory) / "events_parts"
+    if len(list(folder.glob("*.parquet"))) == files:
+        return str(folder)
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    table = pq.read_table(Path(directory) / "events.parquet")
+    step = -(-table.num_rows // files)
+    for i in range(files):
+        pq.write_table(
+            table.slice(i * step, step), folder / f"events-{i:03d}.parquet", compression="zstd"
+        )
+    return str(folder)
+
+
+def engines(
+    directory: Path, workers: tuple[int, ...], partitions: int, files: int, train: bool = True
+) -> list:
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from tests.support.cluster import running_cluster
+
+    events = pq.ParquetFile(directory / "events.parquet").metadata.num_rows
+    # in a process of its own: this one stays small (a child can inherit its high-water mark)
+    _in_fresh_process(events_folder, str(directory), files)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        local = _in_fresh_process(local_engine, str(directory), f"{tmp}/local.parquet")
+        rows.append((f"features, local engine, {events:,} events (load, check, build, write)",
+                     f"{local['wall_s']:.1f} s ({events / local['wall_s']:,.0f} events/s)",
+                     f"{local['peak_gb']:.2f} GB"))  # fmt: skip
+        walls = {}
+        for n in workers:
+            with running_cluster(Path(tmp) / f"cluster{n}", workers=n) as cluster:
+                with cluster.client() as client:  # compile the kernel first, as a
+                    client.run(_compile_kernel)  # long-lived cluster has
+                result = _in_fresh_process(
+                    dask_client, str(directory), f"{tmp}/dask{n}", cluster.address, partitions
+                )
+                with cluster.client() as client:
+                    peaks = client.run(_worker_peak_gb)
+            walls[n] = result["wall_s"]
+            rows.append((f"features, dask engine, {n} worker(s), {partitions} partitions: client",
+                         f"{result['wall_s']:.1f} s ({events / result['wall_s']:,.0f} events/s)",
+                         f"{result['peak_gb']:.2f} GB"))  # fmt: skip
+            rows.append((f"  workers' peak each (max of {n})", "",
+                         f"{max(peaks.values()):.2f} GB"))  # fmt: skip
+            rows.append((f"  client peak / local engine peak ({n} worker(s))",
+                         "", f"{result['peak_gb'] / local['peak_gb']:.2f}"))  # fmt: skip
+        if 1 in walls and 2 in walls:
+            rows.append(("  throughput 2 workers / 1 worker", f"{walls[1] / walls[2]:.2f}×", ""))
+        dataset = f"{tmp}/dask{workers[-1]}"
+        for rate in (1.0, 0.1) if train and workers else ():
+            t = _in_fresh_process(frame_training, dataset, rate)
+            rows.append((f"train --frame (dataset), negatives at rate {rate:g}: "
+                         f"{t['kept']:,} train+ES rows kept",
+                         f"{t['wall_s']:.1f} s; ECE complaint {t['ece_complaint_7d']:.4f}, "
+                         f"opt-out {t['ece_opt_out_7d']:.4f}",
+                         f"{t['peak_gb']:.2f} GB"))  # fmt: skip
+    return rows
+
+
+def frame_training(dataset: str, rate: float) -> dict[str, float]:
+    """Read a frame dataset as ``train --frame`` does (sampled at ``rate``), fit, calibrate
+    and score the unsampled out-of-time slice; peak of this process."""
+    from features.definitions import TARGETS
+    from training.config import TrainConfig
+    from training.frame_data import load_frame_data
+    from training.metrics import expected_calibration_error
+    from training.model import RiskModel
+
+    cfg = TrainConfig.model_validate({"sampling": {"negative_rate": rate}})
+    with _SampledPeak() as peak:
+        t0 = time.perf_counter()
+        data = load_frame_data(dataset, cfg, progress=False)
+        parts = data.parts
+        model = RiskModel(params=cfg.lightgbm, calibration=cfg.calibration, seed=cfg.seed)
+        model.fit(parts["train"], parts["early_stopping"], parts["calibration"])
+        predicted = model.predict(parts["test"])
+        wall = time.perf_counter() - t0
+    ece = {
+        t: expected_calibration_error(parts["test"][t].to_numpy(int), predicted[t]) for t in TARGETS
+    }
+    return {
+        "wall_s": wall,
+        "peak_gb": peak.gb,
+        "kept": len(parts["train"]) + len(parts["early_stopping"]),
+        **{f"ece_{t}": v for t, v in ece.items()},
+    }
+
+
+def _compile_kernel() -> None:
+    """Build the frame of a few events in this worker (compiles the kernel; cached after)."""
+    import pandas as pd
+
+    from features.pointintime import build_training_frame
+
+    t = pd.Timestamp("2026-05-04 16:00", tz="UTC")
+    events = pd.DataFrame({"event_id": ["a", "b"], "number": ["+12015550123"] * 2,
+                           "ts": pd.to_datetime([t, t + pd.Timedelta(hours=1)], utc=True),
+                           "kind": ["contact", "complaint"], "channel": ["call", None]})  # fmt: skip
+    build_training_frame(events)
+
+
 # --------------------------------------------------------------------------- main
 def ensure_data(numbers: int, days: int, seed: int) -> Path:
     directory = GENERATED_DIR / f"bench_features_{numbers}n_{days}d_s{seed}"
@@ -312,7 +495,20 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="use this simulated directory as it is")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
     parser.add_argument(
-        "--skip", nargs="*", default=(), choices=("whole", "core", "asof"), help="parts to skip"
+        "--skip",
+        nargs="*",
+        default=(),
+        choices=("whole", "core", "asof", "engines", "train"),
+        help="parts to skip",
+    )
+    parser.add_argument(
+        "--workers", type=int, nargs="*", default=(1, 2), help="engines: dask worker counts"
+    )
+    parser.add_argument(
+        "--partitions", type=int, default=8, help="engines: number-partitions of the dask engine"
+    )
+    parser.add_argument(
+        "--files", type=int, default=16, help="engines: Parquet files the events are split into"
     )
     args = parser.parse_args()
     directory = str(args.data or ensure_data(args.numbers, args.days, args.seed))
@@ -369,6 +565,11 @@ def main() -> int:
                 "",
             )
         )
+    if "engines" not in args.skip:
+        rows += engines(
+            Path(directory), tuple(args.workers), args.partitions, args.files,
+            train="train" not in args.skip,
+        )  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measurement':<{width}}  {'wall':<34}  peak RSS")
     print("-" * (width + 48))

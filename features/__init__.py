@@ -5,6 +5,7 @@ Modules and subpackages (import what you need; nothing heavy loads with the pack
 (contract files), :mod:`features.phone` (normalisation), :mod:`features.replies` (reply
 keywords), :mod:`features.definitions` (the feature set), :mod:`features.pointintime`
 (point-in-time features and labels), :mod:`features.simulate` (synthetic histories),
-:mod:`features.dask_engine` (the frame on Dask), :mod:`features.pseudonyms` (numbers of a
-pseudonymised export and their facts), :mod:`features.paths` (where things live).
+:mod:`features.distributed` (the frame on a Dask cluster, storage to storage),
+:mod:`features.pseudonyms` (numbers of a pseudonymised export and their facts),
+:mod:`features.paths` (where things live).
 """

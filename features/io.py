@@ -540,13 +540,21 @@ def _pandas_dtype(col: Column) -> str | pd.DatetimeTZDtype:
 
 
 # --------------------------------------------------------------------------- files
-def sniff_delimiter(path: Path) -> str:
+def sniff_delimiter(path: Path | str) -> str:
     """The delimiter of a CSV file's header line: ``,`` ``;`` or tab, whichever it has most
-    of (``,`` when none). Raises ValueError naming the file when it is empty."""
-    with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
-        header = handle.readline()
+    of (``,`` when none). ``path`` may be an fsspec URL. Raises ValueError naming the file
+    when it is empty."""
+    if isinstance(path, str):
+        import fsspec
+
+        with fsspec.open(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    else:
+        with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
     if not header.strip():
-        raise ValueError(f"{path.name}: the file is empty (expected a header row of column names)")
+        name = Path(str(path)).name
+        raise ValueError(f"{name}: the file is empty (expected a header row of column names)")
     counts = {d: header.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
@@ -590,7 +598,6 @@ def load_records(
     :class:`InvalidFileError` if any row is invalid and ``skip_invalid`` is false.
     """
     path = Path(path)
-    model = FILE_RECORDS[record]
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
@@ -599,11 +606,65 @@ def load_records(
         raise
     except Exception as exc:  # a corrupt file must name itself
         raise ValueError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from exc
-    notes: list[str] = []
     try:
-        typed, errors = validate_frame(raw, model, strict=strict, notes=notes)
+        checked = check_records(
+            raw, record, default_region=default_region, strict=strict, pseudonyms=pseudonyms
+        )
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from exc
+    if checked.errors and not skip_invalid:
+        raise InvalidFileError(path, checked.errors, csv=path.suffix.lower() != ".parquet")
+    frame, rejects = checked.split()
+    return LoadResult(frame, rejects, path, checked.notes, checked.invalid_numbers)
+
+
+@dataclass
+class CheckedRows:
+    """Every row of a raw chunk, typed, with what is wrong with them (:func:`check_records`)."""
+
+    typed: pd.DataFrame
+    errors: list[RowError]
+    notes: list[str]
+    invalid_numbers: int
+    #: Rows that repeat an earlier row exactly (skipped, not errors).
+    replays: np.ndarray
+
+    def keep(self) -> np.ndarray:
+        """Which rows load: neither in error nor a replay."""
+        keep = ~self.replays
+        if self.errors:
+            keep[np.unique([e.row for e in self.errors]) - 1] = False
+        return keep
+
+    def split(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(the rows that load, renumbered from 0; the rejects, one row per error)."""
+        rejects = pd.DataFrame(
+            [{"row": e.row, "field": e.field, "value": e.value, "error": e.error}
+             for e in self.errors],
+            columns=["row", "field", "value", "error"],
+        )  # fmt: skip
+        keep = self.keep()
+        typed = self.typed if keep.all() else self.typed.iloc[keep]
+        return typed.reset_index(drop=True), rejects
+
+
+def check_records(
+    raw: pd.DataFrame,
+    record: str,
+    *,
+    default_region: str | None = None,
+    strict: bool = False,
+    pseudonyms: bool = False,
+) -> CheckedRows:
+    """Validate and type a raw chunk of one record type, as every loader does: the contract
+    (:func:`validate_frame`), numbers to E.164 (:func:`normalise_numbers`; with
+    ``pseudonyms`` a pseudonymised export's numbers are kept with their facts), and for
+    events replays and conflicting ``event_id`` repeats. Rows are numbered from 1 within the
+    chunk. Raises ValueError for a chunk that cannot be read at all (a required column
+    missing)."""
+    model = FILE_RECORDS[record]
+    notes: list[str] = []
+    typed, errors = validate_frame(raw, model, strict=strict, notes=notes)
     invalid_numbers = 0
     if _has_number(model):
         invalid_numbers = normalise_numbers(typed, default_region, errors, pseudonyms=pseudonyms)
@@ -618,19 +679,7 @@ def load_records(
     else:
         replays = np.zeros(len(typed), dtype=bool)
     errors.sort(key=lambda e: (e.row, e.field))
-    csv = path.suffix.lower() != ".parquet"
-    if errors and not skip_invalid:
-        raise InvalidFileError(path, errors, csv=csv)
-    rejects = pd.DataFrame(
-        [{"row": e.row, "field": e.field, "value": e.value, "error": e.error} for e in errors],
-        columns=["row", "field", "value", "error"],
-    )
-    keep = ~replays
-    if errors:
-        keep[np.unique([e.row for e in errors]) - 1] = False
-    if not keep.all():
-        typed = typed.iloc[keep]
-    return LoadResult(typed.reset_index(drop=True), rejects, path, notes, invalid_numbers)
+    return CheckedRows(typed, errors, notes, invalid_numbers, replays)
 
 
 def _repeated_ids(df: pd.DataFrame, errors: list[RowError]) -> tuple[np.ndarray, list[RowError]]:

@@ -72,6 +72,28 @@ class PromotionConfig(_Strict):
     ece_tolerance: float = Field(0.002, ge=0, le=0.05)
 
 
+class SamplingConfig(_Strict):
+    """Training from a frame dataset larger than memory (``contactgate train --frame``): every
+    positive (of either target) and a random share of the negatives of the train and
+    early-stopping slices are kept, each kept negative weighing ``1 / negative_rate``; the
+    calibration and test slices are never stratified (above ``max_eval_rows`` each is a
+    uniform random sample, which keeps its base rate)."""
+
+    negative_rate: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share of negatives kept; None: 1, or less so that the kept train and "
+        "early-stopping rows fit max_train_rows",
+    )
+    max_train_rows: int = Field(
+        4_000_000,
+        ge=1_000,
+        description="memory budget of the train + early-stopping rows (~1 KB each while fitting)",
+    )
+    max_eval_rows: int = Field(2_000_000, ge=1_000, description="calibration and test, each")
+
+
 class TrainConfig(_Strict):
     seed: int = 7
     model_name: str = "contact-risk"
@@ -83,6 +105,7 @@ class TrainConfig(_Strict):
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     promotion: PromotionConfig = PromotionConfig()
+    sampling: SamplingConfig = SamplingConfig()
     shap_sample: int = Field(2000, ge=100, le=100_000)
     #: Fewest positives of each target in each slice (train, early stopping, calibration,
     #: test) for training to go ahead: below it a fit, a calibration or a metric is noise.

@@ -17,6 +17,8 @@ import pandas as pd
 from training.config import TrainConfig
 
 SPLITS = ("train", "early_stopping", "calibration", "test")
+#: A frame column weighing its rows while fitting (down-sampled negatives weigh ``1 / rate``).
+WEIGHT = "_weight"
 #: The label horizon: a contact's outcome is known 7 days after it.
 HORIZON = pd.Timedelta(days=7)
 
@@ -31,6 +33,16 @@ class TrainingData:
     end: pd.Timestamp
     #: What loading the files said: rows kept and rejected, invalid numbers, notes.
     report: list[str] = field(default_factory=list)
+    #: Already split (a frame dataset read in passes, :mod:`training.frame_data`): the
+    #: slices, their plan, the contacts of the whole frame and what was sampled.
+    parts: dict[str, pd.DataFrame] | None = None
+    plan: SplitPlan | None = None
+    contacts: int | None = None
+    sampling: dict[str, float | int] = field(default_factory=dict)
+
+    @property
+    def contact_count(self) -> int:
+        return self.contacts if self.contacts is not None else len(self.frame)
 
 
 def data_digest(events: pd.DataFrame) -> str:

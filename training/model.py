@@ -31,6 +31,7 @@ from features.definitions import (
 )
 from training.calibration import Calibrator
 from training.config import LightGBMConfig
+from training.data import WEIGHT
 from training.fast_predict import SingleRowPredictor
 
 #: 2: the bundle records the feature set (vocabularies, windows) and its fingerprint.
@@ -44,6 +45,10 @@ class BundleMismatch(ValueError):
 def feature_matrix(frame: pd.DataFrame, names: list[str] | tuple[str, ...]) -> np.ndarray:
     """The model's input matrix (float64, column order = ``names``)."""
     return frame.loc[:, list(names)].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _weights(frame: pd.DataFrame) -> np.ndarray | None:
+    return frame[WEIGHT].to_numpy(dtype=np.float64) if WEIGHT in frame.columns else None
 
 
 #: Up to this many rows a prediction runs on one thread (see :meth:`TargetModel.raw`).
@@ -115,6 +120,9 @@ class RiskModel:
         calibration: pd.DataFrame,
         targets: tuple[str, ...] = TARGETS,
     ) -> RiskModel:
+        """Fit a booster per target, early-stopped on its slice, and its calibrator. A
+        ``WEIGHT`` column weighs the rows of train and early stopping (down-sampled
+        negatives, :mod:`training.frame_data`); the calibration slice is never weighted."""
         names = list(self.feature_names)
         cats = self.categorical()
         x_tr, x_es, x_cal = (feature_matrix(f, names) for f in (train, early_stopping, calibration))
@@ -122,11 +130,17 @@ class RiskModel:
             d_tr = lgb.Dataset(
                 x_tr,
                 train[target].to_numpy(),
+                weight=_weights(train),
                 feature_name=names,
                 categorical_feature=cats,
                 free_raw_data=False,
             )
-            d_es = lgb.Dataset(x_es, early_stopping[target].to_numpy(), reference=d_tr)
+            d_es = lgb.Dataset(
+                x_es,
+                early_stopping[target].to_numpy(),
+                weight=_weights(early_stopping),
+                reference=d_tr,
+            )
             booster = lgb.train(
                 self.lgb_params(),
                 d_tr,

@@ -156,6 +156,7 @@ def render(
         f"- Events: {data.get('events'):,} · contacts in the training frame: {data.get('contacts'):,}",
         f"- Digest: `{data.get('digest')}`",
         f"- Window: {data.get('start')} → {data.get('end')}",
+        *([f"- Sampling: {data['sampling']}"] if data.get("sampling") else []),
         "- Numbers never appear in this run's artifacts (features only; keyed hashes where needed).",
         "",
         "## Time split (never random)",

@@ -46,6 +46,7 @@ from training.evaluate import (
     interval_text,
     score_test,
 )
+from training.frame_data import describe_sampling, load_frame_data
 from training.metrics import COMPARED_METRICS
 
 
@@ -111,10 +112,16 @@ def train(
     say = console.print if console else print
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    parts, plan = plan_split(data.frame, cfg, data.end)
+    if data.parts is not None and data.plan is not None:  # a frame dataset, split as read
+        parts, plan = data.parts, data.plan
+    else:
+        parts, plan = plan_split(data.frame, cfg, data.end)
     split_info = plan.slices
     for line in plan.describe():
         say(line)
+    sampling = {"negative_rate": 1.0, **data.sampling}
+    if data.sampling:
+        say("sampling: " + describe_sampling(data.sampling, plan.slices))
     warnings_small = check_positives(plan, cfg.min_positives, allow_small=allow_small)
     for line in warnings_small:
         say(line)
@@ -160,7 +167,8 @@ def train(
         mlflow.log_params(
             {
                 "data.events": data.events,
-                "data.contacts": len(data.frame),
+                "data.contacts": data.contact_count,
+                **{f"data.sampling.{k}": v for k, v in sampling.items()},
                 "data.start": str(data.start),
                 "data.end": str(data.end),
                 "split.warmup_days_used": plan.warmup_days,
@@ -233,8 +241,11 @@ def train(
             data={
                 "source": Path(data.source).name,
                 "events": data.events,
-                "contacts": len(data.frame),
+                "contacts": data.contact_count,
                 "digest": data.digest,
+                "sampling": describe_sampling(data.sampling, split_info)
+                if data.sampling
+                else "none (every contact of every slice)",
                 "start": data.start,
                 "end": data.end,
             },
@@ -407,7 +418,7 @@ def run_summary(
     """The run's description in MLflow: what a reviewer reads first (data, split, positives,
     verdicts with intervals; the promotion decision is added by ``promote``)."""
     lines = [
-        f"Data: {Path(data.source).name}, {data.events:,} events, {len(data.frame):,} contacts, "
+        f"Data: {Path(data.source).name}, {data.events:,} events, {data.contact_count:,} contacts, "
         f"{data.start:%Y-%m-%d} → {data.end:%Y-%m-%d}.",
         "",
         *plan.describe(),
@@ -443,6 +454,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--simulate", type=int, metavar="N", help="simulate N numbers and train on them"
     )
+    src.add_argument(
+        "--frame",
+        help="a training frame written by contactgate features: FILE.parquet or a dataset "
+        "folder (either engine; any fsspec URL), read in batches — larger than memory is fine",
+    )
+    parser.add_argument(
+        "--negative-sample-rate",
+        type=float,
+        metavar="R",
+        help="with --frame: keep this share of the negatives of the train and early-stopping "
+        "slices, weighted 1/R (default: sampling.negative_rate of the config, else what fits "
+        "sampling.max_train_rows); calibration and test are never down-sampled",
+    )
     parser.add_argument("--days", type=int, default=180, help="with --simulate: days of history")
     parser.add_argument(
         "--config", type=Path, help="training config YAML (unknown keys are errors)"
@@ -468,14 +492,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from training.tracking import promote_command
-    from training.tracking import tracking_uri as mlflow_uri
-
     console = Console(soft_wrap=True)
     cfg = load_config(args.config)
     if args.seed is not None:
         cfg = cfg.model_copy(update={"seed": args.seed})
     t0 = time.perf_counter()
+    if args.negative_sample_rate is not None:
+        if not 0 < args.negative_sample_rate <= 1:
+            raise ValueError(f"--negative-sample-rate {args.negative_sample_rate}: give 0 < R ≤ 1")
+        sampling = cfg.sampling.model_copy(update={"negative_rate": args.negative_sample_rate})
+        cfg = cfg.model_copy(update={"sampling": sampling})
+    if args.frame:
+        console.print(f"reading the training frame {args.frame}")
+        data = load_frame_data(args.frame, cfg, progress=not args.no_progress)
+        console.print(f"{data.contact_count:,} contacts in {time.perf_counter() - t0:.1f}s")
+        return _train_and_report(args, cfg, data, console, t0)
     if args.simulate:
         from features.simulate import simulate_to_dir
 
@@ -501,6 +532,13 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{data.events:,} events → {len(data.frame):,} contacts in {time.perf_counter() - t0:.1f}s"
     )
+    return _train_and_report(args, cfg, data, console, t0)
+
+
+def _train_and_report(args, cfg: TrainConfig, data: TrainingData, console, t0: float) -> int:
+    from training.tracking import promote_command
+    from training.tracking import tracking_uri as mlflow_uri
+
     result = train(data, cfg, args.tracking_uri, console, allow_small=args.allow_small)
     console.print(metrics_table(result.metrics))
     console.print(intervals_table(result.metrics))

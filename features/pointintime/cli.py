@@ -1,4 +1,5 @@
-"""``contactgate features``: build the point-in-time training frame from an event file."""
+"""``contactgate features``: the point-in-time training frame from event (and consent) files,
+in this process or, storage to storage, on a Dask cluster (:mod:`features.distributed`)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,26 @@ import argparse
 from pathlib import Path
 
 from features.definitions import FEATURE_NAMES, TARGETS
-from features.pointintime.frame import training_frame
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``contactgate features``."""
     parser.add_argument(
-        "--events", type=Path, required=True, help="event file (CSV or Parquet, Event contract)"
+        "--events",
+        required=True,
+        help="event file (CSV or Parquet, Event contract); with --engine dask also a folder "
+        "of Parquet or CSV files or an fsspec URL (s3://…) the workers read",
     )
     parser.add_argument(
-        "--consent", type=Path, help="consent file (CSV or Parquet, Consent contract); optional"
+        "--consent",
+        help="consent file (CSV or Parquet, Consent contract), same forms as --events; optional",
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="where to write the training frame (.parquet)"
+        "--out",
+        required=True,
+        help="where to write the training frame: FILE.parquet, or a folder (a Parquet "
+        "dataset, part-NNNNN.parquet; the dask engine always writes a folder, its workers "
+        "write one file per partition)",
     )
     parser.add_argument(
         "--horizon", default="7D", help="label attribution window after each contact"
@@ -27,14 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("local", "dask"),
         default="local",
-        help="local: in this process; dask: per number-partition on a Dask cluster",
+        help="local: in this process; dask: the workers of a Dask cluster read the files, "
+        "shuffle by number and write the dataset (the client holds no rows)",
     )
     parser.add_argument(
         "--scheduler",
         help="Dask scheduler address (tcp://host:8786); default: a local cluster of 2 workers",
     )
     parser.add_argument(
-        "--partitions", type=int, default=8, help="dask engine: number of number-partitions"
+        "--partitions",
+        type=int,
+        default=8,
+        help="dask engine: number of number-partitions (output files)",
+    )
+    parser.add_argument(
+        "--blocksize",
+        default="64MiB",
+        help="dask engine: bytes of input per read partition (e.g. 64MiB)",
     )
     from features.options import add_loading_arguments
 
@@ -43,10 +60,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The local engine (load, build, write) or the dask engine (storage to storage)."""
+    if args.engine == "dask":
+        return _run_dask(args)
+    return _run_local(args)
+
+
+def is_dataset(out: str) -> bool:
+    """A folder is written for ``--out`` without a .parquet suffix."""
+    return Path(out).suffix.lower() not in (".parquet", ".pq")
+
+
+def _run_dask(args: argparse.Namespace) -> int:
+    from features.distributed import frame_dataset
+
+    if not is_dataset(args.out):
+        raise ValueError(
+            f"{args.out}: the dask engine writes a dataset folder (one file per partition); "
+            "give --out a folder name without .parquet"
+        )
+    summary = frame_dataset(
+        args.events,
+        args.out,
+        args.consent,
+        horizon=args.horizon,
+        npartitions=args.partitions,
+        scheduler=args.scheduler,
+        default_region=args.default_region,
+        skip_invalid=args.skip_invalid,
+        strict=args.strict,
+        blocksize=args.blocksize,
+        progress=not args.no_progress,
+    )
+    for line in summary.describe():
+        print(line)
+    _print_written(summary.out, summary.contacts, summary.positives, f" ({summary.files} files)")
+    return 0
+
+
+def _print_written(out: str, contacts: int, positives: dict[str, int], files: str = "") -> None:
+    rates = {t: positives.get(t, 0) / contacts if contacts else 0.0 for t in TARGETS}
+    print(
+        f"wrote {out}{files}: {contacts:,} contacts × {len(FEATURE_NAMES)} features; "
+        + ", ".join(f"{t} rate {r:.4f}" for t, r in rates.items())
+    )
+
+
+def _run_local(args: argparse.Namespace) -> int:
     """Load, build, write; with a rich progress bar over the build's stages."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.io import describe_load, load_records, write_rejects
+    from features.pointintime.frame import training_frame
+
+    out = Path(args.out)
+    target = out / "part-00000.parquet" if is_dataset(args.out) else out
 
     def load(path, record: str):
         result = load_records(
@@ -57,16 +125,13 @@ def run(args: argparse.Namespace) -> int:
             strict=args.strict,
             pseudonyms=True,  # a pseudonymised store export (features.pseudonyms)
         )
-        written = write_rejects(result, args.out.with_name(f"{args.out.stem}.{record}.parquet"))
+        written = write_rejects(result, out.with_name(f"{out.stem}.{record}.parquet"))
         reports.extend(describe_load(result))
         if written:
             reports.append(f"rejects written to {written}")
         return result.frame
 
     reports: list[str] = []
-
-    if args.out.suffix.lower() not in (".parquet", ".pq"):
-        raise ValueError(f"{args.out}: the training frame is written as Parquet (.parquet)")
     stages = (
         "loading events",
         "loading consent",
@@ -95,32 +160,16 @@ def run(args: argparse.Namespace) -> int:
         events = load(args.events, "events")
         say("loading consent")
         consent = load(args.consent, "consent") if args.consent else None
-        if args.engine == "dask":
-            from features.dask_engine import build_training_frame_dask
-
-            say("rolling windows")
-            frame = build_training_frame_dask(
-                events,
-                consent,
-                horizon=args.horizon,
-                npartitions=args.partitions,
-                scheduler=args.scheduler,
-            )
-        else:
-            frame = training_frame(events, consent, args.horizon, say)
+        frame = training_frame(events, consent, args.horizon, say)
         say("writing")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            frame.to_parquet(args.out, index=False)
+            frame.to_parquet(target, index=False)
         except OSError as exc:
             raise ValueError(f"{args.out}: cannot be written: {exc}") from exc
         bar.update(task, completed=len(stages), description="done")
     for line in reports:
         print(line)
-    contacts = len(frame)
-    rates = {t: float(frame[t].mean()) if contacts else 0.0 for t in TARGETS}
-    print(
-        f"wrote {args.out}: {contacts:,} contacts × {len(FEATURE_NAMES)} features; "
-        + ", ".join(f"{t} rate {r:.4f}" for t, r in rates.items())
-    )
+    positives = {t: int(frame[t].sum()) for t in TARGETS}
+    _print_written(str(args.out), len(frame), positives)
     return 0

@@ -9,7 +9,8 @@ thresholds, model plus budget (docs/backtest.md).
 
 Modules: :mod:`~serving.backtest.history` (reading a history folder),
 :mod:`~serving.backtest.replay` (pure: incremental as-of states, the rules),
-:mod:`~serving.backtest.model` (the no-leakage model), :mod:`~serving.backtest.strategies`
+:mod:`~serving.backtest.model` (the no-leakage model), :mod:`~serving.backtest.shards`
+(a large history split by number, for bounded memory), :mod:`~serving.backtest.strategies`
 (pure: counts, curve, bootstrap), :mod:`~serving.backtest.report` (plot, HTML) and
 :mod:`~serving.backtest.run` (end to end, MLflow).
 """
@@ -25,6 +26,7 @@ from serving.backtest.model import (
 )
 from serving.backtest.replay import REPLAY_COLUMNS, Window, replay
 from serving.backtest.run import BacktestOutput, run_backtest, scored_contacts
+from serving.backtest.shards import SHARD_EVENTS, TRAIN_NUMBERS, Shards, split_history
 from serving.backtest.strategies import (
     CURVE_SHARES,
     HEADLINE_SHARE,
@@ -39,10 +41,13 @@ __all__ = [
     "CURVE_SHARES",
     "HEADLINE_SHARE",
     "REPLAY_COLUMNS",
+    "SHARD_EVENTS",
+    "TRAIN_NUMBERS",
     "BacktestModel",
     "BacktestOutput",
     "History",
     "LeakageError",
+    "Shards",
     "Window",
     "bootstrap_headline",
     "check_training_end",
@@ -56,5 +61,6 @@ __all__ = [
     "replay",
     "run_backtest",
     "scored_contacts",
+    "split_history",
     "train_before",
 ]

@@ -5,13 +5,16 @@ A folder holds ``events.<csv|parquet>`` (required) and, when the operator has th
 :mod:`features.schema`) and ``registries.<csv|parquet>``: one row per listing with columns
 ``registry``, ``snapshot_at`` and ``number`` (a snapshot that lists nobody is one row with
 an empty ``number``). Invalid rows are errors naming the file, row and field
-(:func:`features.io.load_records`).
+(:func:`features.io.load_records`). The registry snapshots may come from the store instead
+(:func:`registries_from_store`): the snapshots it has kept over time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -75,6 +78,29 @@ def load_registries(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path.name}: row {row + 1}, field snapshot_at: not an instant")
     frame["snapshot_at"] = at.dt.tz_convert("UTC")
     return frame
+
+
+def registries_from_store(store: Any, numbers: Iterable[str]) -> tuple[pd.DataFrame, int]:
+    """The store's registry snapshots over time as ``registry, snapshot_at, number`` rows
+    (the numbers among ``numbers`` each lists; one row with an empty number per snapshot),
+    and how many snapshots had been replaced. The store keeps the listings of the snapshot in
+    force only: a replaced snapshot is taken to list what its registry's snapshot in force
+    lists (when in doubt, listed — the replay withholds rather than allows)."""
+    snapshots = store.registry_history(list(numbers))
+    in_force = {registry: listed for registry, _, listed in snapshots if listed is not None}
+    rows: list[tuple] = []
+    replaced = 0
+    for registry, at, listed in snapshots:
+        if listed is None:
+            replaced += 1
+            listed = in_force.get(registry, frozenset())
+        rows.append((registry, at, None))
+        rows.extend((registry, at, number) for number in sorted(listed))
+    frame = pd.DataFrame(rows, columns=["registry", "snapshot_at", "number"])
+    frame["registry"] = frame["registry"].astype("string")
+    frame["number"] = frame["number"].astype("string")
+    frame["snapshot_at"] = pd.to_datetime(frame["snapshot_at"], utc=True)
+    return frame, replaced
 
 
 def load_history(folder: Path) -> History:

@@ -7,8 +7,16 @@ import html
 from pathlib import Path
 from typing import Any
 
-_COLOURS = {"model": "#1f77b4", "contact_count": "#7f7f7f", "random": "#d62728"}
-_NAMES = {"model": "model risk", "contact_count": "contact count", "random": "random"}
+_COLOURS = {
+    "model": "#1f77b4", "contact_count": "#7f7f7f", "random": "#d62728",
+    "oracle": "#2ca02c", "observable_ceiling": "#9467bd",
+}  # fmt: skip
+_NAMES = {
+    "model": "model risk", "contact_count": "contact count", "random": "random",
+    "oracle": "oracle (true p)", "observable_ceiling": "observable ceiling",
+}  # fmt: skip
+#: Simulated data only: drawn from the true probabilities alone (their observed curve is noise).
+_REFERENCES = ("oracle", "observable_ceiling")
 
 LIMITATIONS = (
     "Outcomes of withheld contacts are what happened when they were made. Withholding a "
@@ -19,8 +27,11 @@ LIMITATIONS = (
     "A complaint or opt-out counts for the contact it follows within 7 days (before the next "
     "contact): the model's own label definition. A contact whose 7-day window runs past the "
     "end of the data may be missing a reaction.",
-    "Shares on the curve are of all contacts (and of all complaints or opt-outs) of the "
-    "window; strategies act on top of the rules, on the contacts the rules allow.",
+    "Strategies act on top of the rules, on the contacts the rules allow: the withheld share "
+    "on the curve and in the headline is of those contacts (what a strategy can still "
+    "withhold); the avoided share is of all complaints or opt-outs of the window, the rules' "
+    "included. backtest.json gives the same figures as shares of all contacts "
+    "(of_all_contacts).",
     "Contact count breaks its many ties at random; its figures move with the seed a little.",
     "Intervals resample numbers (a number's contacts move together), 95 % percentile.",
 )
@@ -36,15 +47,18 @@ def curve_plot(curve: list[dict[str, Any]], path: Path, truth: bool) -> Path:
     x = [100 * p["withheld_share"] for p in curve]
     for ax, name, title in zip(axes, ("complaints", "opt_outs"), ("complaints", "opt-outs"), strict=True):  # fmt: skip
         for strategy, colour in _COLOURS.items():
-            y = [100 * p[f"{strategy}_{name}_avoided_share"] for p in curve]
-            ax.plot(x, y, color=colour, label=f"{_NAMES[strategy]} (observed)")
+            if f"{strategy}_{name}_avoided_share" not in curve[0]:
+                continue
+            if strategy not in _REFERENCES:
+                y = [100 * p[f"{strategy}_{name}_avoided_share"] for p in curve]
+                ax.plot(x, y, color=colour, label=f"{_NAMES[strategy]} (observed)")
             key = f"{strategy}_expected_{name}_avoided_share"
             if truth and key in curve[0]:
                 y = [100 * p[key] for p in curve]
                 ax.plot(x, y, color=colour, linestyle="--", linewidth=1,
                         label=f"{_NAMES[strategy]} (expected, true p)")  # fmt: skip
         ax.axvline(10, color="#bbbbbb", linewidth=0.8)
-        ax.set_xlabel("contacts withheld on top of the rules (% of all contacts)")
+        ax.set_xlabel("contacts withheld on top of the rules (% of the contacts they allow)")
         ax.set_title(f"{title} avoided (% of all in the window)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("% avoided")
@@ -64,6 +78,13 @@ def _ci(v: list[float] | None, pct: bool = True) -> str:
     if not v:
         return ""
     return f" ({_pct(v[0])} – {_pct(v[1])})" if pct else f" ({v[0]:.2f} – {v[1]:.2f})"
+
+
+def _ratio(entry: dict[str, Any], name: str) -> str:
+    ratio = entry.get(f"{name}_avoided_vs_contact_count_at_10pct")
+    if ratio is None:
+        return "–" if f"{name}_avoided_vs_contact_count_at_10pct" in entry else ""
+    return f"{ratio:.2f}×" + _ci(entry.get(f"{name}_avoided_vs_contact_count_at_10pct_ci95"), False)
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -101,7 +122,8 @@ def render(result: dict[str, Any], meta: dict[str, Any], plot: Path) -> str:
     image = base64.b64encode(plot.read_bytes()).decode("ascii")
     ratio = model.get("complaints_avoided_vs_contact_count_at_10pct")
     headline = (
-        f"Withholding 10 % of all contacts on top of the rules, the model avoids "
+        f"Withholding 10 % of the contacts the rules allow ({model['extra_withheld_at_10pct']:,} "
+        f"of {s['rules_only']['allowed']:,}), the model avoids "
         f"<b>{_pct(model['complaints_avoided_share_at_10pct'])}</b>"
         f"{_ci(model['complaints_avoided_share_at_10pct_ci95'])} of the window's complaints; "
         f"withholding by contact count avoids <b>{_pct(count['complaints_avoided_share_at_10pct'])}</b>"
@@ -112,29 +134,48 @@ def render(result: dict[str, Any], meta: dict[str, Any], plot: Path) -> str:
             else "."
         )
     )
+    expected = model.get("expected_complaints_avoided_vs_contact_count_at_10pct")
+    if truth and expected:
+        ci = model.get("expected_complaints_avoided_vs_contact_count_at_10pct_ci95")
+        headline += (
+            f" In expectation (the simulator's true probabilities): <b>{expected:.2f}×</b>"
+            f"{_ci(ci, False)}"
+        )
+        ceiling = s.get("observable_ceiling", {}).get(
+            "expected_complaints_avoided_vs_contact_count_at_10pct"
+        )
+        if ceiling:
+            headline += f"; the best any model of the history could do: {ceiling:.2f}×"
+        headline += "."
     headers = _COUNT_HEADERS + (["expected complaints avoided (true p)"] if truth else [])
     rows = [_count_row("rules only", s["rules_only"], truth)]
-    for name in ("model", "contact_count", "random"):
+    ranked = [name for name in _NAMES if name in s]
+    for name in ranked:
         rows.append(_count_row(f"rules + {_NAMES[name]} @10 %", s[name]["at_10pct"], truth))
     for t in model["thresholds"]:
         rows.append(_count_row(f"rules + risk > {t['threshold']:g}", t, truth))
     rows.append(_count_row("rules + threshold + budget", model["budget"], truth))
     share_rows = []
-    for name in ("model", "contact_count", "random"):
-        e = s[name]
-        r = [
-            _NAMES[name],
-            _pct(e["complaints_avoided_share_at_10pct"]) + _ci(e["complaints_avoided_share_at_10pct_ci95"]),
-            _pct(e["opt_outs_avoided_share_at_10pct"]) + _ci(e["opt_outs_avoided_share_at_10pct_ci95"]),
-        ]  # fmt: skip
-        if truth:
-            r += [_pct(e.get("expected_complaints_avoided_share_at_10pct")),
-                  _pct(e.get("expected_opt_outs_avoided_share_at_10pct"))]  # fmt: skip
-        share_rows.append(r)
-    share_headers = ["at 10 % withheld", "complaints avoided (observed, 95 % CI)",
-                     "opt-outs avoided (observed, 95 % CI)"]  # fmt: skip
+    for name in ranked:
+        for basis, e in (("allowed", s[name]), ("all", s[name]["of_all_contacts"])):
+            r = [
+                f"{_NAMES[name]}, 10 % of {'the allowed' if basis == 'allowed' else 'all'}",
+                _pct(e["complaints_avoided_share_at_10pct"]) + _ci(e["complaints_avoided_share_at_10pct_ci95"]),
+                _pct(e["opt_outs_avoided_share_at_10pct"]) + _ci(e["opt_outs_avoided_share_at_10pct_ci95"]),
+                _ratio(e, "complaints"),
+            ]  # fmt: skip
+            if truth:
+                r += [
+                    _pct(e.get("expected_complaints_avoided_share_at_10pct")),
+                    _ratio(e, "expected_complaints"),
+                    _pct(e.get("expected_opt_outs_avoided_share_at_10pct")),
+                ]
+            share_rows.append(r)
+    share_headers = ["withheld on top of the rules", "complaints avoided (observed, 95 % CI)",
+                     "opt-outs avoided (observed, 95 % CI)", "÷ contact count"]  # fmt: skip
     if truth:
-        share_headers += ["complaints avoided (expected)", "opt-outs avoided (expected)"]
+        share_headers += ["complaints avoided (expected)", "÷ contact count (expected)",
+                          "opt-outs avoided (expected)"]  # fmt: skip
     jur_rows = []
     for region in sorted(s["rules_only"]["by_jurisdiction"]):
         r = [region]
@@ -185,6 +226,9 @@ th{{background:#f3f3f3}} td:first-child,th:first-child{{text-align:left}}
 <h2>Avoided against withheld</h2>
 <img id="curve" alt="complaints and opt-outs avoided against contacts withheld" src="data:image/png;base64,{image}" width="1000">
 <h2>At 10 % of contacts withheld</h2>
+<p>On top of the rules: 10 % of the contacts the rules allow (the headline), and 10 % of all
+the window's contacts beside it. Avoided shares are of all complaints (opt-outs) of the
+window.{" The oracle ranks by the simulator's true probabilities; the observable ceiling by the best probabilities any model of the history could know (the person's latent sensitivity integrated over what their history shows)." if truth else ""}</p>
 {_table(share_headers, share_rows)}
 <h2>Strategies on the same {s["rules_only"]["contacts"]:,} contacts</h2>
 {_table(headers, rows)}

@@ -7,6 +7,7 @@ version) → replay through the rules → scores of the window's contacts → st
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import tempfile
@@ -18,13 +19,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.definitions import FEATURE_NAMES, TARGETS, combined_risk
+from features.definitions import CEILING_COLUMNS, FEATURE_NAMES, TARGETS, combined_risk
 from serving.backtest import report
-from serving.backtest.history import History, load_history
+from serving.backtest.history import History
 from serving.backtest.model import BacktestModel, registered_model, train_before
-from serving.backtest.replay import Window, replay
-from serving.backtest.strategies import LABELS, RANKED, TRUTH, evaluate_strategies, has_truth
+from serving.backtest.replay import REPLAY_COLUMNS, Window, replay
+from serving.backtest.shards import SHARD_EVENTS, TRAIN_NUMBERS, split_history
+from serving.backtest.strategies import COMPARED, LABELS, TRUTH, evaluate_strategies, has_truth
 from training.data import HORIZON
+
+#: What the strategies read of each scored contact (the rest is dropped shard by shard).
+STRATEGY_COLUMNS = (
+    *(c for c in REPLAY_COLUMNS if c not in ("channel", "purpose")),
+    *TARGETS, "p_complaint", "p_opt_out", "risk", "contacts_30d", "contacts_7d",
+    *TRUTH.values(), *CEILING_COLUMNS.values(),
+)  # fmt: skip
 
 
 @dataclass
@@ -49,7 +58,8 @@ def scored_contacts(
     events = history.events
     frame = build_training_frame(events, history.consent)
     frame = frame[frame["event_id"].isin(set(replayed["event_id"]))]
-    keep = ["event_id", *FEATURE_NAMES, *TARGETS, *(c for c in TRUTH.values() if c in frame)]
+    simulated = (*TRUTH.values(), *CEILING_COLUMNS.values())
+    keep = ["event_id", *FEATURE_NAMES, *TARGETS, *(c for c in simulated if c in frame)]
     # the frame's channel / purpose are the model's codes; the replay's are the text values
     replayed = replayed.drop(columns=["channel", "purpose"])
     merged = replayed.merge(frame[keep], on="event_id", how="left", validate="one_to_one")
@@ -71,19 +81,25 @@ def _metrics(result: dict[str, Any]) -> dict[str, float]:
         "budget.withheld_share": s["model"]["budget"]["withheld_share"],
         "budget.complaints_avoided_share": s["model"]["budget"]["complaints_avoided_share"],
     }
-    for strategy in RANKED:
-        for name in LABELS:
-            key = f"{name}_avoided_share_at_10pct"
-            out[f"{strategy}.{key}"] = s[strategy][key]
-            ci = s[strategy].get(f"{key}_ci95")
-            if ci:
-                out[f"{strategy}.{key}.ci_low"], out[f"{strategy}.{key}.ci_high"] = ci
-            if f"expected_{key}" in s[strategy]:
-                out[f"{strategy}.expected_{key}"] = s[strategy][f"expected_{key}"]
-    for name in LABELS:
-        ratio = s["model"].get(f"{name}_avoided_vs_contact_count_at_10pct")
-        if ratio is not None:
-            out[f"model.{name}_avoided_vs_contact_count_at_10pct"] = ratio
+    ranked = [k for k in s if k != "rules_only"]
+    for strategy in ranked:
+        for prefix, entry in (("", s[strategy]), ("all_contacts.", s[strategy]["of_all_contacts"])):
+            for name in (*LABELS, *(f"expected_{k}" for k in TRUTH)):
+                key = f"{name}_avoided_share_at_10pct"
+                if key not in entry:
+                    continue
+                out[f"{prefix}{strategy}.{key}"] = entry[key]
+                ci = entry.get(f"{key}_ci95")
+                if ci:
+                    stem = f"{prefix}{strategy}.{key}"
+                    out[f"{stem}.ci_low"], out[f"{stem}.ci_high"] = ci
+                ratio = entry.get(f"{name}_avoided_vs_contact_count_at_10pct")
+                if strategy in COMPARED and ratio is not None:
+                    key = f"{prefix}{strategy}.{name}_avoided_vs_contact_count_at_10pct"
+                    out[key] = ratio
+                    ci = entry.get(f"{name}_avoided_vs_contact_count_at_10pct_ci95")
+                    if ci:
+                        out[f"{key}.ci_low"], out[f"{key}.ci_high"] = ci
     return out
 
 
@@ -102,6 +118,9 @@ def run_backtest(
     resamples: int = 300,
     log_mlflow: bool = True,
     allow_small: bool = False,
+    shard_events: int = SHARD_EVENTS,
+    train_numbers: int = TRAIN_NUMBERS,
+    db_url: str | None = None,
     say=print,
 ) -> BacktestOutput:
     from serving.domain.decision import Policy
@@ -112,41 +131,71 @@ def run_backtest(
     cfg = config or TrainConfig()
     window = Window(start, end)
     seconds: dict[str, float] = {}
+    peak_mb: dict[str, float] = {}  # the process's peak resident memory after each stage
     t0 = time.perf_counter()
-    history = load_history(events_dir)
-    seconds["load_s"] = time.perf_counter() - t0
-    say(f"loaded {len(history.events):,} events ({', '.join(history.sources.values())})")
+    with contextlib.ExitStack() as stack:
+        store = None
+        if db_url is not None:
+            from serving.store import Store
 
-    t = time.perf_counter()
-    if model_version is None:
-        bm = train_before(history, start, cfg, allow_small=allow_small, say=say)
+            store = Store.open(db_url, create=False)
+            stack.callback(store.close)
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="contactgate-backtest-"))
+        shards = split_history(events_dir, Path(work), shard_events=shard_events, store=store)
+        registry_note = _registry_assumption(shards, store)
+        seconds["load_s"] = time.perf_counter() - t0
+        peak_mb["load"] = peak_rss_mb()
         say(
-            f"trained before {start.isoformat()}: "
-            + ", ".join(f"{k} {v:,}" for k, v in (bm.rows or {}).items())
+            f"loaded {shards.events:,} events ({', '.join(shards.sources.values())})"
+            + (f" in {len(shards.paths)} shards of numbers" if len(shards.paths) > 1 else "")
         )
-    else:
-        bm = registered_model(model_name, model_version, start, tracking_uri)
-        say(f"model {model_name} v{bm.version}: trained on data up to {bm.data_end.isoformat()}")
-    seconds["model_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    rulebook = load_rulebook()
-    contacts = scored_contacts(history, window, rulebook, bm)
-    seconds["replay_and_score_s"] = time.perf_counter() - t
-    say(f"replayed {len(contacts):,} contacts of the window through the rules and the model")
+        t = time.perf_counter()
+        train_shards = None
+        if model_version is None:
+            history, train_shards = shards.training_history(pd.Timestamp(start), train_numbers)
+            bm = train_before(history, start, cfg, allow_small=allow_small, say=say)
+            del history
+            say(
+                f"trained before {start.isoformat()}: "
+                + ", ".join(f"{k} {v:,}" for k, v in (bm.rows or {}).items())
+                + (
+                    f" (numbers of {train_shards} of {len(shards.paths)} shards)"
+                    if train_shards < len(shards.paths)
+                    else ""
+                )
+            )
+        else:
+            bm = registered_model(model_name, model_version, start, tracking_uri)
+            say(
+                f"model {model_name} v{bm.version}: trained on data up to {bm.data_end.isoformat()}"
+            )
+        seconds["model_s"] = time.perf_counter() - t
+        peak_mb["model"] = peak_rss_mb()
+
+        t = time.perf_counter()
+        rulebook = load_rulebook()
+        parts = []
+        for index in range(len(shards.paths)):
+            part = scored_contacts(shards.history(index), window, rulebook, bm)
+            parts.append(part[[c for c in STRATEGY_COLUMNS if c in part.columns]])
+            if len(shards.paths) > 1:
+                say(f"shard {index + 1}/{len(shards.paths)}: {len(part):,} contacts replayed")
+        contacts = pd.concat(parts, ignore_index=True)
+        del parts
+        contacts = contacts.sort_values(["ts", "event_id"], kind="stable", ignore_index=True)
+        seconds["replay_and_score_s"] = time.perf_counter() - t
+        peak_mb["replay_and_score"] = peak_rss_mb()
+        say(f"replayed {len(contacts):,} contacts of the window through the rules and the model")
 
     t = time.perf_counter()
     result = evaluate_strategies(contacts, policy, seed=seed, resamples=resamples)
     seconds["strategies_s"] = time.perf_counter() - t
+    peak_mb["strategies"] = peak_rss_mb()
 
-    data_end = history.events["ts"].max()
+    data_end = shards.data_end
     incomplete = int((contacts["ts"] + HORIZON > data_end).sum())
-    assumptions = []
-    if history.registries is None:
-        assumptions.append(
-            "No registries file: every do-not-call registry counts as freshly snapshotted and "
-            "listing no one, so registry listings withhold nothing in this replay."
-        )
+    assumptions = [registry_note] if registry_note else []
     if incomplete:
         assumptions.append(
             f"{incomplete:,} contacts have a 7-day outcome window running past the end of the "
@@ -161,8 +210,10 @@ def run_backtest(
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
         "contacts": len(contacts),
-        "events": len(history.events),
-        "sources": history.sources,
+        "events": shards.events,
+        "shards": len(shards.paths),
+        "training_shards": train_shards,
+        "sources": shards.sources,
         "model_source": bm.source,
         "model_name": bm.name,
         "model_version": bm.version,
@@ -191,9 +242,49 @@ def run_backtest(
     paths["report"].write_text(report.render(result, meta, paths["curve"]))
     seconds["total_s"] = time.perf_counter() - t0
     meta["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+    meta["peak_rss_mb"] = {k: round(v) for k, v in peak_mb.items()}
     paths["run"].write_text(json.dumps(meta, indent=2, default=_plain))
     run_id = _log_mlflow(result, meta, paths, bm, cfg, tracking_uri) if log_mlflow else None
     return BacktestOutput(result, meta, paths, contacts, run_id, seconds)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+
+
+def _registry_assumption(shards: Any, store: Any) -> str | None:
+    """What the run assumes of the registries: none given, or the store's kept snapshots."""
+    if store is None:
+        if shards.rest.registries is not None:
+            return None
+        return (
+            "No registries file: every do-not-call registry counts as freshly snapshotted and "
+            "listing no one, so registry listings withhold nothing in this replay."
+        )
+    snapshots = store.registry_history([])
+    if not snapshots:
+        return (
+            f"Registry snapshots from the store ({store.safe_url}): it holds none, so every "
+            "contact in a registry country is withheld REGISTRY_STALE, as the service would."
+        )
+    replaced = sum(1 for *_, listed in snapshots if listed is None)
+    registries = len({registry for registry, *_ in snapshots})
+    text = (
+        f"Registry snapshots from the store ({store.safe_url}): {len(snapshots)} snapshot(s) of "
+        f"{registries} registr{'y' if registries == 1 else 'ies'}, each in force from its "
+        "snapshot instant until the next."
+    )
+    if replaced:
+        text += (
+            f" The store keeps the listings of the snapshots in force only: {replaced} replaced "
+            "snapshot(s) are taken to list what their registry's snapshot in force lists."
+        )
+    return text
 
 
 def _plain(value: Any) -> Any:

@@ -9,8 +9,13 @@ probabilities ``p_complaint_true`` / ``p_opt_out_true``.
 * **rules only** withholds what the rules withhold;
 * **model**, **contact count** and **random** withhold, *on top of the rules*, the
   rules-allowed contacts they rank first (highest risk; most contacted in the prior 30
-  days, ties at random; a random order) until a share of *all* contacts of the window is
-  reached;
+  days, ties at random; a random order) until a share of the contacts **the rules allow**
+  is reached (the headline and the curve; the same figures as a share of *all* contacts of
+  the window are kept beside them);
+* on simulated data, **oracle** and **observable ceiling** rank the same way by the
+  simulator's true combined risk and by the best risk a model of the history could know
+  (the true hazard with the person's latent sensitivity integrated over its posterior):
+  what a perfect model, and the best learnable one, would reach;
 * **model at thresholds** withholds the rules' contacts and those with ``risk`` above a
   threshold; **model plus budget** applies the policy's withhold threshold and then the
   campaign budget (:func:`serving.domain.decision.allocate_budget`, least risky first) per
@@ -38,7 +43,19 @@ RANKED: dict[str, str] = {
     "contact_count": "CONTACT_COUNT",
     "random": "RANDOM",
 }
+#: Simulated data only: rankings by the simulator's probabilities (combined like ``risk``),
+#: the columns they read, and the reason code of their extra withholds.
+REFERENCES: dict[str, tuple[tuple[str, str], str]] = {
+    "oracle": (("p_complaint_true", "p_opt_out_true"), "ORACLE"),
+    "observable_ceiling": (("p_complaint_observable", "p_opt_out_observable"), "CEILING"),
+}
+#: Strategies compared with contact count by a ratio of avoided shares.
+COMPARED = ("model", "oracle", "observable_ceiling")
 HEADLINE_SHARE = 0.10
+#: What the withheld share is a share of: the headline and the curve use the contacts the
+#: rules allow (what a strategy can still withhold); ``of_all_contacts`` keeps the same
+#: figures as shares of every contact of the window.
+BASES = ("rules_allowed", "all_contacts")
 CURVE_SHARES = tuple(round(0.01 * i, 2) for i in range(51))
 THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 LABELS = {"complaints": "complaint_7d", "opt_outs": "opt_out_7d"}
@@ -51,23 +68,46 @@ def has_truth(contacts: pd.DataFrame) -> bool:
     )
 
 
+def references(contacts: pd.DataFrame) -> list[str]:
+    """The reference rankings this frame can draw (simulated data only)."""
+    return [
+        name
+        for name, (columns, _) in REFERENCES.items()
+        if all(c in contacts.columns and contacts[c].notna().all() for c in columns)
+    ]
+
+
 def rankings(contacts: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
-    """Positions of the rules-allowed contacts, first to withhold first, per ranked strategy."""
+    """Positions of the rules-allowed contacts, first to withhold first, per ranked strategy
+    (and per reference ranking on simulated data)."""
+    from features.definitions import combined_risk
+
     allowed = np.flatnonzero(~contacts["rules_withheld"].to_numpy(bool))
     rng = np.random.default_rng(seed)
     tie = rng.random(len(allowed))
     risk = contacts["risk"].to_numpy(float)[allowed]
     count = contact_count_score(contacts.iloc[allowed])
-    return {
+    orders = {
         "model": allowed[np.lexsort((tie, -risk))],
         "contact_count": allowed[np.lexsort((tie, -count))],
         "random": allowed[rng.permutation(len(allowed))],
     }
+    for name in references(contacts):
+        p_c, p_o = (contacts[c].to_numpy(float)[allowed] for c in REFERENCES[name][0])
+        orders[name] = allowed[np.lexsort((tie, -np.asarray(combined_risk(p_c, p_o))))]
+    return orders
 
 
-def extra_withheld(order: np.ndarray, n_contacts: int, share: float) -> np.ndarray:
-    """The first ``share`` of all contacts along ``order`` (at most every allowed one)."""
-    return order[: min(len(order), int(round(share * n_contacts)))]
+def base_count(contacts: pd.DataFrame, basis: str = BASES[0]) -> int:
+    """How many contacts a withheld share is a share of (:data:`BASES`)."""
+    if basis == "all_contacts":
+        return len(contacts)
+    return int((~contacts["rules_withheld"].to_numpy(bool)).sum())
+
+
+def extra_withheld(order: np.ndarray, n_base: int, share: float) -> np.ndarray:
+    """The first ``share`` of ``n_base`` contacts along ``order`` (at most every allowed one)."""
+    return order[: min(len(order), int(round(share * n_base)))]
 
 
 def counts(
@@ -78,7 +118,7 @@ def counts(
     withheld = np.asarray(withheld, dtype=bool)
     out = _totals(contacts, withheld)
     ys = {name: contacts[label].to_numpy(float) for name, label in LABELS.items()}
-    regions, region_of = np.unique(contacts["jurisdiction"].to_numpy(str), return_inverse=True)
+    region_of, regions = pd.factorize(contacts["jurisdiction"].astype(str), sort=True)
     k = len(regions)
     n_all = np.bincount(region_of, minlength=k)
     n_w = np.bincount(region_of, weights=withheld, minlength=k)
@@ -107,8 +147,7 @@ def counts(
         by_region[str(region)] = entry
     out["by_jurisdiction"] = by_region
     # reasons: each distinct reason string is split once
-    text = pd.Series(reasons, dtype=object).fillna("").to_numpy(str)
-    strings, string_of = np.unique(text, return_inverse=True)
+    string_of, strings = pd.factorize(pd.Series(reasons, dtype=object).fillna(""), sort=True)
     m = len(strings)
     per_string = {"withheld": np.bincount(string_of, weights=withheld, minlength=m)}
     for name, y in ys.items():
@@ -167,8 +206,10 @@ def _reasons_with(contacts: pd.DataFrame, extra: np.ndarray, code: str) -> pd.Se
 
 def curve(contacts: pd.DataFrame, orders: dict[str, np.ndarray], shares=CURVE_SHARES) -> list:
     """Share of all complaints / opt-outs after the extra withheld contacts, per share of
-    all contacts withheld on top of the rules, for each ranked strategy."""
-    n = len(contacts)
+    the rules-allowed contacts withheld on top of the rules, for each ranked strategy
+    (``withheld_share_of_all`` gives the same point as a share of all contacts)."""
+    n = base_count(contacts)
+    n_all = len(contacts)
     truth = has_truth(contacts)
     sources = {name: contacts[label].to_numpy(float) for name, label in LABELS.items()}
     if truth:
@@ -180,9 +221,13 @@ def curve(contacts: pd.DataFrame, orders: dict[str, np.ndarray], shares=CURVE_SH
     }
     points = []
     for share in shares:
-        point: dict[str, Any] = {"withheld_share": share}
+        k_all = int(round(share * n))
+        point: dict[str, Any] = {
+            "withheld_share": share,
+            "withheld_share_of_all": k_all / n_all if n_all else 0.0,
+        }
         for strategy, order in orders.items():
-            k = min(len(order), int(round(share * n)))
+            k = min(len(order), k_all)
             for name in sources:
                 point[f"{strategy}_{name}_avoided_share"] = float(cumulative[strategy, name][k])
         points.append(point)
@@ -196,29 +241,44 @@ def bootstrap_headline(
     resamples: int = 300,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """95 % intervals of the avoided shares at ``share`` and of model / contact count,
-    resampling **numbers** (a number's contacts move together; they are not independent)."""
+    """95 % intervals of the avoided shares at ``share`` (of the rules-allowed contacts, and
+    ``<key>@all_contacts`` of all contacts) and of each of :data:`COMPARED` / contact count,
+    observed and, on simulated data, expected — resampling **numbers** (a number's contacts
+    move together; they are not independent)."""
     _, number_index = np.unique(contacts["number"].to_numpy(str), return_inverse=True)
     n_numbers = int(number_index.max()) + 1 if len(number_index) else 0
     rng = np.random.default_rng(seed)
+    allowed = ~contacts["rules_withheld"].to_numpy(bool)
     ys = {name: contacts[label].to_numpy(float) for name, label in LABELS.items()}
+    if has_truth(contacts):
+        ys |= {f"expected_{k}": contacts[v].to_numpy(float) for k, v in TRUTH.items()}
     draws: dict[str, list[float]] = {}
     for _ in range(resamples):
         weight = np.bincount(rng.integers(0, n_numbers, n_numbers), minlength=n_numbers)
         w = weight[number_index].astype(float)
-        limit = share * w.sum()
-        cut = {}
+        limits = {"rules_allowed": share * w[allowed].sum(), "all_contacts": share * w.sum()}
+        cut: dict[tuple[str, str], np.ndarray] = {}
         for strategy, order in orders.items():
-            k = int(np.searchsorted(np.cumsum(w[order]), limit, side="right"))
-            cut[strategy] = order[:k]
+            running = np.cumsum(w[order])
+            for basis, limit in limits.items():
+                k = int(np.searchsorted(running, limit, side="right"))
+                cut[strategy, basis] = order[:k]
         for name, y in ys.items():
             total = (w * y).sum() or 1.0
-            got = {}
-            for strategy, rows in cut.items():
-                got[strategy] = (w[rows] * y[rows]).sum() / total
-                draws.setdefault(f"{strategy}_{name}", []).append(got[strategy])
-            if got.get("contact_count"):
-                draws.setdefault(f"ratio_{name}", []).append(got["model"] / got["contact_count"])
+            for basis in BASES:
+                suffix = "" if basis == BASES[0] else "@all_contacts"
+                got = {
+                    strategy: (w[cut[strategy, basis]] * y[cut[strategy, basis]]).sum() / total
+                    for strategy in orders
+                }
+                for strategy, value in got.items():
+                    draws.setdefault(f"{strategy}_{name}{suffix}", []).append(value)
+                if got.get("contact_count"):
+                    for strategy in COMPARED:
+                        if strategy in got:
+                            draws.setdefault(f"ratio_{strategy}_{name}{suffix}", []).append(
+                                got[strategy] / got["contact_count"]
+                            )
     return {
         key: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
         for key, v in draws.items()
@@ -237,7 +297,8 @@ def model_budget(contacts: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, pd
     reasons[over] = "RISK_ABOVE_THRESHOLD"
     days = contacts["ts"].dt.floor("D")
     budgets = []
-    for _day, rows in pd.Series(np.arange(n)).groupby(days.to_numpy()).groups.items():
+    days = days.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    for _day, rows in pd.Series(np.arange(n)).groupby(days).groups.items():
         rows = np.asarray(rows)
         open_rows = rows[~withheld[rows]]
         day_policy = policy
@@ -278,33 +339,46 @@ def evaluate_strategies(
         raise ValueError("the window holds no outbound contacts: nothing to backtest")
     rules = contacts["rules_withheld"].to_numpy(bool)
     orders = rankings(contacts, seed)
+    codes = RANKED | {name: REFERENCES[name][1] for name in references(contacts)}
     strategies: dict[str, Any] = {}
     rules_counts = counts(contacts, rules, contacts["reasons"])
     strategies["rules_only"] = rules_counts
     intervals = bootstrap_headline(contacts, orders, resamples=resamples, seed=seed)
-    for strategy, code in RANKED.items():
-        extra = extra_withheld(orders[strategy], n, HEADLINE_SHARE)
-        mask = rules | _mask(n, extra)
+    for strategy, code in codes.items():
         entry: dict[str, Any] = {}
-        for name, label in LABELS.items():
-            y = contacts[label].to_numpy(float)
-            entry[f"{name}_avoided_share_at_10pct"] = (
-                float(y[extra].sum() / y.sum()) if y.sum() else 0.0
-            )
-            entry[f"{name}_avoided_share_at_10pct_ci95"] = intervals.get(f"{strategy}_{name}")
-            if has_truth(contacts):
-                p = contacts[TRUTH[name]].to_numpy(float)
-                entry[f"expected_{name}_avoided_share_at_10pct"] = float(p[extra].sum() / p.sum())
-        entry["extra_withheld_at_10pct"] = len(extra)
-        entry["at_10pct"] = counts(contacts, mask, _reasons_with(contacts, extra, code))
+        for basis in BASES:
+            extra = extra_withheld(orders[strategy], base_count(contacts, basis), HEADLINE_SHARE)
+            suffix = "" if basis == BASES[0] else "@all_contacts"
+            figures = _avoided(contacts, extra, intervals, strategy, suffix)
+            if basis == BASES[0]:
+                entry |= figures
+                entry["extra_withheld_at_10pct"] = len(extra)
+                mask = rules | _mask(n, extra)
+                entry["at_10pct"] = counts(contacts, mask, _reasons_with(contacts, extra, code))
+            else:
+                entry["of_all_contacts"] = {"extra_withheld_at_10pct": len(extra), **figures}
         strategies[strategy] = entry
+    for basis_entry in _bases(strategies):
+        base = basis_entry("contact_count")
+        for strategy in COMPARED:
+            if strategy not in strategies:
+                continue
+            entry = basis_entry(strategy)
+            for name in (*LABELS, *(f"expected_{k}" for k in TRUTH)):
+                key = f"{name}_avoided_share_at_10pct"
+                if key not in entry:
+                    continue
+                entry[f"{name}_avoided_vs_contact_count_at_10pct"] = (
+                    entry[key] / base[key] if base[key] else None
+                )
+                entry[f"{name}_avoided_vs_contact_count_at_10pct_ci95"] = entry.pop(
+                    f"_ratio_{name}", None
+                )
+    for entry in strategies.values():
+        for inner in (entry, entry.get("of_all_contacts", {})):
+            for key in [k for k in inner if k.startswith("_ratio_")]:
+                del inner[key]
     model = strategies["model"]
-    for name in LABELS:
-        base = strategies["contact_count"][f"{name}_avoided_share_at_10pct"]
-        model[f"{name}_avoided_vs_contact_count_at_10pct"] = (
-            model[f"{name}_avoided_share_at_10pct"] / base if base else None
-        )
-        model[f"{name}_avoided_vs_contact_count_at_10pct_ci95"] = intervals.get(f"ratio_{name}")
     risk = contacts["risk"].to_numpy(float)
     rows = []
     for threshold in sorted({*thresholds, policy.withhold_above}):
@@ -315,4 +389,39 @@ def evaluate_strategies(
     model["thresholds"] = rows
     withheld, reasons, info = model_budget(contacts, policy)
     model["budget"] = {"policy": info, **counts(contacts, withheld, reasons)}
-    return {"strategies": strategies, "curve": curve(contacts, orders)}
+    headline = {
+        "share": HEADLINE_SHARE,
+        "of": BASES[0],
+        "contacts": n,
+        "rules_allowed": base_count(contacts),
+        "extra_withheld": strategies["model"]["extra_withheld_at_10pct"],
+    }
+    return {"strategies": strategies, "curve": curve(contacts, orders), "headline": headline}
+
+
+def _avoided(
+    contacts: pd.DataFrame, extra: np.ndarray, intervals: dict, strategy: str, suffix: str
+) -> dict[str, Any]:
+    """Avoided shares of the extra withheld contacts, observed and expected, with intervals
+    (and the ratio intervals, under ``_ratio_<name>``, for the caller to place)."""
+    out: dict[str, Any] = {}
+    for name, label in LABELS.items():
+        y = contacts[label].to_numpy(float)
+        out[f"{name}_avoided_share_at_10pct"] = float(y[extra].sum() / y.sum()) if y.sum() else 0.0
+        out[f"{name}_avoided_share_at_10pct_ci95"] = intervals.get(f"{strategy}_{name}{suffix}")
+        out[f"_ratio_{name}"] = intervals.get(f"ratio_{strategy}_{name}{suffix}")
+        if has_truth(contacts):
+            p = contacts[TRUTH[name]].to_numpy(float)
+            key = f"expected_{name}_avoided_share_at_10pct"
+            out[key] = float(p[extra].sum() / p.sum())
+            out[f"{key}_ci95"] = intervals.get(f"{strategy}_expected_{name}{suffix}")
+            out[f"_ratio_expected_{name}"] = intervals.get(
+                f"ratio_{strategy}_expected_{name}{suffix}"
+            )
+    return out
+
+
+def _bases(strategies: dict[str, Any]):
+    """Accessors of a strategy's figures on each basis (the entry, its ``of_all_contacts``)."""
+    yield lambda name: strategies[name]
+    yield lambda name: strategies[name]["of_all_contacts"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from serving.backtest.shards import SHARD_EVENTS, TRAIN_NUMBERS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -36,8 +38,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
+        "--db-url", dest="db_url", metavar="URL",
+        help="read the do-not-call registry snapshots from this store, as they stood at each "
+        "contact's instant (instead of a registries file in --events)",
+    )  # fmt: skip
+    parser.add_argument(
         "--allow-small", action="store_true",
         help="train before --from even below min_positives (noisy; still 2 per slice)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shard-events", type=int, default=SHARD_EVENTS, metavar="N",
+        help="split a history of more events than this into shards of numbers of about N "
+        "events each, replayed one at a time (memory bounded by a shard)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--train-numbers", type=int, default=TRAIN_NUMBERS, metavar="N",
+        help="when the history is split: train on the events before --from of whole shards "
+        "until N numbers",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random strategy and tie-breaks")
     parser.add_argument("--bootstrap", type=int, default=300, help="bootstrap resamples")
@@ -49,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from serving.pipeline.batch import load_policy
     from training.config import load_config
 
+    for flag, value in (
+        ("--shard-events", args.shard_events),
+        ("--train-numbers", args.train_numbers),
+    ):
+        if value < 1:
+            raise ValueError(f"{flag} {value}: must be a positive number")
     start = parse_instant(args.start, "--from")
     end = parse_instant(args.end, "--to")
     output = run_backtest(
@@ -64,16 +87,29 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         resamples=args.bootstrap,
         allow_small=args.allow_small,
+        shard_events=args.shard_events,
+        train_numbers=args.train_numbers,
+        db_url=args.db_url,
     )
     s = output.result["strategies"]
-    for name in ("model", "contact_count", "random"):
+    head = output.result["headline"]
+    print(f"at 10 % of the contacts the rules allow ({head['extra_withheld']:,} of "
+          f"{head['rules_allowed']:,}) withheld on top of the rules:")  # fmt: skip
+    for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
+        if name not in s:
+            continue
         e = s[name]
         ci = e["complaints_avoided_share_at_10pct_ci95"] or [float("nan")] * 2
         print(
-            f"{name:>13}: at 10 % withheld, complaints avoided "
+            f"{name:>18}: complaints avoided "
             f"{100 * e['complaints_avoided_share_at_10pct']:.1f} % "
             f"(95 % CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f}), opt-outs avoided "
             f"{100 * e['opt_outs_avoided_share_at_10pct']:.1f} %"
+            + (
+                f", expected complaints {100 * e['expected_complaints_avoided_share_at_10pct']:.1f} %"
+                if "expected_complaints_avoided_share_at_10pct" in e
+                else ""
+            )
         )
     ratio = s["model"].get("complaints_avoided_vs_contact_count_at_10pct")
     if ratio is not None:

@@ -1,5 +1,5 @@
 """Registry snapshots (national do-not-call lists): streamed imports with an atomic swap,
-deltas, and the counts of the snapshots in force.
+deltas, the counts of the snapshots in force, and the snapshots kept over time.
 
 A full snapshot goes into a new snapshot id that no reader sees until one final
 transaction makes it the snapshot in force; listings are deleted in bounded transactions.
@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from features.phone import e164_batch, normalize
 from serving.store import tables as t
 from serving.store.base import StoreBase
 from serving.store.errors import ImportAborted, ImportResult
-from serving.store.sql import from_us, insert_ignore, insert_tuples, now_us, to_us
+from serving.store.sql import chunks, from_us, insert_ignore, insert_tuples, now_us, to_us
 
 REGISTRY_BATCH = 50_000
 #: How far a registry snapshot's instant may lie ahead of this machine's clock.
@@ -360,6 +360,40 @@ class RegistriesMixin(StoreBase):
                 .where(t.registry_snapshots.c.snapshot_id == snapshot_id)
                 .values(status=status)
             )
+
+    def registry_history(
+        self, numbers: Sequence[str]
+    ) -> list[tuple[str, dt.datetime, frozenset[str] | None]]:
+        """Every snapshot the store keeps, oldest first: ``(registry, snapshot_at, listed)``
+        with ``listed`` the E.164 numbers among ``numbers`` that it lists. Snapshots that
+        failed or are still loading are left out. The store keeps the listings of the
+        snapshot in force only (a replaced snapshot's listings are deleted), so ``listed``
+        is None for a replaced one: who it listed is no longer known."""
+        snaps = t.registry_snapshots
+        with self._read() as conn:
+            kept = conn.execute(
+                select(snaps.c.snapshot_id, snaps.c.registry, snaps.c.snapshot_at)
+                .where(snaps.c.status.in_(("active", "retired")))
+                .order_by(snaps.c.snapshot_at, snaps.c.snapshot_id)
+            ).all()
+            current = {
+                int(sid) for (sid,) in conn.execute(select(t.registry_current.c.snapshot_id))
+            }
+            by_hash = {self._crypto.number_hash(n): n for n in dict.fromkeys(numbers)}
+            listed: dict[int, set[str]] = {sid: set() for sid in current}
+            listings = t.registry_listings
+            stmt = select(listings.c.snapshot_id, listings.c.number_hash).where(
+                listings.c.snapshot_id.in_(bindparam("ids", expanding=True)),
+                listings.c.number_hash.in_(bindparam("h", expanding=True)),
+            )
+            if current:
+                for chunk in chunks(list(by_hash)):
+                    for sid, h in conn.execute(stmt, {"ids": sorted(current), "h": chunk}):
+                        listed[int(sid)].add(by_hash[bytes(h)])
+        return [
+            (registry, from_us(at), frozenset(listed[sid]) if sid in listed else None)
+            for sid, registry, at in kept
+        ]
 
     def registry_counts(self) -> dict[str, int]:
         """Distinct numbers listed per registry in the snapshot in force."""

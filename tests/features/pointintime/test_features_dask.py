@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.dask_engine import build_training_frame_dask
+from features.distributed import build_training_frame_dask
 from features.io import load_events, load_records
 from features.pointintime import build_training_frame
 from features.simulate import simulate_to_dir
@@ -67,22 +67,28 @@ def test_two_spellings_of_one_number_land_in_one_partition() -> None:
     pd.testing.assert_frame_equal(distributed, build_training_frame(events))
 
 
-def test_cli_dask_engine_writes_the_same_parquet(tmp_path: Path) -> None:
-    """``contactgate features --engine dask --scheduler ADDRESS`` against a running cluster."""
+def test_cli_dask_engine_writes_the_same_rows(tmp_path: Path) -> None:
+    """``contactgate features --engine dask --scheduler ADDRESS`` against a running cluster
+    writes a dataset folder holding the local engine's rows."""
     from distributed import LocalCluster
 
+    from features.distributed import read_frame_dataset
     from serving.cli import main
 
     paths = simulate_to_dir(tmp_path / "sim", numbers=60, days=20, seed=5, progress=False)
-    local_out, dask_out = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    local_out, dask_out = tmp_path / "local.parquet", tmp_path / "dask"
     common = ["features", "--events", str(paths["events"]), "--consent", str(paths["consent"])]
-    assert main([*common, "--out", str(local_out)]) == 0
+    assert main([*common, "--out", str(local_out), "--no-progress"]) == 0
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        engine = ["--engine", "dask", "--scheduler", cluster.scheduler_address]
+        engine = ["--engine", "dask", "--scheduler", cluster.scheduler_address, "--no-progress"]
         assert main([*common, "--out", str(dask_out), *engine, "--partitions", "3"]) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(dask_out), pd.read_parquet(local_out))
+        assert main([*common, "--out", str(tmp_path / "x.parquet"), *engine]) == 1
+    assert len(list(dask_out.glob("part-*.parquet"))) == 3
+    got = read_frame_dataset(dask_out).sort_values("event_id", ignore_index=True)
+    want = pd.read_parquet(local_out).sort_values("event_id", ignore_index=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
 
 def test_cli_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,9 @@ it is installed), and a refused --model."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,21 +14,41 @@ from pathlib import Path
 
 import pytest
 
+from serving.store.keys import ENCRYPTION_ENV, HMAC_ENV, new_key
 from tests.serving.backtest.conftest import T0, T1
 
 PROJECT = Path(__file__).resolve().parents[3]
 
 
+KEYS = {HMAC_ENV: new_key(), ENCRYPTION_ENV: new_key()}
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "serving.cli", *args],
-        cwd=PROJECT, capture_output=True, text=True, timeout=600,
+        cwd=PROJECT, capture_output=True, text=True, timeout=600, env={**os.environ, **KEYS},
     )  # fmt: skip
+
+
+def _registry_store(url: str) -> None:
+    """Every registry snapshotted (listing no one) the day before T0 and again 10 days in."""
+    from features.schema import REGISTRIES
+    from serving.store import Store
+
+    store = Store.open(url, environ=KEYS)
+    try:
+        for at in (T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=10)):
+            for registry in REGISTRIES:
+                store.import_registry(registry, at, [], allow_empty=True)
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")
 def backtest_run(sim_history_dir, quick_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("backtest-e2e")
+    db_url = f"sqlite:///{root / 'store.db'}"
+    _registry_store(db_url)
     config = root / "train.yaml"
     import yaml
 
@@ -38,7 +60,7 @@ def backtest_run(sim_history_dir, quick_config, tmp_path_factory):
     done = _cli(
         "backtest", "--events", str(sim_history_dir), "--from", T0.isoformat(),
         "--to", T1.date().isoformat(), "--policy", str(policy), "--config", str(config),
-        "--tracking-uri", uri, "--out", str(out), "--bootstrap", "100",
+        "--tracking-uri", uri, "--out", str(out), "--bootstrap", "100", "--db-url", db_url,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return out, uri, done.stdout
@@ -47,13 +69,20 @@ def backtest_run(sim_history_dir, quick_config, tmp_path_factory):
 def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     out, _, stdout = backtest_run
     result = json.loads((out / "backtest.json").read_text())
-    assert set(result) == {"strategies", "curve"}
-    assert set(result["strategies"]) == {"model", "contact_count", "random", "rules_only"}
-    for name in ("model", "contact_count", "random"):
+    assert set(result) == {"strategies", "curve", "headline"}
+    assert set(result["strategies"]) == {
+        "model", "contact_count", "random", "rules_only", "oracle", "observable_ceiling",
+    }  # fmt: skip
+    for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
         for key in ("complaints_avoided_share_at_10pct", "opt_outs_avoided_share_at_10pct"):
             assert 0 <= result["strategies"][name][key] <= 1
         # simulated data: the expected figure from the true probabilities sits beside it
         assert 0 < result["strategies"][name]["expected_complaints_avoided_share_at_10pct"] < 1
+    assert result["headline"]["of"] == "rules_allowed"
+    assert (
+        result["strategies"]["model"]["of_all_contacts"]["extra_withheld_at_10pct"]
+        > (result["strategies"]["model"]["extra_withheld_at_10pct"])
+    )
     shares = [p["withheld_share"] for p in result["curve"]]
     assert shares[0] == 0 and shares[-1] == 0.5
     # every contact of the window is replayed, once
@@ -68,7 +97,16 @@ def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     assert meta["model_source"] == "trained"
     assert pd.Timestamp(meta["model_data_end"]) < pd.Timestamp(T0)
     assert meta["simulated"] is True
-    assert "contact_count: at 10 % withheld" in stdout
+    # the registry snapshots came from the store: two per registry, none stale in the window
+    assert meta["sources"]["registries"].startswith("store sqlite:")
+    from features.schema import REGISTRIES
+
+    n = len(REGISTRIES)
+    said = next(a for a in meta["assumptions"] if a.startswith("Registry snapshots from"))
+    assert f"{2 * n} snapshot(s) of {n} registries" in said
+    assert f"{n} replaced snapshot(s)" in said
+    assert "REGISTRY_STALE" not in result["strategies"]["rules_only"]["by_reason"]
+    assert "contact_count: complaints avoided" in stdout
 
 
 def test_mlflow_run_tagged_backtest_with_metrics_plots_and_report(backtest_run):
@@ -84,6 +122,10 @@ def test_mlflow_run_tagged_backtest_with_metrics_plots_and_report(backtest_run):
     run = runs[0]
     assert "model.complaints_avoided_share_at_10pct" in run.data.metrics
     assert "contact_count.complaints_avoided_share_at_10pct.ci_low" in run.data.metrics
+    assert "all_contacts.model.complaints_avoided_share_at_10pct" in run.data.metrics
+    assert "oracle.expected_complaints_avoided_vs_contact_count_at_10pct.ci_high" in (
+        run.data.metrics
+    )
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"backtest.json", "report.html", "run.json", "plots"} <= names
     assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")] == ["plots/curve.png"]
@@ -93,7 +135,8 @@ def test_report_names_curve_tables_and_limitations(backtest_run):
     out, _, _ = backtest_run
     page = (out / "report.html").read_text()
     for text in ("Avoided against withheld", "By jurisdiction", "By reason", "Limitations",
-                 "would have changed what came after", "expected", "<script"):  # fmt: skip
+                 "would have changed what came after", "expected", "In expectation",
+                 "observable ceiling", "<script"):  # fmt: skip
         assert (text in page) == (text != "<script"), text
 
 

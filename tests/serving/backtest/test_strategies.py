@@ -70,7 +70,8 @@ def test_ranked_strategies_withhold_on_top_of_the_rules():
         frame, Policy(review_above=0.2, withhold_above=0.25), seed=1, resamples=50
     )
     s = result["strategies"]
-    # 10 % of 20 contacts = 2 more withheld: the model's rows 4 and 5 (two complaints of 5)
+    # 10 % of the 16 contacts the rules allow = 2 more withheld (1.6 rounded): the model's
+    # rows 4 and 5 (two complaints of 5)
     assert s["model"]["extra_withheld_at_10pct"] == 2
     assert s["model"]["complaints_avoided_share_at_10pct"] == pytest.approx(2 / 5)
     assert s["model"]["opt_outs_avoided_share_at_10pct"] == 0
@@ -112,17 +113,68 @@ def test_curve_is_monotone_and_starts_at_zero():
     for key in ("model_complaints_avoided_share", "contact_count_opt_outs_avoided_share"):
         values = [p[key] for p in points]
         assert values == sorted(values)
-    # at 15 % (3 contacts) the model has withheld rows 4, 5 and 6: 2 of 5 complaints, 1 of 3
-    # opt-outs; contact count rows 10, 11 and one of the ties
-    at_15 = points[15]
-    assert at_15["model_complaints_avoided_share"] == pytest.approx(2 / 5)
-    assert at_15["model_opt_outs_avoided_share"] == pytest.approx(1 / 3)
-    assert at_15["contact_count_opt_outs_avoided_share"] == pytest.approx(1 / 3)
+    # at 20 % of the 16 rules-allowed contacts (3, 15 % of all 20) the model has withheld rows
+    # 4, 5 and 6: 2 of 5 complaints, 1 of 3 opt-outs; contact count rows 10, 11 and a tie
+    at_20 = points[20]
+    assert at_20["withheld_share_of_all"] == pytest.approx(3 / 20)
+    assert at_20["model_complaints_avoided_share"] == pytest.approx(2 / 5)
+    assert at_20["model_opt_outs_avoided_share"] == pytest.approx(1 / 3)
+    assert at_20["contact_count_opt_outs_avoided_share"] == pytest.approx(1 / 3)
+
+
+def test_headline_share_is_of_the_rules_allowed_contacts_and_of_all_beside_it():
+    """Rules withhold 10 of 20: 10 % of the allowed is 1 contact, 10 % of all is 2."""
+    frame = _contacts()
+    frame.loc[12:17, "rules_withheld"] = True
+    frame.loc[12:17, "reasons"] = "QUIET_HOURS"
+    result = evaluate_strategies(frame, Policy(), seed=1, resamples=30)
+    assert result["headline"] == {
+        "share": 0.1, "of": "rules_allowed", "contacts": 20, "rules_allowed": 10,
+        "extra_withheld": 1,
+    }  # fmt: skip
+    model, count = result["strategies"]["model"], result["strategies"]["contact_count"]
+    assert model["extra_withheld_at_10pct"] == 1  # row 4: one complaint of 5
+    assert model["complaints_avoided_share_at_10pct"] == pytest.approx(1 / 5)
+    assert count["complaints_avoided_share_at_10pct"] == pytest.approx(1 / 5)  # row 10
+    assert model["complaints_avoided_vs_contact_count_at_10pct"] == pytest.approx(1.0)
+    everything = model["of_all_contacts"]
+    assert everything["extra_withheld_at_10pct"] == 2  # rows 4 and 5
+    assert everything["complaints_avoided_share_at_10pct"] == pytest.approx(2 / 5)
+    assert everything["complaints_avoided_vs_contact_count_at_10pct"] == pytest.approx(2.0)
+    low, high = everything["complaints_avoided_share_at_10pct_ci95"]
+    assert 0 <= low <= high <= 1
+
+
+def test_oracle_and_ceiling_rank_by_the_simulators_probabilities():
+    frame = _contacts()
+    frame["p_complaint_true"] = 0.01
+    frame["p_opt_out_true"] = 0.01
+    frame.loc[19, "p_complaint_true"] = 0.4  # the oracle's first: a complaint followed
+    frame.loc[18, "p_opt_out_true"] = 0.3  # its second: none followed
+    frame["p_complaint_observable"] = frame["p_complaint"]  # the ceiling ranks as the model
+    frame["p_opt_out_observable"] = frame["p_opt_out"]
+    result = evaluate_strategies(frame, Policy(), seed=1, resamples=30)
+    oracle = result["strategies"]["oracle"]
+    ceiling = result["strategies"]["observable_ceiling"]
+    model = result["strategies"]["model"]
+    assert oracle["at_10pct"]["by_reason"]["ORACLE"]["withheld"] == 2
+    assert oracle["complaints_avoided_share_at_10pct"] == pytest.approx(1 / 5)
+    assert oracle["expected_complaints_avoided_share_at_10pct"] == pytest.approx(
+        0.41 / frame["p_complaint_true"].sum()
+    )
+    assert (
+        ceiling["complaints_avoided_share_at_10pct"] == model["complaints_avoided_share_at_10pct"]
+    )
+    for entry in (model, oracle, ceiling):
+        assert entry["expected_complaints_avoided_vs_contact_count_at_10pct"] > 0
+        low, high = entry["expected_complaints_avoided_vs_contact_count_at_10pct_ci95"]
+        assert low <= high
+    assert "oracle_expected_complaints_avoided_share" in result["curve"][10]
 
 
 def test_json_keys_of_the_issue():
     result = evaluate_strategies(_contacts(), Policy(), resamples=20)
-    assert set(result) == {"strategies", "curve"}
+    assert set(result) == {"strategies", "curve", "headline"}
     assert set(result["strategies"]) == {"model", "contact_count", "random", "rules_only"}
     for name in ("model", "contact_count", "random"):
         entry = result["strategies"][name]
