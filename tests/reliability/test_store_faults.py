@@ -1,4 +1,5 @@
-"""The store file deleted, replaced, locked against writes or damaged while the service is
+"""The store file deleted, replaced, made read-only (``chattr +i``: refused even to root and
+to descriptors already open), locked against writes or damaged while the service is
 under load (opt-outs streaming in, dials, screens) — through the service in process
 (ContactGate.to_asgi()) on a real SQLite file, each case with its own fresh service; and on
 PostgreSQL, the service's database connections killed under the same load.
@@ -233,6 +234,41 @@ def test_a_store_that_cannot_take_writes_is_not_ready_and_allows_no_dial(service
         holder.execute("ROLLBACK")
         holder.close()
     assert client.get("/readyz").status_code == 200  # writable again: ready again
+
+
+def _immutable(paths: list[Path], on: bool) -> bool:
+    """``chattr +i`` / ``-i``: the file system then refuses every write to the file, even
+    through descriptors already open and even for root. False where it cannot be set."""
+    import subprocess
+
+    flag = "+i" if on else "-i"
+    done = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def test_a_store_made_read_only_under_load_acknowledges_nothing_and_allows_nothing(
+    service, tmp_path: Path
+) -> None:
+    client, path = service
+    files = [p for p in (path, Path(f"{path}-wal")) if p.exists()]
+    if not _immutable(files, on=False):
+        pytest.skip("chattr is not available on this file system (needed to refuse writes)")
+    try:
+        with Load(client) as load:
+            time.sleep(LOAD_S)
+            assert _immutable(files, on=True)
+            faulted = time.monotonic()
+            time.sleep(LOAD_S)
+        assert client.get("/readyz").status_code == 503
+        after = [(e, d) for t, e, d in load.decisions if t > faulted]
+        assert after and all(d != "allow" for _, d in after), after[:5]
+        late_acks = [i for t, i in load.acked if t > faulted]
+        assert late_acks == [], late_acks[:5]
+    finally:
+        _immutable(files, on=False)
+    assert load.acked, "no opt-out acknowledged before the fault"
+    missing = {i for _, i in load.acked} - _stored_ids(path)
+    assert not missing, sorted(missing)[:5]
 
 
 def test_the_service_does_not_create_a_missing_store(tmp_path: Path, monkeypatch) -> None:
