@@ -39,15 +39,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
-#: Runs the CLI and reports its own peak RSS (the client process alone, not the workers).
-#: ``VmHWM`` of the new image, not ``ru_maxrss``: Linux carries the latter over ``execve``
-#: from the (v)forked parent, so it would report this script's own peak.
-_MEASURED_CLI = (
-    "import re, sys; from pathlib import Path; from serving.cli import main; "
-    "rc = main(sys.argv[1:]); "
-    "hwm = re.search(r'VmHWM:\\s+(\\d+)', Path('/proc/self/status').read_text()).group(1); "
-    "print('PEAK_RSS_KB', hwm, file=sys.stderr); sys.exit(rc)"
-)
+from _measure import MEASURED_CLI  # noqa: E402  (benchmarks/, beside this script)
 
 
 def _pg_schema(url: str) -> tuple[str, str]:
@@ -77,7 +69,7 @@ def _run(campaign: Path, out: Path, address: str, env: dict, partition_rows: int
     summary_path = out.with_suffix(".summary.json")
     t0 = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURED_CLI, "screen", str(campaign), "-o", str(out),
+        [sys.executable, "-c", MEASURED_CLI, "screen", str(campaign), "-o", str(out),
          "--engine", "dask", "--scheduler", address, "--no-progress",
          "--partition-rows", str(partition_rows), "--summary-json", str(summary_path)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=7200,

@@ -36,13 +36,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
-
-#: Runs the CLI and reports its own peak RSS (the batch process alone, not the server).
-_MEASURED_CLI = (
-    "import resource, sys; from serving.cli import main; rc = main(sys.argv[1:]); "
-    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
-    "sys.exit(rc)"
-)
+from _measure import MEASURED_CLI  # noqa: E402  (benchmarks/, beside this script)
 
 
 def _machine_ms() -> float:
@@ -285,7 +279,7 @@ def main() -> int:
         frame.to_csv(campaign, index=False)
         t0 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", _MEASURED_CLI, "screen", str(campaign), "-o",
+            [sys.executable, "-c", MEASURED_CLI, "screen", str(campaign), "-o",
              str(tmp / "decisions.csv"), "--no-progress",
              *(["--no-audit"] if args.batch_no_audit else [])],
             env=port_env, cwd=ROOT, capture_output=True, text=True, timeout=1800,
