@@ -131,16 +131,9 @@ def main() -> int:
         built = champion_store()
         tracking_uri, sim_dir = built.tracking_uri, built.sim_dir
     try:
-        events = pd.read_parquet(sim_dir / "events.parquet")
-        numbers = events["number"].drop_duplicates().head(args.numbers).tolist()
-        history = events[events["number"].isin(numbers)].drop(
-            columns=[c for c in ("p_complaint_true", "p_opt_out_true") if c in events.columns]
-        )
-        records = [
-            {k: v for k, v in row.items() if not (v is None or (isinstance(v, float) and v != v))}
-            for row in history.to_dict("records")
-        ]
-        at = events["ts"].max().to_pydatetime() + dt.timedelta(hours=1)
+        from tests.support.models import simulated_history
+
+        numbers, records, at = simulated_history(sim_dir, args.numbers)
         store = Store.open(db_url)
         store.record_events(records)
         for registry in ("US_NATIONAL_DNC", "US_FL_DNC", "US_LA_DNC"):

@@ -113,18 +113,9 @@ def main() -> int:
 
     # --- history into the store
     from serving.store import Store
+    from tests.support.models import simulated_history
 
-    events = pd.read_parquet(sim_dir / "events.parquet")
-    numbers = events["number"].drop_duplicates().head(args.numbers).tolist()
-    history = events[events["number"].isin(numbers)].drop(
-        columns=[c for c in ("p_complaint_true", "p_opt_out_true") if c in events.columns]
-    )
-    records = [
-        {k: v for k, v in row.items() if not (v is None or (isinstance(v, float) and v != v))}
-        for row in history.to_dict("records")
-    ]
-    end = events["ts"].max().to_pydatetime()
-    at = end + dt.timedelta(hours=1)
+    numbers, records, at = simulated_history(sim_dir, args.numbers)
     store = Store.open(db_url)
     t0 = time.perf_counter()
     loaded = store.record_events(records)
@@ -191,7 +182,7 @@ def main() -> int:
             rate = len(contacts) / per_request
             rows.append(
                 (
-                    "screen 1,000 contacts (p50 request; min–max)",
+                    f"screen {len(contacts):,} contacts (p50 request; min–max)",
                     f"{per_request * 1000:.0f} ms ({min(timings) * 1000:.0f}–"
                     f"{max(timings) * 1000:.0f})",
                     f"{rate:,.0f} contacts/s",
