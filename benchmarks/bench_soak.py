@@ -15,7 +15,6 @@ after says how busy the shared machine was.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 import tempfile
@@ -40,9 +39,8 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from serving.store import Store
     from tests.support.server import Server, server_environment
-    from tests.support.soak import soak
+    from tests.support.soak import init_store, soak
 
     console = Console()
     machine_before = _machine_ms()
@@ -55,14 +53,7 @@ def main() -> int:
         console.print("training a small model into a temp MLflow store …")
         tracking_uri = champion_store().tracking_uri
     env = server_environment(db_url, tracking_uri, tmp, CONTACTGATE_WORKERS=str(args.workers))
-    keys = {k: env[k] for k in ("CONTACTGATE_HMAC_KEY", "CONTACTGATE_ENCRYPTION_KEY")}
-    with Store.open(db_url, environ=keys) as store:  # `contactgate store init`
-        store.import_registry(
-            "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
-        )
-        store.import_registry(  # Florida's own list (the numbers dialled are Florida's)
-            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
-        )
+    init_store(db_url, env)  # `contactgate store init` and the registries
     server = Server(env, tmp / "server.log")
     try:
         server.wait_ready()

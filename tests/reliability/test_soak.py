@@ -5,16 +5,14 @@ does not run away. (Speed is measured by benchmarks/bench_soak.py, not asserted 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from serving.store import Store
 from tests.conftest import LONG_OPTION
 from tests.support.models import champion_store
 from tests.support.server import Server, server_environment
-from tests.support.soak import soak
+from tests.support.soak import init_store, soak
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +26,7 @@ def test_soak_answers_every_request_and_memory_stays_bounded(
     long = request.config.getoption(LONG_OPTION)
     seconds, rate = (60, 100) if long else (10, 20)
     env = server_environment(sqlite_url, champion_store().tracking_uri, tmp_path)
-    keys = {k: env[k] for k in ("CONTACTGATE_HMAC_KEY", "CONTACTGATE_ENCRYPTION_KEY")}
-    with Store.open(sqlite_url, environ=keys) as store:
-        store.import_registry(
-            "US_NATIONAL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), ["+13055550199"]
-        )
-        store.import_registry(  # Florida's own list (the numbers dialled are Florida's)
-            "US_FL_DNC", dt.datetime.now(dt.UTC) - dt.timedelta(days=1), [], allow_empty=True
-        )
+    init_store(sqlite_url, env)  # `contactgate store init` and the registries
     server = Server(env, tmp_path / "server.log")
     try:
         server.wait_ready()

@@ -25,6 +25,20 @@ MIX = (("authorize", 0.5), ("screen", 0.25), ("record_events", 0.25))
 SAMPLE_S = 2.0
 
 
+def init_store(db_url: str, env: dict[str, str]) -> None:
+    """What ``contactgate store init`` and the registry imports leave before a soak: the
+    national list with one number and Florida's own list (the numbers dialled are
+    Florida's), both snapshotted a day ago, so that dials are decided, not withheld for a
+    missing snapshot."""
+    from serving.store import Store
+
+    keys = {k: env[k] for k in ("CONTACTGATE_HMAC_KEY", "CONTACTGATE_ENCRYPTION_KEY")}
+    day_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with Store.open(db_url, environ=keys) as store:
+        store.import_registry("US_NATIONAL_DNC", day_ago, ["+13055550199"])
+        store.import_registry("US_FL_DNC", day_ago, [], allow_empty=True)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
