@@ -13,6 +13,7 @@ from serving.domain.decision import (
     Scored,
     Tally,
     allocate_budget,
+    budget_detail,
     combined_risk,
     decide,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Tally",
     "WorldState",
     "allocate_budget",
+    "budget_detail",
     "budget_reason",
     "combined_risk",
     "decide",

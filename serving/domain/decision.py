@@ -71,6 +71,14 @@ class Allocation:
     expected_complaints: float = 0.0
 
 
+def budget_detail(limit: str, policy: Policy) -> str:
+    """The detail of a ``BUDGET_EXHAUSTED`` withhold: which limit of ``policy`` the contact
+    would pass (``max_contacts`` or ``max_expected_complaints``)."""
+    if limit == "max_contacts":
+        return f"max_contacts {policy.max_contacts} reached"
+    return f"expected complaints would exceed {policy.max_expected_complaints:g}"
+
+
 def allocate_budget(least_risky_first: Iterable[tuple[K, float]], policy: Policy) -> Allocation:
     """Keep allowed contacts, least risky first, while the budget lasts.
 
@@ -85,15 +93,13 @@ def allocate_budget(least_risky_first: Iterable[tuple[K, float]], policy: Policy
     expected = 0.0
     for key, p_c in least_risky_first:
         if policy.max_contacts is not None and kept >= policy.max_contacts:
-            out.withheld[key] = f"max_contacts {policy.max_contacts} reached"
+            out.withheld[key] = budget_detail("max_contacts", policy)
             continue
         if (
             policy.max_expected_complaints is not None
             and expected + p_c > policy.max_expected_complaints
         ):
-            out.withheld[key] = (
-                f"expected complaints would exceed {policy.max_expected_complaints:g}"
-            )
+            out.withheld[key] = budget_detail("max_expected_complaints", policy)
             continue
         kept += 1
         expected += p_c
