@@ -2,20 +2,26 @@
 file sizes. Prints a table.
 
     .venv/bin/python benchmarks/bench_scaleout.py [--rows 1000000] [--small-rows 250000]
-        [--partition-rows 100000] [--pg-url postgresql+psycopg://…] [--tracking-uri URI]
+        [--partition-rows 100000] [--bucket-rows 250000] [--pg-url postgresql+psycopg://…]
+        [--tracking-uri URI]
 
 What it does:
 1. a store (a fresh schema of ``--pg-url``, else a temp SQLite file) gets the simulated
    history of ``--numbers`` numbers; without ``--tracking-uri`` a small model is trained
    into a temp MLflow store first;
-2. campaign CSVs of ``--small-rows`` and ``--rows`` rows (numbers with history, repeated);
+2. campaign CSVs of ``--small-rows`` and ``--rows`` rows (numbers with history, repeated):
+   service calls, every tenth a marketing call, so that most rows are allowed (every
+   registry holds a current, empty snapshot) and the rank and budget see nearly the whole
+   file; the policy keeps at most half of the rows (``max_contacts``) within an expected
+   complaints limit (``max_expected_complaints``: 0.002 a row), so the budget withholds;
 3. a real ``dask scheduler`` with 1, then 2, single-thread ``dask worker`` processes; on each,
    a 200-row warm-up run (each worker loads the store, rules and model once), then
-   ``contactgate screen FILE --engine dask --scheduler ADDR`` (audit on) as a subprocess that
-   reports its own peak RSS (the client alone) and the partitions' timings;
+   ``contactgate screen FILE --engine dask --scheduler ADDR --policy …`` (audit on) as a
+   subprocess that reports its own peak RSS (the client alone) and the tasks' timings;
 4. the table: wall time and rows/s per run, the speed-up of two workers over one (goal
    ≥ 1.6×), the client's peak RSS at both sizes (goal: independent of the file's size), and
-   the per-partition costs the projection in docs/scale-out.md is computed from.
+   the per-partition costs the projection in docs/scale-out.md is computed from, and the
+   rank and budget's tasks (a bucket's sort, the budget's walk through it).
 Two workers share one SQLite file's single writer slot: measure with ``--pg-url``.
 """
 
@@ -42,6 +48,22 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 from _measure import MEASURED_CLI  # noqa: E402  (benchmarks/, beside this script)
 
 
+def _registries() -> list[str]:
+    """Every registry a rule pack consults (each gets a current, empty snapshot, so that no
+    contact of the campaign is withheld for a missing one)."""
+    from serving.rules.catalogue import load_packs
+    from serving.rules.schema import RegistryRule
+
+    return sorted(
+        {
+            rule.registry
+            for pack in load_packs()
+            for rule in pack.rules
+            if isinstance(rule, RegistryRule)
+        }
+    )
+
+
 def _pg_schema(url: str) -> tuple[str, str]:
     """(URL whose search_path is a fresh schema, the schema) on the server at ``url``."""
     from sqlalchemy import create_engine, text
@@ -65,13 +87,15 @@ def _drop_schema(url: str, schema: str) -> None:
     engine.dispose()
 
 
-def _run(campaign: Path, out: Path, address: str, env: dict, partition_rows: int) -> dict:
+def _run(campaign: Path, out: Path, address: str, env: dict, args: argparse.Namespace) -> dict:
     summary_path = out.with_suffix(".summary.json")
+    policy = campaign.with_suffix(".policy.yaml")
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", MEASURED_CLI, "screen", str(campaign), "-o", str(out),
-         "--engine", "dask", "--scheduler", address, "--no-progress",
-         "--partition-rows", str(partition_rows), "--summary-json", str(summary_path)],
+         "--engine", "dask", "--scheduler", address, "--no-progress", "--policy", str(policy),
+         "--partition-rows", str(args.partition_rows), "--bucket-rows", str(args.bucket_rows),
+         "--summary-json", str(summary_path)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=7200,
     )  # fmt: skip
     wall = time.perf_counter() - t0
@@ -95,6 +119,8 @@ def main() -> int:
     )
     parser.add_argument("--numbers", type=int, default=2000, help="numbers with history")
     parser.add_argument("--partition-rows", type=int, default=100_000)
+    parser.add_argument("--bucket-rows", type=int, default=250_000,
+                        help="allowed rows per bucket of the rank and budget")  # fmt: skip
     parser.add_argument("--pg-url", default=os.environ.get("CONTACTGATE_TEST_PG_URL"),
                         help="PostgreSQL server for the store (default $CONTACTGATE_TEST_PG_URL; "
                         "none: a temp SQLite file)")  # fmt: skip
@@ -136,7 +162,7 @@ def main() -> int:
         numbers, records, at = simulated_history(sim_dir, args.numbers)
         store = Store.open(db_url)
         store.record_events(records)
-        for registry in ("US_NATIONAL_DNC", "US_FL_DNC", "US_LA_DNC"):
+        for registry in _registries():
             store.import_registry(registry, at - dt.timedelta(days=1), [], allow_empty=True)
         store.close()
 
@@ -147,8 +173,12 @@ def main() -> int:
             frame = pd.DataFrame(
                 {"number": (numbers * reps)[:rows], "channel": "call", "at": at.isoformat()}
             )
+            frame["purpose"] = ["marketing" if i % 10 == 9 else "service" for i in range(rows)]
             frame["ref"] = [f"r{i}" for i in range(rows)]
             frame.to_csv(path, index=False)
+            path.with_suffix(".policy.yaml").write_text(
+                f"max_contacts: {rows // 2}\nmax_expected_complaints: {rows * 0.002:.3f}\n"
+            )
             files[rows] = path
         env = os.environ | {"CONTACTGATE_DB_URL": db_url, "MLFLOW_TRACKING_URI": tracking_uri}
         os.environ.update({"CONTACTGATE_DB_URL": db_url, "MLFLOW_TRACKING_URI": tracking_uri})
@@ -156,14 +186,14 @@ def main() -> int:
         for workers in (1, 2):
             with running_cluster(tmp / f"cluster-{workers}", workers=workers) as cluster:
                 # the workers load the store, rules and model once: not part of the figures
-                _run(files[200], tmp / "out.csv", cluster.address, env, args.partition_rows)
+                _run(files[200], tmp / "out.csv", cluster.address, env, args)
                 results[workers, 0] = _run(
-                    files[200], tmp / "out.csv", cluster.address, env, args.partition_rows
+                    files[200], tmp / "out.csv", cluster.address, env, args
                 )  # the fixed cost of a run: start-up, connecting, a first task
                 for rows in [args.rows] if workers == 1 else sorted({small_rows, args.rows}):
                     console.print(f"{workers} worker(s), {rows:,} rows …")
                     results[workers, rows] = _run(
-                        files[rows], tmp / "out.csv", cluster.address, env, args.partition_rows
+                        files[rows], tmp / "out.csv", cluster.address, env, args
                     )
     finally:
         if schema is not None:
@@ -185,12 +215,23 @@ def main() -> int:
         timing = got["summary"]["timing"]
         p1 = statistics.median(timing["first_pass_task_s"])
         p2 = statistics.median(timing["second_pass_task_s"])
+        summary = got["summary"]
+        allowed = summary["allow"] + summary["by_reason"].get("BUDGET_EXHAUSTED", 0)
+        buckets = timing.get("bucket_task_s", [])
+        walks = timing.get("budget_walk_task_s", [])
+        budget = (
+            f"; {len(buckets)} bucket(s): sort {max(buckets):.2f} s, walk {max(walks):.2f} s "
+            "(the slowest)"
+            if buckets
+            else ""
+        )
         table.add_row(
-            f"{workers} worker(s), {rows:,} rows ({got['summary']['partitions']} partitions)",
+            f"{workers} worker(s), {rows:,} rows ({summary['partitions']} partitions, "
+            f"{allowed / rows:.0%} allowed, {summary['allow']:,} kept)",
             f"{got['wall']:.1f} s",
             f"{rows / got['wall']:,.0f}",
             f"{got['peak_mb']:,.0f} MB",
-            f"first pass {p1:.2f} s, second pass {p2:.2f} s",
+            f"first pass {p1:.2f} s, second pass {p2:.2f} s{budget}",
         )
     one, two = results[1, args.rows], results[2, args.rows]
     table.add_row("speed-up, two workers over one", f"{one['wall'] / two['wall']:.2f}×", "",

@@ -106,6 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default 100,000",
     )
     cluster.add_argument(
+        "--bucket-rows",
+        type=int,
+        default=None,
+        help="allowed rows per bucket of the rank and budget (one worker task sorts a bucket, "
+        "then the budget walks the buckets in order); default 500,000",
+    )
+    cluster.add_argument(
         "--run-dir",
         type=Path,
         default=None,
@@ -213,6 +220,7 @@ def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, conso
 
     from serving.pipeline.batch import is_parquet
     from serving.pipeline.cluster import (
+        DEFAULT_BUCKET_ROWS,
         DEFAULT_PARTITION_ROWS,
         ClusterRefused,
         connect,
@@ -220,8 +228,9 @@ def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, conso
     )
     from serving.store import default_url
 
-    if args.workers < 1 or (args.partition_rows is not None and args.partition_rows < 1):
-        console.print("[red]--workers and --partition-rows must be at least 1[/red]")
+    sizes = (args.partition_rows, args.bucket_rows)
+    if args.workers < 1 or any(size is not None and size < 1 for size in sizes):
+        console.print("[red]--workers, --partition-rows and --bucket-rows must be at least 1[/red]")
         return 2
     from sqlalchemy.engine import make_url
 
@@ -237,6 +246,7 @@ def run_on_cluster(args: argparse.Namespace, policy: Any, default_at: Any, conso
                 summary = screen_file_on_cluster(
                     args.file, args.output, policy, client, chunk_size=args.chunk_size,
                     partition_rows=args.partition_rows or DEFAULT_PARTITION_ROWS,
+                    bucket_rows=args.bucket_rows or DEFAULT_BUCKET_ROWS,
                     default_at=default_at, skip_invalid=args.skip_invalid,
                     audit=not args.no_audit, default_region=args.default_region,
                     db_url=args.db_url, tracking_uri=args.tracking_uri, run_dir=args.run_dir,

@@ -39,7 +39,7 @@ import numpy as np
 #: Keys sampled from each partition's allowed rows (evenly spaced in its sorted order).
 SAMPLE_SIZE = 512
 #: Allowed rows per bucket (a bucket is sorted in one worker's memory: ~50 bytes a row).
-DEFAULT_BUCKET_ROWS = 1_000_000
+DEFAULT_BUCKET_ROWS = 500_000
 #: The budget's verdict on an allowed row (``budget-BBBBB.npy``, row 1).
 KEPT, OVER_CONTACTS, OVER_COMPLAINTS = 0, 1, 2
 

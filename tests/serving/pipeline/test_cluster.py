@@ -44,24 +44,26 @@ def campaign_store(store_url, store_env):
         store.close()
 
 
-def _local(path, out, url, **kw):
+def _local(path, out, url, policy=POLICY, **kw):
     from serving.pipeline import Screener, load_resources
     from serving.pipeline.batch import screen_file
 
     resources = load_resources(db_url=url, tracking_uri=champion_store().tracking_uri)
     try:
-        return screen_file(path, out, Screener(resources, audit=False), POLICY, audit=False,
-                           chunk_size=29, default_at=AT, **kw)  # fmt: skip
+        kw.setdefault("default_at", AT)
+        return screen_file(path, out, Screener(resources, audit=False), policy, audit=False,
+                           chunk_size=29, **kw)  # fmt: skip
     finally:
         resources.store.close()
 
 
-def _on_cluster(client, path, out, url, **kw):
+def _on_cluster(client, path, out, url, policy=POLICY, **kw):
     from serving.pipeline.cluster import screen_file_on_cluster
 
     kw.setdefault("partition_rows", 40)
+    kw.setdefault("default_at", AT)
     return screen_file_on_cluster(
-        path, out, POLICY, client, chunk_size=17, default_at=AT, db_url=url,
+        path, out, policy, client, chunk_size=17, db_url=url,
         tracking_uri=champion_store().tracking_uri, **kw,
     )  # fmt: skip
 
@@ -256,3 +258,113 @@ def test_a_worker_refuses_another_store_or_other_keys(campaign_store, monkeypatc
             worker_screener(replace(spec, model_version="999"))
     finally:
         release_worker_resources()
+
+
+@pytest.fixture
+def history_campaign(tmp_path, store_url, store_env):
+    """A store holding the simulated history of 150 numbers (the risks and p_complaint of
+    their contacts vary) and a campaign calling each of them twice (a second time further
+    down the file: risks tied across partitions); (url, campaign, its instant)."""
+    import datetime as dt
+
+    from serving.store import Store
+    from tests.support.models import simulated_history
+
+    numbers, records, at = simulated_history(champion_store().sim_dir, 150)
+    store = Store.open(store_url)
+    try:
+        store.record_events(records)
+        for registry in ("US_NATIONAL_DNC", "US_FL_DNC", "US_LA_DNC"):
+            store.import_registry(registry, at - dt.timedelta(days=1), [], allow_empty=True)
+    finally:
+        store.close()
+    path = tmp_path / "campaign.csv"
+    frame = pd.DataFrame({"number": numbers * 2, "channel": "call", "at": at.isoformat()})
+    frame["ref"] = [f"r{i}" for i in range(len(frame))]
+    frame.to_csv(path, index=False)
+    return store_url, path, at
+
+
+def _greedy_skip_limit(local_csv) -> float:
+    """A ``max_expected_complaints`` under which the budget withholds an allowed row and
+    keeps a later, smaller one: from the allowed rows of an unbudgeted local run."""
+    import numpy as np
+
+    out = pd.read_csv(local_csv)
+    allowed = out[out["decision"] == "allow"]
+    order = np.lexsort((allowed["row"].to_numpy(), allowed["risk"].to_numpy()))
+    pc = allowed["p_complaint"].to_numpy()[order]
+    for k in range(1, len(pc)):
+        later = np.flatnonzero(pc[k + 1 :] < pc[k])
+        if len(later):
+            return float(pc[:k].sum() + (pc[k] + pc[k + 1 + later[0]]) / 2)
+    raise AssertionError("no allowed row is followed by a smaller p_complaint")
+
+
+def test_rank_and_budget_equal_the_local_run_over_many_buckets(
+    tmp_path, cluster, history_campaign
+) -> None:
+    """Several buckets (a few allowed rows each, chosen from 3-key samples), risks tied
+    across partitions: each budget gives the local command's decisions, ranks, withholds
+    and expected complaints — including a complaint limit that withholds a row and keeps a
+    later one, and a campaign with nothing allowed."""
+    url, path, at = history_campaign
+    _local(path, tmp_path / "free.csv", url, policy=Policy(), default_at=at)
+    limit = _greedy_skip_limit(tmp_path / "free.csv")
+    policies = {
+        "no budget": Policy(),
+        "max_contacts": Policy(max_contacts=23),
+        "max_expected_complaints": Policy(max_expected_complaints=limit),
+        "both": Policy(max_contacts=30, max_expected_complaints=limit * 1.5),
+        "nothing allowed": Policy(review_above=0.0, withhold_above=0.0, max_contacts=3),
+    }
+    with cluster.client() as client:
+        for name, policy in policies.items():
+            local = _local(path, tmp_path / f"{name}.local.csv", url, policy=policy,
+                           default_at=at)  # fmt: skip
+            summary = _on_cluster(client, path, tmp_path / f"{name}.dask.csv", url,
+                                  policy=policy, audit=False, default_at=at, partition_rows=60,
+                                  bucket_rows=6, sample_size=3)  # fmt: skip
+            _same(tmp_path / f"{name}.local.csv", tmp_path / f"{name}.dask.csv")
+            for key in ("allow", "review", "withhold", "by_reason", "expected_complaints"):
+                assert summary[key] == local[key], (name, key)
+            buckets = len(summary["timing"]["budget_walk_task_s"])
+            assert (buckets == 0) if name == "nothing allowed" else (buckets >= 4), (name, buckets)
+    free = pd.read_csv(tmp_path / "no budget.dask.csv")
+    allowed = free[free["decision"] == "allow"]
+    assert allowed["rank"].tolist() and sorted(allowed["rank"]) == list(range(1, len(allowed) + 1))
+    assert allowed["risk"].duplicated().any()  # ties in risk
+    skipped = pd.read_csv(tmp_path / "max_expected_complaints.dask.csv")
+    held = skipped[skipped["reason_codes"] == "BUDGET_EXHAUSTED"]
+    kept = skipped[skipped["decision"] == "allow"]
+    assert len(held) and (kept["risk"] > held["risk"].min()).any()  # a later row still fit
+    assert "expected complaints would exceed" in held["reasons"].iloc[0]
+    assert pd.read_csv(tmp_path / "nothing allowed.dask.csv")["decision"].ne("allow").all()
+
+
+def test_what_the_client_receives_does_not_grow_with_the_rows(
+    tmp_path, cluster, campaign_store
+) -> None:
+    """Four partitions of 40, then of 160 rows: every task result the client receives (the
+    first pass's counts and fixed-size sample, a bucket's counts, the budget's running
+    totals, the second pass's tallies) is as large at four times the allowed rows."""
+    url, _ = campaign_store
+    largest = {}
+    with cluster.client() as client:
+        for rows in (160, 640):
+            path = tmp_path / f"campaign-{rows}.parquet"  # four row groups: four partitions
+            pd.DataFrame(write_campaign(tmp_path / "c.csv", rows=rows)).to_parquet(
+                path, index=False, row_group_size=rows // 4
+            )
+            summary = _on_cluster(client, path, tmp_path / f"dask-{rows}.csv", url,
+                                  policy=Policy(max_contacts=rows // 3), audit=False,
+                                  partition_rows=rows // 4, bucket_rows=rows, sample_size=4)  # fmt: skip
+            assert summary["partitions"] == 4
+            largest[rows] = (summary["allow"] + summary["by_reason"].get("BUDGET_EXHAUSTED", 0),
+                             summary["timing"]["largest_result_bytes"])  # fmt: skip
+    (allowed_small, small), (allowed_large, large) = largest[160], largest[640]
+    assert allowed_large >= 3 * allowed_small > 0
+    assert set(small) == set(large) == {"first pass", "bucket", "budget walk", "second pass"}
+    for stage, size in large.items():
+        # 24 bytes per allowed row would add > 1 KB per partition here
+        assert size <= small[stage] + 64, (stage, small[stage], size)
