@@ -252,6 +252,12 @@ def main() -> int:
             "", "", f"{large['peak_mb'] - small['peak_mb']:+,.0f} MB",
             "goal: independent of the file's size",
         )  # fmt: skip
+        for rows, got in ((small_rows, small), (args.rows, large)):
+            peaks = got["summary"]["timing"].get("client_peak_rss_mb", {})
+            table.add_row(
+                f"client peak RSS after each phase, {rows:,} rows", "", "", "",
+                ", ".join(f"{k} {v:,.0f} MB" for k, v in peaks.items()),
+            )  # fmt: skip
     phases = two["summary"]["timing"]["phases_s"]
     table.add_row(
         "client phases (2 workers, large file)", "", "", "",

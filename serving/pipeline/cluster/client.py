@@ -9,6 +9,7 @@ import ipaddress
 import os
 import pickle
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -42,6 +43,9 @@ from serving.pipeline.cluster.workers import (
     screen_partition,
 )
 
+#: Rows the client converts and writes at a time when it writes a single output file.
+OUTPUT_BATCH = 10_000
+
 
 def result_bytes(result: Any) -> int:
     """The size of a task's result as the client receives it (pickled)."""
@@ -67,8 +71,34 @@ class _Collected:
     #: the largest result the client received from a task of each stage (bytes, pickled)
     received: dict[str, int] = field(default_factory=dict)
 
+    #: the client's peak resident memory (MB) at the end of each phase
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
     def receive(self, stage: str, result: Any) -> None:
         self.received[stage] = max(self.received.get(stage, 0), result_bytes(result))
+
+    def end_phase(self, phase: str, began: float) -> None:
+        self.phases[phase] = time.perf_counter() - began
+        self.peak_rss_mb[phase] = _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak resident memory so far (MB): ``VmHWM`` where the system has
+    it (``ru_maxrss`` can carry over a parent's peak across ``execve``), else ``ru_maxrss``,
+    else NaN."""
+    import re
+
+    try:
+        status = Path("/proc/self/status").read_text()
+        return round(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024, 1)
+    except (OSError, AttributeError):
+        pass
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _this_machine(host: str) -> bool:
@@ -213,7 +243,7 @@ def screen_file_on_cluster(
             got.pass1_s.append(res["seconds"])
             if progress is not None:
                 progress(res["rows"])
-        got.phases["first pass"] = time.perf_counter() - began
+        got.end_phase("first pass", began)
         summary = _finish(
             path, output, policy, client, parts, run, got, skip_invalid, submitted, bucket_rows
         )
@@ -237,6 +267,7 @@ def screen_file_on_cluster(
             "second_pass_task_s": sorted(got.pass2_s),
             "phases_s": got.phases,
             "largest_result_bytes": got.received,
+            "client_peak_rss_mb": got.peak_rss_mb,
         },
     }
 
@@ -300,7 +331,7 @@ def _finish(
         first = min((starts[i] + r, e) for i, (r, e) in got.first_reject.items())
         raise BadRow(f"{path}: row {first[0]}: {first[1]}")
     buckets, expected = _rank_and_budget(client, parts, policy, run, got, submitted, bucket_rows)
-    got.phases["rank and budget"] = time.perf_counter() - began
+    got.end_phase("rank and budget", began)
     began = time.perf_counter()
     futures = [
         client.submit(
@@ -322,23 +353,26 @@ def _finish(
         tally.decisions.update(done["decisions"])
         tally.reasons.update(done["reasons"])
         got.pass2_s.append(done["seconds"])
-    got.phases["second pass"] = time.perf_counter() - began
+    got.end_phase("second pass", began)
     began = time.perf_counter()
     rejects = _write_rejects(run, parts, starts, got, output)
     if is_dataset(output):
         publish_dataset(run.run_dir, [p.index for p in parts], output)
-        got.phases["output"] = time.perf_counter() - began
+        got.end_phase("output", began)
         return tally.summary(expected) | rejects
     writer = DecisionsWriter(output)
     try:
-        for p in parts:
-            frame = pq.read_table(final_path(run.run_dir, p.index)).to_pandas()
-            frame["rank"] = frame["rank"].astype("Int64")
-            writer.write(frame)
+        for p in parts:  # a slice of a partition at a time: the client's peak stays small
+            final = pq.ParquetFile(final_path(run.run_dir, p.index))
+            for batch in final.iter_batches(batch_size=OUTPUT_BATCH):
+                frame = batch.to_pandas()
+                frame["rank"] = frame["rank"].astype("Int64")
+                writer.write(frame)
+            final.close()
         writer.commit()
     finally:
         writer.discard()
-    got.phases["output"] = time.perf_counter() - began
+    got.end_phase("output", began)
     return tally.summary(expected) | rejects
 
 
