@@ -34,6 +34,8 @@ from features.io.checks import (
     check_records,
     format_error,
     normalise_numbers,
+    repeat_positions,
+    repeats_message,
     validate_frame,
 )
 from features.io.columns import (
@@ -77,6 +79,8 @@ __all__ = [
     "normalise_numbers",
     "read_raw",
     "rejects_path",
+    "repeat_positions",
+    "repeats_message",
     "sniff_delimiter",
     "to_arrow",
     "validate_frame",

@@ -34,17 +34,29 @@ class RowError:
     field: str
     value: str
     error: str
+    #: The file of the row when it is not the file the error is reported for (a folder).
+    file: str | None = None
 
 
 class InvalidFileError(ValueError):
     """A file has rows that break the contract; ``errors`` lists every one."""
 
-    def __init__(self, path: Path, errors: list[RowError], *, csv: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        errors: list[RowError],
+        *,
+        csv: bool,
+        invalid_rows: int | None = None,
+        more: int = 0,
+    ) -> None:
+        """``invalid_rows`` and ``more``: when ``errors`` are the first of more (counted
+        elsewhere), the rows in error in all and the errors not listed."""
         self.path = path
         self.errors = errors
         lines = [format_error(path, e, csv=csv) for e in errors[:_MAX_MESSAGES]]
-        more = len(errors) - len(lines)
-        rows = len({e.row for e in errors})
+        more += len(errors) - len(lines)
+        rows = invalid_rows if invalid_rows is not None else len({(e.file, e.row) for e in errors})
         head = f"{path.name}: {rows} invalid row(s); nothing was loaded"
         tail = f"\n  … and {more} more" if more > 0 else ""
         hint = "\n  (use --skip-invalid to load the valid rows and write the rejects beside the output)"
@@ -53,12 +65,13 @@ class InvalidFileError(ValueError):
 
 def format_error(path: Path, e: RowError, *, csv: bool) -> str:
     where = f"row {e.row} (line {e.row + 1})" if csv else f"row {e.row}"
+    name = e.file or path.name
     if e.field == "*":
-        return f"{path.name} {where}: {e.error}"
+        return f"{name} {where}: {e.error}"
     if e.value == "":
-        return f"{path.name} {where}: {e.field} {e.error}"
+        return f"{name} {where}: {e.field} {e.error}"
     shown = e.value if len(e.value) <= 60 else e.value[:57] + "..."
-    return f"{path.name} {where}: {e.field} {shown!r} {e.error}"
+    return f"{name} {where}: {e.field} {shown!r} {e.error}"
 
 
 # --------------------------------------------------------------------------- validation
@@ -435,20 +448,22 @@ def check_records(
     default_region: str | None = None,
     strict: bool = False,
     pseudonyms: bool = False,
+    repeated_ids: bool = True,
 ) -> CheckedRows:
     """Validate and type a raw chunk of one record type, as every loader does: the contract
     (:func:`validate_frame`), numbers to E.164 (:func:`normalise_numbers`; with
     ``pseudonyms`` a pseudonymised export's numbers are kept with their facts), and for
-    events replays and conflicting ``event_id`` repeats. Rows are numbered from 1 within the
-    chunk. Raises ValueError for a chunk that cannot be read at all (a required column
-    missing)."""
+    events replays and conflicting ``event_id`` repeats (unless ``repeated_ids`` is false:
+    a chunk of a larger source whose repeats are found over the whole of it). Rows are
+    numbered from 1 within the chunk. Raises ValueError for a chunk that cannot be read at
+    all (a required column missing)."""
     model = FILE_RECORDS[record]
     notes: list[str] = []
     typed, errors = validate_frame(raw, model, strict=strict, notes=notes)
     invalid_numbers = 0
     if _has_number(model):
         invalid_numbers = normalise_numbers(typed, default_region, errors, pseudonyms=pseudonyms)
-    if model.__name__ == "Event":
+    if model.__name__ == "Event" and repeated_ids:
         replays, id_errors = _repeated_ids(typed, errors)
         errors.extend(id_errors)
         if replays.any():
@@ -469,12 +484,31 @@ def _repeated_ids(df: pd.DataFrame, errors: list[RowError]) -> tuple[np.ndarray,
     ok = np.ones(len(df), dtype=bool)
     if errors:
         ok[np.unique([e.row for e in errors]) - 1] = False
+    replays, first = repeat_positions(df, ok)
+    ids = df["event_id"].to_numpy()
+    found = [
+        RowError(int(r) + 1, "event_id", str(ids[r]), repeats_message(f"row {first[r] + 1}"))
+        for r in np.flatnonzero(first >= 0)
+    ]
+    return replays, found
+
+
+def repeats_message(first: str) -> str:
+    """The error of a row under the event_id of an earlier row (``first``: where it is)."""
+    return f"repeats the event_id of {first} with different values"
+
+
+def repeat_positions(df: pd.DataFrame, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rule for rows under an earlier row's ``event_id`` (rows in their source order;
+    only ``eligible`` rows take part): the first row of an id is kept; a later row equal to
+    it in every typed value is a replay; a different one is in conflict with it. Returns
+    (replays, the position of the first row for each row in conflict, else -1)."""
     ids = df["event_id"]
-    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy() & ok
+    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy() & eligible
     replays = np.zeros(len(df), dtype=bool)
-    found: list[RowError] = []
+    first = np.full(len(df), -1, dtype=np.int64)
     if not dup.any():
-        return replays, found
+        return replays, first
     rows = np.flatnonzero(dup)
     sub = df.iloc[rows]
     content = pd.util.hash_pandas_object(sub.astype("string"), index=False).to_numpy()
@@ -486,8 +520,5 @@ def _repeated_ids(df: pd.DataFrame, errors: list[RowError]) -> tuple[np.ndarray,
         elif int(h) == first_hash[key]:
             replays[r] = True
         else:
-            found.append(
-                RowError(int(r) + 1, "event_id", str(key),
-                         f"repeats the event_id of row {first_row[key] + 1} with different values")
-            )  # fmt: skip
-    return replays, found
+            first[r] = first_row[key]
+    return replays, first
