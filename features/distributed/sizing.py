@@ -14,15 +14,16 @@ import math
 
 #: Partitions per worker thread of the cluster.
 PARTITIONS_PER_THREAD = 8
-#: Fewest events per partition: ~20,000 numbers at the ~10 events a number of six months.
-MIN_EVENTS_PER_PARTITION = 200_000
+#: Fewest events per partition: ~25,000 numbers at the ~10 events a number of six months
+#: (the shuffle by number is not perfectly even: a margin over 20,000).
+MIN_EVENTS_PER_PARTITION = 250_000
 #: A worker's memory per event of the partition it builds (the frame, the shuffle's copy,
 #: the kernel's arrays; measured ~3 KB with the interpreter), with room to spare.
 BYTES_PER_EVENT = 4_000
 
 
 def choose_partitions(events: int, threads: int, memory_per_thread: int | None = None) -> int:
-    """``min(8 × threads, events ÷ 200,000)``, at least 1, raised so that a partition's
+    """``min(8 × threads, events ÷ 250,000)``, at least 1, raised so that a partition's
     events fit ``memory_per_thread`` bytes at 4 KB each (when the workers have a limit)."""
     wanted = max(
         1, min(PARTITIONS_PER_THREAD * max(threads, 1), events // MIN_EVENTS_PER_PARTITION)

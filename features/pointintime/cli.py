@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="dask engine: number of number-partitions (output files); default: 8 per "
-        "worker thread of the cluster, but no fewer than ~200,000 events each (the input's "
+        "worker thread of the cluster, but no fewer than ~250,000 events each (the input's "
         "rows from the Parquet footers or the CSV's size) and more if a worker's memory "
         "needs smaller ones",
     )

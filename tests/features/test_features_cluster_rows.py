@@ -190,12 +190,13 @@ def test_a_folder_names_each_rejects_file_and_row_within_it(
 
 
 def test_partitions_follow_the_threads_and_the_size() -> None:
-    """Several per worker thread, none under ~200,000 events, more when memory is short."""
+    """Several per worker thread, none under ~250,000 events, more when memory is short."""
     assert choose_partitions(4_037_528, threads=2) == 16
     assert choose_partitions(4_037_528, threads=1) == 8
-    assert choose_partitions(404_059, threads=2) == 2
+    assert choose_partitions(404_059, threads=2) == 1  # ~20,000 numbers: one partition
+    assert choose_partitions(1_000_000, threads=2) == 4
     assert choose_partitions(50_000, threads=8) == 1
-    assert choose_partitions(4_037_528, threads=64) == 20
+    assert choose_partitions(4_037_528, threads=64) == 16
     assert choose_partitions(10_000_000, threads=2, memory_per_thread=2_000_000_000) == 20
     assert choose_partitions(10_000_000, threads=2, memory_per_thread=40_000_000_000) == 16
 
