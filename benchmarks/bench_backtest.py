@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from features.simulate import DEFAULT_START, simulate_to_dir
     from serving.backtest import run_backtest
     from serving.backtest.run import peak_rss_mb
+    from serving.backtest.strategies import RANKED, REFERENCES
 
     loop_before = python_speed_ms()
     work = Path(tempfile.mkdtemp(prefix="bench_backtest_"))
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for col in ("strategy", "complaints avoided", "÷ count", "expected (true p)",
                     "÷ count, expected", "opt-outs avoided", "÷ count"):  # fmt: skip
             figures.add_column(col, justify="right")
-        for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
+        for name in (*RANKED, *REFERENCES):
             if name not in s:
                 continue
             e = s[name] if basis == "allowed" else s[name]["of_all_contacts"]

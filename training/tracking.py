@@ -97,6 +97,11 @@ except ImportError:  # pragma: no cover
     RiskPyfunc = None  # type: ignore[assignment,misc]
 
 
+def pyfunc_entry() -> str:
+    """The file MLflow logs as the registered model's code (``python_model=``)."""
+    return str(Path(__file__).with_name("pyfunc_entry.py"))
+
+
 def pip_requirements() -> list[str]:
     """Pinned explicitly: letting MLflow infer them costs ~4 s per log_model."""
     import lightgbm

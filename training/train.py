@@ -197,7 +197,7 @@ def train(
                     parts[name][lineage_cols].head(10_000), source=data.source,
                     name=f"{name}-{data.digest[:8]}", targets=TARGETS[0],
                 )  # fmt: skip
-            mlflow.log_input(ds, context=name)
+                mlflow.log_input(ds, context=name)  # the schema is inferred here
         flat = flat_metrics(metrics, verdicts)
         mlflow.log_metrics(flat)
         mlflow.set_tag("beats_baseline", beats_baseline_tag(verdicts))
@@ -287,7 +287,7 @@ def train(
         )
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=tracking.RiskPyfunc(),
+            python_model=tracking.pyfunc_entry(),
             artifacts={"bundle": str(bundle_dir)},
             signature=infer_signature(example, out_example),
             input_example=example,

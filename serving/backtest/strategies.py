@@ -7,15 +7,16 @@ the features ``contacts_30d`` / ``contacts_7d`` and, on simulated data, the true
 probabilities ``p_complaint_true`` / ``p_opt_out_true``.
 
 * **rules only** withholds what the rules withhold;
-* **model**, **contact count** and **random** withhold, *on top of the rules*, the
-  rules-allowed contacts they rank first (highest risk; most contacted in the prior 30
-  days, ties at random; a random order) until a share of the contacts **the rules allow**
-  is reached (the headline and the curve; the same figures as a share of *all* contacts of
-  the window are kept beside them);
+* **model**, **model (complaint)**, **contact count** and **random** withhold, *on top of
+  the rules*, the rules-allowed contacts they rank first (highest risk; highest complaint
+  probability; most contacted in the prior 30 days, ties at random; a random order) until a
+  share of the contacts **the rules allow** is reached (the headline and the curve; the same
+  figures as a share of *all* contacts of the window are kept beside them);
 * on simulated data, **oracle** and **observable ceiling** rank the same way by the
   simulator's true combined risk and by the best risk a model of the history could know
   (the true hazard with the person's latent sensitivity integrated over its posterior):
-  what a perfect model, and the best learnable one, would reach;
+  what a perfect model, and the best learnable one, would reach; their ``_complaint``
+  variants rank by the complaint probability alone, as **model (complaint)** does;
 * **model at thresholds** withholds the rules' contacts and those with ``risk`` above a
   threshold; **model plus budget** applies the policy's withhold threshold and then the
   campaign budget (:func:`serving.domain.decision.allocate_budget`, least risky first) per
@@ -40,17 +41,24 @@ from training.evaluate import contact_count_score
 #: Ranked strategies drawn as curves, and the reason code their extra withholds carry.
 RANKED: dict[str, str] = {
     "model": "RISK_ABOVE_THRESHOLD",
+    "model_complaint": "COMPLAINT_RISK",
     "contact_count": "CONTACT_COUNT",
     "random": "RANDOM",
 }
-#: Simulated data only: rankings by the simulator's probabilities (combined like ``risk``),
-#: the columns they read, and the reason code of their extra withholds.
-REFERENCES: dict[str, tuple[tuple[str, str], str]] = {
+#: Simulated data only: rankings by the simulator's probabilities — both combined like
+#: ``risk``, or the complaint probability alone — the columns they read, and the reason code
+#: of their extra withholds.
+REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {
     "oracle": (("p_complaint_true", "p_opt_out_true"), "ORACLE"),
     "observable_ceiling": (("p_complaint_observable", "p_opt_out_observable"), "CEILING"),
+    "oracle_complaint": (("p_complaint_true",), "ORACLE"),
+    "observable_ceiling_complaint": (("p_complaint_observable",), "CEILING"),
 }
 #: Strategies compared with contact count by a ratio of avoided shares.
-COMPARED = ("model", "oracle", "observable_ceiling")
+COMPARED = (
+    "model", "model_complaint", "oracle", "observable_ceiling", "oracle_complaint",
+    "observable_ceiling_complaint",
+)  # fmt: skip
 HEADLINE_SHARE = 0.10
 #: What the withheld share is a share of: the headline and the curve use the contacts the
 #: rules allow (what a strategy can still withhold); ``of_all_contacts`` keeps the same
@@ -85,16 +93,20 @@ def rankings(contacts: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
     allowed = np.flatnonzero(~contacts["rules_withheld"].to_numpy(bool))
     rng = np.random.default_rng(seed)
     tie = rng.random(len(allowed))
-    risk = contacts["risk"].to_numpy(float)[allowed]
+
+    def score(columns: tuple[str, ...]) -> np.ndarray:
+        values = [contacts[c].to_numpy(float)[allowed] for c in columns]
+        return values[0] if len(values) == 1 else np.asarray(combined_risk(*values))
+
     count = contact_count_score(contacts.iloc[allowed])
     orders = {
-        "model": allowed[np.lexsort((tie, -risk))],
+        "model": allowed[np.lexsort((tie, -contacts["risk"].to_numpy(float)[allowed]))],
+        "model_complaint": allowed[np.lexsort((tie, -score(("p_complaint",))))],
         "contact_count": allowed[np.lexsort((tie, -count))],
         "random": allowed[rng.permutation(len(allowed))],
     }
     for name in references(contacts):
-        p_c, p_o = (contacts[c].to_numpy(float)[allowed] for c in REFERENCES[name][0])
-        orders[name] = allowed[np.lexsort((tie, -np.asarray(combined_risk(p_c, p_o))))]
+        orders[name] = allowed[np.lexsort((tie, -score(REFERENCES[name][0])))]
     return orders
 
 

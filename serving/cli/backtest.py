@@ -63,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from features.schema import parse_instant
     from serving.backtest import run_backtest
+    from serving.backtest.strategies import RANKED, REFERENCES
     from serving.pipeline.batch import load_policy
     from training.config import load_config
 
@@ -95,13 +96,13 @@ def run(args: argparse.Namespace) -> int:
     head = output.result["headline"]
     print(f"at 10 % of the contacts the rules allow ({head['extra_withheld']:,} of "
           f"{head['rules_allowed']:,}) withheld on top of the rules:")  # fmt: skip
-    for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
+    for name in (*RANKED, *REFERENCES):
         if name not in s:
             continue
         e = s[name]
         ci = e["complaints_avoided_share_at_10pct_ci95"] or [float("nan")] * 2
         print(
-            f"{name:>18}: complaints avoided "
+            f"{name:>28}: complaints avoided "
             f"{100 * e['complaints_avoided_share_at_10pct']:.1f} % "
             f"(95 % CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f}), opt-outs avoided "
             f"{100 * e['opt_outs_avoided_share_at_10pct']:.1f} %"
@@ -111,10 +112,19 @@ def run(args: argparse.Namespace) -> int:
                 else ""
             )
         )
-    ratio = s["model"].get("complaints_avoided_vs_contact_count_at_10pct")
-    if ratio is not None:
-        ci = s["model"]["complaints_avoided_vs_contact_count_at_10pct_ci95"] or [float("nan")] * 2
-        print(f"model / contact count: {ratio:.2f}x (95 % CI {ci[0]:.2f}–{ci[1]:.2f})")
+    for name in ("model", "model_complaint"):
+        e = s[name]
+        ratio = e.get("complaints_avoided_vs_contact_count_at_10pct")
+        ci = e.get("complaints_avoided_vs_contact_count_at_10pct_ci95") or [float("nan")] * 2
+        said = (
+            f"{ratio:.2f}x (95 % CI {ci[0]:.2f}–{ci[1]:.2f})"
+            if ratio is not None
+            else "undefined (contact count avoided none)"
+        )
+        expected = e.get("expected_complaints_avoided_vs_contact_count_at_10pct")
+        if expected is not None:
+            said += f"; expected (true p) {expected:.2f}x"
+        print(f"{name} / contact count, complaints avoided: {said}")
     print(f"rules only: {100 * s['rules_only']['withheld_share']:.1f} % withheld")
     print(f"wrote {output.paths['json']}, {output.paths['report']}"
           + (f"; MLflow run {output.run_id}" if output.run_id else ""))  # fmt: skip

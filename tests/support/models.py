@@ -92,7 +92,7 @@ def _train_into(root: Path) -> ChampionStore:
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=tracking.RiskPyfunc(),
+            python_model=tracking.pyfunc_entry(),
             artifacts={"bundle": str(bundle)},
             signature=infer_signature(example, {k: v for k, v in out.items()}),
             pip_requirements=tracking.pip_requirements(),
@@ -125,7 +125,7 @@ def register_bundle(tracking_uri: str, bundle: Path, experiment: str = "follow")
     with mlflow.start_run(experiment_id=experiment_id):
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=tracking.RiskPyfunc(),
+            python_model=tracking.pyfunc_entry(),
             artifacts={"bundle": str(bundle)},
             pip_requirements=tracking.pip_requirements(),
             registered_model_name=MODEL_NAME,

@@ -70,10 +70,12 @@ def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     out, _, stdout = backtest_run
     result = json.loads((out / "backtest.json").read_text())
     assert set(result) == {"strategies", "curve", "headline"}
-    assert set(result["strategies"]) == {
-        "model", "contact_count", "random", "rules_only", "oracle", "observable_ceiling",
-    }  # fmt: skip
-    for name in ("model", "contact_count", "random", "oracle", "observable_ceiling"):
+    ranked = (
+        "model", "model_complaint", "contact_count", "random", "oracle", "observable_ceiling",
+        "oracle_complaint", "observable_ceiling_complaint",
+    )  # fmt: skip
+    assert set(result["strategies"]) == {"rules_only", *ranked}
+    for name in ranked:
         for key in ("complaints_avoided_share_at_10pct", "opt_outs_avoided_share_at_10pct"):
             assert 0 <= result["strategies"][name][key] <= 1
         # simulated data: the expected figure from the true probabilities sits beside it
@@ -107,6 +109,7 @@ def test_outputs_and_json_keys(backtest_run, sim_history_dir):
     assert f"{n} replaced snapshot(s)" in said
     assert "REGISTRY_STALE" not in result["strategies"]["rules_only"]["by_reason"]
     assert "contact_count: complaints avoided" in stdout
+    assert "model_complaint / contact count, complaints avoided" in stdout, stdout
 
 
 def test_mlflow_run_tagged_backtest_with_metrics_plots_and_report(backtest_run):
@@ -123,9 +126,9 @@ def test_mlflow_run_tagged_backtest_with_metrics_plots_and_report(backtest_run):
     assert "model.complaints_avoided_share_at_10pct" in run.data.metrics
     assert "contact_count.complaints_avoided_share_at_10pct.ci_low" in run.data.metrics
     assert "all_contacts.model.complaints_avoided_share_at_10pct" in run.data.metrics
-    assert "oracle.expected_complaints_avoided_vs_contact_count_at_10pct.ci_high" in (
-        run.data.metrics
-    )
+    for key in ("oracle.expected_complaints_avoided_vs_contact_count_at_10pct.ci_high",
+                "model_complaint.expected_complaints_avoided_vs_contact_count_at_10pct"):  # fmt: skip
+        assert key in run.data.metrics
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"backtest.json", "report.html", "run.json", "plots"} <= names
     assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")] == ["plots/curve.png"]
@@ -136,7 +139,7 @@ def test_report_names_curve_tables_and_limitations(backtest_run):
     page = (out / "report.html").read_text()
     for text in ("Avoided against withheld", "By jurisdiction", "By reason", "Limitations",
                  "would have changed what came after", "expected", "In expectation",
-                 "observable ceiling", "<script"):  # fmt: skip
+                 "observable ceiling", "complaint probability alone", "<script"):  # fmt: skip
         assert (text in page) == (text != "<script"), text
 
 

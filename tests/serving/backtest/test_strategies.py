@@ -91,6 +91,24 @@ def test_ranked_strategies_withhold_on_top_of_the_rules():
     assert by_threshold[0.5]["withheld"] == 4
 
 
+def test_model_complaint_ranks_by_the_complaint_probability_alone():
+    frame = _contacts()
+    # row 6 (an opt-out, no complaint) has the highest complaint probability, row 4 the next;
+    # the combined risk still ranks rows 4, 5, 6 first
+    frame.loc[6, "p_complaint"] = 0.3
+    orders = rankings(frame, seed=1)
+    assert orders["model_complaint"][:2].tolist() == [6, 4]
+    assert orders["model"][:3].tolist() == [4, 5, 6]
+    s = evaluate_strategies(frame, Policy(), seed=1, resamples=50)["strategies"]
+    entry = s["model_complaint"]
+    assert entry["extra_withheld_at_10pct"] == 2
+    assert entry["complaints_avoided_share_at_10pct"] == pytest.approx(1 / 5)  # row 4
+    assert entry["opt_outs_avoided_share_at_10pct"] == pytest.approx(1 / 3)  # row 6
+    assert entry["at_10pct"]["by_reason"]["COMPLAINT_RISK"]["withheld"] == 2
+    assert entry["complaints_avoided_vs_contact_count_at_10pct"] == pytest.approx(1.0)
+    assert s["model"]["complaints_avoided_share_at_10pct"] == pytest.approx(2 / 5)
+
+
 def test_budget_keeps_the_least_risky_per_day():
     frame = _contacts()
     # the contacts run 10:00 to 05:00 next day (UTC): day 1 holds rows 0-13, day 2 rows
@@ -175,8 +193,10 @@ def test_oracle_and_ceiling_rank_by_the_simulators_probabilities():
 def test_json_keys_of_the_issue():
     result = evaluate_strategies(_contacts(), Policy(), resamples=20)
     assert set(result) == {"strategies", "curve", "headline"}
-    assert set(result["strategies"]) == {"model", "contact_count", "random", "rules_only"}
-    for name in ("model", "contact_count", "random"):
+    assert set(result["strategies"]) == {
+        "model", "model_complaint", "contact_count", "random", "rules_only",
+    }  # fmt: skip
+    for name in ("model", "model_complaint", "contact_count", "random"):
         entry = result["strategies"][name]
         assert isinstance(entry["complaints_avoided_share_at_10pct"], float)
         assert isinstance(entry["opt_outs_avoided_share_at_10pct"], float)
