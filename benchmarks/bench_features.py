@@ -347,9 +347,7 @@ def local_engine(directory: str, out: str) -> dict[str, float]:
     return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
 
 
-def dask_client(
-    directory: str, out: str, address: str, partitions: int | None
-) -> dict[str, float]:
+def dask_client(directory: str, out: str, address: str, partitions: int | None) -> dict[str, float]:
     """``contactgate features --engine dask`` against a running cluster; this process is the
     client, so its peak is the client's. ``partitions`` None: the engine chooses."""
     from serving.cli import main
