@@ -212,3 +212,25 @@ def test_without_partitions_the_count_is_chosen_from_the_cluster_and_input(
     assert summary.partitions == 1 and summary.files == 1  # 3 events: one partition
     assert _dask(dask_cluster, events, tmp_path / "cli") == 0
     assert "(1 files)" in capsys.readouterr().out
+
+
+def test_sources_are_planned_from_metadata(tmp_path: Path) -> None:
+    """Parquet: row groups of one file per partition (up to the block size), the rows from
+    the footers; CSV: the rows estimated from its size and its first lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from features.distributed.source import read_source, resolve_source
+
+    csv = _write(tmp_path / "events.csv", ROWS)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    table = pa.Table.from_pandas(pd.read_csv(csv, dtype=str), preserve_index=False)
+    pq.write_table(table, folder / "a.parquet", row_group_size=5)  # 4 row groups
+    pq.write_table(table.slice(0, 3), folder / "b.parquet")
+    planned = read_source(resolve_source(folder), blocksize=1)
+    assert planned.rows == len(ROWS) + 3 and len(planned.parts) == 4 + 1
+    whole = read_source(resolve_source(folder), blocksize="64MiB")
+    assert len(whole.parts) == 2  # never two files in one partition
+    assert [len(p.compute()) for p in planned.parts] == [5, 5, 5, 1, 3]
+    assert read_source(resolve_source(csv), blocksize="64MiB").rows in (len(ROWS), len(ROWS) + 1)
