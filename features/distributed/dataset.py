@@ -284,7 +284,8 @@ def frame_dataset(
     conflicts = int(stats["conflicts"].sum())
     if (any(errors.values()) or conflicts) and not skip_invalid:
         _remove_out(out)
-        record = next((r for r, n in errors.items() if n), "events")
+        # the events first, as the local engine loads them first
+        record = "events" if errors["events"] or conflicts else "consent"
         source = sources[record]
         rows = source_errors(loaded[record], placed[record])
         if record == "events":
