@@ -68,6 +68,8 @@ class DatasetSummary:
     partitions: int = 0
     #: Per record (events, consent): rows read, kept, rejected, invalid numbers.
     loads: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per record, the name of its file or folder (what the local engine's lines start with).
+    names: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -78,8 +80,9 @@ class DatasetSummary:
             invalid = (
                 f", {n['invalid_numbers']:,} with an invalid number" if n["invalid_numbers"] else ""
             )
+            name = self.names.get(record, record)
             lines.append(
-                f"{record}: {n['kept']:,} row(s) kept, {n['rejected_rows']:,} rejected{invalid}"
+                f"{name}: {n['kept']:,} row(s) kept, {n['rejected_rows']:,} rejected{invalid}"
             )
         lines += self.notes
         if self.rejects:
@@ -326,6 +329,7 @@ def frame_dataset(
         contacts=int(stats["contacts"].sum()),
         positives={t: int(stats[t].sum()) for t in TARGETS},
         loads=loads,
+        names={r: source.name for r, source in sources.items()},
         notes=notes,
         rejects=rejects,
         seconds=time.perf_counter() - t0,

@@ -99,6 +99,8 @@ def test_repeated_ids_and_bad_rows_as_the_local_engine(
     assert _dask(dask_cluster, events, out, "--skip-invalid", *PARTITIONS) == 0
     dask_out = capsys.readouterr().out
     assert _counts(dask_out) == _counts(local_out) == (8, 6)
+    kept_line = next(line for line in local_out.splitlines() if "row(s) kept" in line)
+    assert kept_line.startswith("events.csv: ") and kept_line in dask_out.splitlines()
     assert "2 row(s) repeat an earlier row exactly" in dask_out
 
     local = _rejects([tmp_path / "local.events.rejects.csv"])
