@@ -207,9 +207,11 @@ def test_without_partitions_the_count_is_chosen_from_the_cluster_and_input(
     dask_cluster: DaskCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from features.distributed import frame_dataset
+    from features.distributed.sizing import cluster_threads
 
     events = _write(tmp_path / "events.csv", [ROWS[0], ROWS[2], ROWS[13]])
     with dask_cluster.client() as client:
+        assert cluster_threads(client) == (2, None)  # 2 workers × 1 thread, no memory limit
         summary = frame_dataset(events, tmp_path / "frame", client=client, progress=False)
     assert summary.partitions == 1 and summary.files == 1  # 3 events: one partition
     assert _dask(dask_cluster, events, tmp_path / "cli") == 0
