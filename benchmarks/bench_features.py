@@ -18,8 +18,9 @@ Measures, each in a fresh process so its peak memory is its own:
    sampled in a thread; each worker (``getrusage`` in the worker). Targets on ~4 M events: client peak ≤ 1/3 of the local
    engine's, 2 workers ≥ 1.6× the throughput of 1. Then ``train --frame`` on the dataset
    written, with every negative and with 1 in 10: peak, and ECE on the unsampled test slice.
+   The dask engine chooses its partitions unless ``--partitions`` is given.
 
-    .venv/bin/python benchmarks/bench_features.py --numbers 400000 --skip core asof
+    .venv/bin/python benchmarks/bench_features.py --numbers 400000 --skip whole core asof
 
 The simulated history is generated once into ``data/generated/`` (git-ignored).
 """
@@ -346,18 +347,18 @@ def local_engine(directory: str, out: str) -> dict[str, float]:
     return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
 
 
-def dask_client(directory: str, out: str, address: str, partitions: int) -> dict[str, float]:
+def dask_client(directory: str, out: str, address: str, partitions: int | None) -> dict[str, float]:
     """``contactgate features --engine dask`` against a running cluster; this process is the
-    client, so its peak is the client's."""
+    client, so its peak is the client's. ``partitions`` None: the engine chooses."""
     from serving.cli import main
 
     d = Path(directory)
+    chosen = ["--partitions", str(partitions)] if partitions else []
     with _SampledPeak() as peak:
         t0 = time.perf_counter()
         code = main(["features", "--events", str(d / "events_parts"), "--consent",
                      str(d / "consent.parquet"), "--out", out, "--engine", "dask",
-                     "--scheduler", address, "--partitions", str(partitions),
-                     "--no-progress"])  # fmt: skip
+                     "--scheduler", address, *chosen, "--no-progress"])  # fmt: skip
         wall = time.perf_counter() - t0
     return {"code": code, "wall_s": wall, "peak_gb": peak.gb}
 
@@ -386,12 +387,17 @@ def events_folder(directory: str, files: int) -> str:
 
 
 def engines(
-    directory: Path, workers: tuple[int, ...], partitions: int, files: int, train: bool = True
+    directory: Path,
+    workers: tuple[int, ...],
+    partitions: int | None,
+    files: int,
+    train: bool = True,
 ) -> list:
     import tempfile
 
     import pyarrow.parquet as pq
 
+    from features.distributed import choose_partitions
     from tests.support.cluster import running_cluster
 
     events = pq.ParquetFile(directory / "events.parquet").metadata.num_rows
@@ -414,7 +420,9 @@ def engines(
                 with cluster.client() as client:
                     peaks = client.run(_worker_peak_gb)
             walls[n] = result["wall_s"]
-            rows.append((f"features, dask engine, {n} worker(s), {partitions} partitions: client",
+            # the workers run one thread each and no memory limit: the engine's own choice
+            count = f"{partitions}" if partitions else f"auto: {choose_partitions(events, n)}"
+            rows.append((f"features, dask engine, {n} worker(s), {count} partitions: client",
                          f"{result['wall_s']:.1f} s ({events / result['wall_s']:,.0f} events/s)",
                          f"{result['peak_gb']:.2f} GB"))  # fmt: skip
             rows.append((f"  workers' peak each (max of {n})", "",
@@ -505,7 +513,10 @@ def main() -> int:
         "--workers", type=int, nargs="*", default=(1, 2), help="engines: dask worker counts"
     )
     parser.add_argument(
-        "--partitions", type=int, default=8, help="engines: number-partitions of the dask engine"
+        "--partitions",
+        type=int,
+        default=None,
+        help="engines: number-partitions of the dask engine (default: the engine chooses)",
     )
     parser.add_argument(
         "--files", type=int, default=16, help="engines: Parquet files the events are split into"

@@ -5,6 +5,8 @@
   loaders' own rules (:func:`features.io.check_records`), shuffle by number, run
   :func:`features.pointintime.build_training_frame` per partition and write the frame as a
   Parquet dataset, one file per partition. The client holds per-partition counts only.
+* :func:`choose_partitions` — the number-partitions when not given: several per worker
+  thread, enough events in each.
 * :func:`build_training_frame_dask` — the same kernel on a frame already in memory, its
   result collected back (small data, tests).
 * :func:`read_frame_dataset` — a frame written by either engine (a file or a dataset
@@ -18,12 +20,14 @@ from features.distributed.dataset import (
     read_frame_dataset,
 )
 from features.distributed.partition import build_training_frame_dask
+from features.distributed.sizing import choose_partitions
 from features.distributed.source import Source, resolve_source
 
 __all__ = [
     "DatasetSummary",
     "Source",
     "build_training_frame_dask",
+    "choose_partitions",
     "frame_dataset",
     "frame_files",
     "read_frame_dataset",

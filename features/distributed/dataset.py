@@ -2,20 +2,21 @@
 
 The graph, all of it on the workers::
 
-    read partitions (Parquet / CSV, any fsspec URL)
-      → check each partition (features.io.check_records: the contract, E.164, replays)
-      → shuffle by number (the history key)
-      → per partition: drop replays that crossed partitions, build_training_frame,
-        write OUT/part-NNNNN.parquet (one schema for every file)
+    read partitions (Parquet row groups / CSV blocks, any fsspec URL)
+      → check each partition (features.io.check_records: the contract, E.164)
+      → shuffle by number (the history key)        → shuffle (event_id, order, key) by id
+      → per partition: repeated event ids resolved (features.distributed.repeats),
+        build_training_frame, write OUT/part-NNNNN.parquet (one schema for every file)
     consent: read and checked the same way, concatenated once on a worker, given to every
     partition.
 
-The client receives one small summary per input partition (rows, kept, rejected, the first
-messages) and one per output partition (contacts, positives per target), never events or
-frame rows. A source with invalid rows fails closed as the loaders do: without
-``skip_invalid`` the dataset is removed and the error lists the rows; with it the rejects of
-each partition are written to ``OUT/_rejects/<record>-NNNNN.csv`` (rows numbered over the
-whole source).
+The client receives one small summary per input partition (its file, rows, kept, rejected,
+the first messages) and one per output partition (contacts, positives per target, the first
+repeats rejected), never events, ids or frame rows. A source with invalid rows fails closed
+as the loaders do: without ``skip_invalid`` the dataset is removed and the error lists the
+rows; with it the rejects are written to ``OUT/_rejects/<record>-NNNNN.csv`` (per input
+partition) and ``OUT/_rejects/events-repeats-NNNNN.csv`` (per number-partition), each row
+named by its file and its row within that file.
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from features.definitions import TARGETS
 from features.distributed.partition import KEY, ROW, connected, partition_frame
+from features.distributed.repeats import cross_number_repeats, reject_errors, resolve_repeats
+from features.distributed.sizing import choose_partitions, cluster_threads
 from features.distributed.source import (
+    RowPlaces,
     Source,
     check_partition,
     read_source,
     renumber_rejects,
     resolve_source,
     source_errors,
+    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +51,9 @@ if TYPE_CHECKING:
 REJECTS_FOLDER = "_rejects"
 PART_NAME = "part-{:05d}.parquet"
 _STATS_COLUMNS = ["partition", "events", "contacts", "replays", "conflicts", *TARGETS]
+_STATS_META = pd.DataFrame(
+    {**{c: pd.Series(dtype="int64") for c in _STATS_COLUMNS}, "errors": pd.Series(dtype=object)}
+)
 
 
 @dataclass
@@ -57,8 +64,12 @@ class DatasetSummary:
     files: int
     contacts: int
     positives: dict[str, int]
+    #: Number-partitions: given, or chosen from the input's rows and the cluster's threads.
+    partitions: int = 0
     #: Per record (events, consent): rows read, kept, rejected, invalid numbers.
     loads: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per record, the name of its file or folder (what the local engine's lines start with).
+    names: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -69,8 +80,9 @@ class DatasetSummary:
             invalid = (
                 f", {n['invalid_numbers']:,} with an invalid number" if n["invalid_numbers"] else ""
             )
+            name = self.names.get(record, record)
             lines.append(
-                f"{record}: {n['kept']:,} row(s) kept, {n['rejected_rows']:,} rejected{invalid}"
+                f"{name}: {n['kept']:,} row(s) kept, {n['rejected_rows']:,} rejected{invalid}"
             )
         lines += self.notes
         if self.rejects:
@@ -101,28 +113,22 @@ def _write_part(
     horizon: str,
     out: str,
     schema: pa.Schema,
+    cross: pd.DataFrame | None,
+    places: RowPlaces,
+    rejects_dir: str | None,
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
-    """One output partition: replays across input partitions dropped, the frame built and
-    written as ``OUT/part-NNNNN.parquet``; returns its one-row summary."""
+    """One output partition: repeated event ids resolved over the whole source (replays
+    skipped, conflicts rejected, written to ``rejects_dir``), the frame built and written as
+    ``OUT/part-NNNNN.parquet``; returns its one-row summary."""
     import fsspec
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     index = int(partition_info["number"]) if partition_info else 0
-    part = part.sort_values(ROW, kind="stable")
-    replays = conflicts = 0
-    repeated = part["event_id"].duplicated(keep=False).to_numpy()
-    if repeated.any():
-        # the loaders' rule across partitions: an exact repeat is a replay (skipped); another
-        # row under an earlier event_id of the same number is rejected (counted)
-        candidates = part.iloc[np.flatnonzero(repeated)].drop(columns=[ROW, KEY])
-        same = candidates.astype("string").duplicated(keep="first").to_numpy()
-        later = candidates["event_id"].duplicated(keep="first").to_numpy()
-        replays, conflicts = int(same.sum()), int((later & ~same).sum())
-        keep = np.ones(len(part), dtype=bool)
-        keep[np.flatnonzero(repeated)[later]] = False
-        part = part.iloc[keep]  # by position: the shuffle leaves index labels repeated
+    part, replays, rejects = resolve_repeats(part, cross, places)
+    if len(rejects) and rejects_dir is not None:
+        write_csv(rejects, f"{rejects_dir}/events-repeats-{index:05d}.csv")
     frame = partition_frame(part, consent, horizon).drop(columns=[ROW])
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     with fsspec.open(f"{out}/{PART_NAME.format(index)}", "wb", auto_mkdir=True) as handle:
@@ -132,10 +138,13 @@ def _write_part(
         "events": len(part),
         "contacts": len(frame),
         "replays": replays,
-        "conflicts": conflicts,
+        "conflicts": len(rejects),
         **{t: int(frame[t].sum()) for t in TARGETS},
+        "errors": reject_errors(rejects),
     }
-    return pd.DataFrame([row], columns=_STATS_COLUMNS)
+    return pd.DataFrame([row], columns=_STATS_META.columns).astype(
+        {c: "int64" for c in _STATS_COLUMNS}
+    )
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -173,23 +182,24 @@ def _checked(
     options: dict,
     rejects_dir: str | None,
     blocksize,
-) -> tuple[list, pd.DataFrame]:
-    """(the checked partitions as delayed (rows, summary) pairs, their meta). The meta is
-    checked on a worker too: the client loads no phone-number machinery."""
+) -> tuple[list, pd.DataFrame, int]:
+    """(the checked partitions as delayed (rows, summary) pairs, their meta, the source's
+    rows as its metadata tells). The meta is checked on a worker too: the client loads no
+    phone-number machinery."""
     from dask import delayed
 
     raw = read_source(source, blocksize)
     meta, _ = client.submit(
-        check_partition, raw._meta, 0, source, record, options, None, pure=False
+        check_partition, raw.meta, 0, source, record, options, None, pure=False
     ).result()
     dtypes = meta.dtypes.to_dict()
     pairs = [
         delayed(check_partition, nout=2, pure=True)(
             part, i, source, record, options, rejects_dir, dtypes
         )
-        for i, part in enumerate(raw.to_delayed())
+        for i, part in enumerate(raw.parts)
     ]
-    return pairs, meta
+    return pairs, meta, raw.rows
 
 
 def frame_dataset(
@@ -198,7 +208,7 @@ def frame_dataset(
     consent: str | Path | None = None,
     *,
     horizon: str = "7D",
-    npartitions: int = 8,
+    npartitions: int | None = None,
     scheduler: str | None = None,
     client: Client | None = None,
     default_region: str | None = None,
@@ -210,7 +220,10 @@ def frame_dataset(
     """Build the training frame of ``events`` (and ``consent``) on the cluster and write it
     to the dataset folder ``out`` (``part-NNNNN.parquet``, one per number-partition).
 
-    Inputs and ``out`` are paths or fsspec URLs the WORKERS can reach. ``client`` — an
+    ``npartitions`` — the number-partitions; by default chosen from the events' rows (the
+    Parquet footers, a CSV's size) and the cluster's threads (:func:`features.distributed.
+    sizing.choose_partitions`). Inputs and ``out`` are paths or fsspec URLs the WORKERS can
+    reach. ``client`` — an
     existing ``distributed.Client``; else ``scheduler`` — a running scheduler's address;
     else a local cluster of 2 worker processes for the call. Raises
     :class:`features.io.InvalidFileError` (the dataset removed) when a source has invalid
@@ -222,7 +235,7 @@ def frame_dataset(
 
     from features.io import InvalidFileError
 
-    if npartitions < 1:
+    if npartitions is not None and npartitions < 1:
         raise ValueError(f"npartitions must be at least 1, not {npartitions}")
     t0 = time.perf_counter()
     out = str(out).rstrip("/")
@@ -238,43 +251,58 @@ def frame_dataset(
         checked = {
             r: _checked(running, s, r, options, rejects_dir, blocksize) for r, s in sources.items()
         }
-        ev_pairs, ev_meta = checked["events"]
+        ev_pairs, ev_meta, ev_rows = checked["events"]
+        if npartitions is None:
+            npartitions = choose_partitions(ev_rows, *cluster_threads(running))
         kept = dd.from_delayed([p[0] for p in ev_pairs], meta=ev_meta, verify_meta=False)
         consent_all = consent_meta = None
         if "consent" in checked:
-            co_pairs, consent_meta = checked["consent"]
+            co_pairs, consent_meta, _ = checked["consent"]
             consent_all = delayed(_concat, pure=True)([p[0] for p in co_pairs])
+        summaries = {r: [p[1] for p in pairs] for r, (pairs, _, _) in checked.items()}
+        places = delayed(RowPlaces.of, pure=True)(summaries["events"], sources["events"].name)
         # on a worker: the client neither compiles the kernel nor builds a frame
         schema = delayed(_frame_schema, pure=True)(ev_meta, consent_meta, horizon)
+        by_id = kept[["event_id", ROW, KEY]].shuffle(on="event_id", npartitions=npartitions)
+        cross_meta = pd.DataFrame({c: pd.Series(dtype="int64") for c in (ROW, "_first_row")})
+        cross = by_id.map_partitions(cross_number_repeats, meta=cross_meta).to_delayed()
+        cross_all = delayed(_concat, pure=True)(cross)
         by_number = kept.shuffle(on=KEY, npartitions=npartitions)
-        stats_meta = pd.DataFrame({c: pd.Series(dtype="int64") for c in _STATS_COLUMNS})
         written = by_number.map_partitions(
-            _write_part, consent_all, horizon, out, schema, meta=stats_meta,
-            align_dataframes=False,
+            _write_part, consent_all, horizon, out, schema, cross_all, places, rejects_dir,
+            meta=_STATS_META, align_dataframes=False,
         )  # fmt: skip
-        summaries = {r: [p[1] for p in pairs] for r, (pairs, _) in checked.items()}
 
         part_futures = running.compute(written.to_delayed())
         summary_futures = {r: running.compute(s) for r, s in summaries.items()}
         _follow(part_futures, as_completed, progress)
         stats = pd.concat([f.result() for f in part_futures], ignore_index=True)
         loaded = {r: [f.result() for f in fs] for r, fs in summary_futures.items()}
-        rejects = _renumber(running, loaded)
+        placed = {r: RowPlaces.of(ss, sources[r].name) for r, ss in loaded.items()}
+        rejects = _renumber(running, loaded, placed)
+        if skip_invalid:
+            rejects += _repeat_rejects(out, stats)
 
     errors = {r: sum(s["errors"] for s in ss) for r, ss in loaded.items()}
     conflicts = int(stats["conflicts"].sum())
     if (any(errors.values()) or conflicts) and not skip_invalid:
         _remove_out(out)
-        record = next((r for r, n in errors.items() if n), "events")
+        # the events first, as the local engine loads them first
+        record = "events" if errors["events"] or conflicts else "consent"
         source = sources[record]
-        rows = source_errors(loaded[record])
-        if not rows:  # only rows that met their event_id's first row after the shuffle
-            raise ValueError(
-                f"{source.name}: {conflicts:,} row(s) repeat an earlier event_id of the same "
-                "number with different values; nothing was written (use --skip-invalid to "
-                "keep the first of each)"
-            )
-        raise InvalidFileError(Path(source.name), rows, csv=source.format == "csv")
+        rows = source_errors(loaded[record], placed[record])
+        if record == "events":
+            rows += [e for found in stats["errors"] for e in found]
+        order = {name: i for i, name in enumerate(dict.fromkeys(placed[record].files))}
+        rows.sort(key=lambda e: (order.get(e.file, -1), e.row, e.field))
+        invalid = sum(s["rejected_rows"] for s in loaded[record])
+        listed = len(rows)
+        total = errors[record] + (conflicts if record == "events" else 0)
+        raise InvalidFileError(
+            Path(source.name), rows, csv=source.format == "csv",
+            invalid_rows=invalid + (conflicts if record == "events" else 0),
+            more=total - listed,
+        )  # fmt: skip
     loads = {
         r: {
             k: sum(s[k] for s in ss)
@@ -297,9 +325,11 @@ def frame_dataset(
     return DatasetSummary(
         out=out,
         files=len(stats),
+        partitions=npartitions,
         contacts=int(stats["contacts"].sum()),
         positives={t: int(stats[t].sum()) for t in TARGETS},
         loads=loads,
+        names={r: source.name for r, source in sources.items()},
         notes=notes,
         rejects=rejects,
         seconds=time.perf_counter() - t0,
@@ -322,19 +352,25 @@ def _follow(futures: list, as_completed, progress: bool) -> None:
             bar.advance(task)
 
 
-def _renumber(client: Client, loaded: dict[str, list[dict]]) -> list[str]:
-    """Number the rejects files' rows over the whole source (on the workers)."""
+def _renumber(
+    client: Client, loaded: dict[str, list[dict]], placed: dict[str, RowPlaces]
+) -> list[str]:
+    """Number the rejects files' rows within their files (on the workers)."""
     files, offsets = [], []
-    for summaries in loaded.values():
-        offset = 0
-        for s in sorted(summaries, key=lambda s: s["index"]):
+    for record, summaries in loaded.items():
+        for s in summaries:
             if s["rejects_file"]:
                 files.append(s["rejects_file"])
-                offsets.append(offset)
-            offset += s["rows"]
+                offsets.append(placed[record].offsets[s["index"]])
     if files:
         client.gather(client.map(renumber_rejects, files, offsets, pure=False))
     return files
+
+
+def _repeat_rejects(out: str, stats: pd.DataFrame) -> list[str]:
+    """The rejects files the number-partitions wrote (repeated event ids)."""
+    rejected = stats.loc[stats["conflicts"] > 0, "partition"]
+    return [f"{out}/{REJECTS_FOLDER}/events-repeats-{int(i):05d}.csv" for i in rejected]
 
 
 def frame_files(path: str | Path) -> list[str]:

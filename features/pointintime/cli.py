@@ -45,8 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--partitions",
         type=int,
-        default=8,
-        help="dask engine: number of number-partitions (output files)",
+        default=None,
+        help="dask engine: number of number-partitions (output files); default: 8 per "
+        "worker thread of the cluster, but no fewer than ~250,000 events each (the input's "
+        "rows from the Parquet footers or the CSV's size) and more if a worker's memory "
+        "needs smaller ones",
     )
     parser.add_argument(
         "--blocksize",

@@ -149,8 +149,9 @@ def test_an_event_id_repeated_with_other_values_across_files_is_refused_or_rejec
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The loaders' rule across input partitions: a different row under an earlier
-    event_id of the same number fails closed; with --skip-invalid the first one is kept."""
+    """The loaders' rule across files of a folder: a different row under an earlier
+    event_id of the same number fails closed naming both rows; with --skip-invalid the first
+    one is kept."""
     events = pd.read_parquet(history["events"]).head(700)
     folder = tmp_path / "events"
     folder.mkdir()
@@ -159,7 +160,10 @@ def test_an_event_id_repeated_with_other_values_across_files_is_refused_or_rejec
     write_records(changed, folder / "b.parquet", "events")
     out = tmp_path / "frame"
     assert _dask(dask_cluster, history, out, folder) == 1
-    assert "1 row(s) repeat an earlier event_id of the same number" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "events: 1 invalid row(s); nothing was loaded" in err
+    first_id = events["event_id"].iloc[10]
+    assert f"b.parquet row 1: event_id '{first_id}' repeats the event_id of a.parquet row 11" in err
     assert not list(out.glob("*.parquet"))
 
     assert _dask(dask_cluster, history, out, folder, "--skip-invalid") == 0

@@ -1,45 +1,17 @@
-"""Files in the data contracts: typed columns derived from :mod:`features.schema`,
-vectorised row validation, and CSV/Parquet loaders that never drop a row silently.
-
-A file with bad rows is rejected whole with messages that name file, row and field::
-
-    events.csv row 1042 (line 1043): ts 'yesterday' is not an ISO-8601 instant
-
-With ``skip_invalid=True`` the valid rows load and the rejects are returned, to be
-written beside the output by :func:`write_rejects`.
-
-Rows are numbered from 1 over the data rows; for CSV the line number in the file
-(header = line 1) is given too.
-
-Tolerant where it is safe, strict where it matters: enum values match in any case (``SMS`` →
-``sms``, counted in :attr:`LoadResult.notes`); columns the contract does not know are
-ignored with one note naming them (``strict=True`` refuses them); the CSV delimiter is
-sniffed (``,`` ``;`` or tab); a row that repeats an earlier row exactly is a replay and
-skipped (counted), a different row under an earlier row's ``event_id`` is an error naming
-both rows.
-
-Phone numbers are normalised here, once, for every command that reads files (validate,
-features, train, store load): each is read with the row's ``region`` column (a file-only
-column, ISO 3166-1) or else the ``default_region`` given, and replaced by its E.164 form.
-A number that is not valid is a row error (``number``): it is never kept as a raw key.
-A pseudonymised export's ``pseudo:…`` numbers are kept, with their number-fact columns, where
-the caller reads them (features and training: :mod:`features.pseudonyms`).
-"""
+"""Row validation of a raw chunk against a record contract, vectorised: types, vocabularies,
+ranges, required and cross-field rules, numbers to E.164, replays and repeated ``event_id``s.
+Every problem is a :class:`RowError` naming row, field and value."""
 
 from __future__ import annotations
 
 import datetime as dt
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from pydantic.fields import FieldInfo
 
+from features.io.columns import Column, _pandas_dtype, columns_for
 from features.pseudonyms import PSEUDONYM_FACTS, fact_problems, is_pseudonym
 from features.schema import (
     EARLIEST_INSTANT,
@@ -50,96 +22,9 @@ from features.schema import (
     Record,
 )
 
-ColumnKind = Literal["str", "enum", "instant", "float", "int", "bool", "localtime", "region"]
-
 #: ISO-8601 instant with an explicit offset or Z (a date alone or a naive time is refused).
 _INSTANT_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _MAX_MESSAGES = 20
-
-
-@dataclass(frozen=True)
-class Column:
-    """One typed column of a file contract, derived from a pydantic field."""
-
-    name: str
-    kind: ColumnKind
-    required: bool
-    choices: tuple[str, ...] = ()
-    ge: float | None = None
-    le: float | None = None
-    default: Any = None
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        return {
-            "str": pa.string(),
-            "enum": pa.string(),
-            "localtime": pa.string(),
-            "region": pa.string(),
-            "instant": pa.timestamp("us", tz="UTC"),
-            "float": pa.float64(),
-            "int": pa.int64(),
-            "bool": pa.bool_(),
-        }[self.kind]
-
-
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """Strip ``X | None`` and ``Annotated``; return (base annotation, optional?)."""
-    optional = False
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(annotation))
-        annotation = args[0]
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation, optional
-
-
-def _column(name: str, info: FieldInfo) -> Column:
-    base, _ = _unwrap(info.annotation)
-    meta = {type(m).__name__: m for m in info.metadata}
-    ge = getattr(meta.get("Ge"), "ge", None)
-    le = getattr(meta.get("Le"), "le", None)
-    required = info.is_required()
-    default = None if required else info.default
-    # Annotated aliases keep their validator names in metadata of the original alias.
-    text = repr(info.annotation) + repr(info.metadata)
-    if typing.get_origin(base) is Literal:
-        return Column(name, "enum", required, tuple(typing.get_args(base)), default=default)
-    if "AwareDatetime" in text or base is __import__("datetime").datetime:
-        return Column(name, "instant", required, default=default)
-    if "_check_hhmm" in text:
-        return Column(name, "localtime", required, default=default)
-    if "_check_region" in text:
-        return Column(name, "region", required, default=default)
-    if base is bool:
-        return Column(name, "bool", required, default=default)
-    if base is int:
-        return Column(name, "int", required, ge=ge, le=le, default=default)
-    if base is float:
-        return Column(name, "float", required, ge=ge, le=le, default=default)
-    return Column(name, "str", required, default=default)
-
-
-def columns_for(model: type[Record]) -> tuple[Column, ...]:
-    """The file columns of a record type (list-valued fields are not file columns)."""
-    cols = []
-    for name, info in model.model_fields.items():
-        if typing.get_origin(_unwrap(info.annotation)[0]) is list:
-            continue
-        cols.append(_column(name, info))
-    return tuple(cols)
-
-
-def arrow_schema(model: type[Record]) -> pa.Schema:
-    """The pyarrow schema files of this record type are written with."""
-    return pa.schema(
-        [pa.field(c.name, c.arrow_type, nullable=not c.required) for c in columns_for(model)]
-    )
-
-
-EVENT_COLUMNS = columns_for(FILE_RECORDS["events"])
 
 
 # --------------------------------------------------------------------------- errors
@@ -149,17 +34,29 @@ class RowError:
     field: str
     value: str
     error: str
+    #: The file of the row when it is not the file the error is reported for (a folder).
+    file: str | None = None
 
 
 class InvalidFileError(ValueError):
     """A file has rows that break the contract; ``errors`` lists every one."""
 
-    def __init__(self, path: Path, errors: list[RowError], *, csv: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        errors: list[RowError],
+        *,
+        csv: bool,
+        invalid_rows: int | None = None,
+        more: int = 0,
+    ) -> None:
+        """``invalid_rows`` and ``more``: when ``errors`` are the first of more (counted
+        elsewhere), the rows in error in all and the errors not listed."""
         self.path = path
         self.errors = errors
         lines = [format_error(path, e, csv=csv) for e in errors[:_MAX_MESSAGES]]
-        more = len(errors) - len(lines)
-        rows = len({e.row for e in errors})
+        more += len(errors) - len(lines)
+        rows = invalid_rows if invalid_rows is not None else len({(e.file, e.row) for e in errors})
         head = f"{path.name}: {rows} invalid row(s); nothing was loaded"
         tail = f"\n  … and {more} more" if more > 0 else ""
         hint = "\n  (use --skip-invalid to load the valid rows and write the rejects beside the output)"
@@ -168,29 +65,13 @@ class InvalidFileError(ValueError):
 
 def format_error(path: Path, e: RowError, *, csv: bool) -> str:
     where = f"row {e.row} (line {e.row + 1})" if csv else f"row {e.row}"
+    name = e.file or path.name
     if e.field == "*":
-        return f"{path.name} {where}: {e.error}"
+        return f"{name} {where}: {e.error}"
     if e.value == "":
-        return f"{path.name} {where}: {e.field} {e.error}"
+        return f"{name} {where}: {e.field} {e.error}"
     shown = e.value if len(e.value) <= 60 else e.value[:57] + "..."
-    return f"{path.name} {where}: {e.field} {shown!r} {e.error}"
-
-
-@dataclass
-class LoadResult:
-    """Valid rows, typed; and the rejects (one row per error)."""
-
-    frame: pd.DataFrame
-    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
-    source: Path | None = None
-    #: What was tolerated: ignored columns, case-normalised values, replays skipped.
-    notes: list[str] = field(default_factory=list)
-    #: Rows whose number is not valid (each is also a reject).
-    invalid_numbers: int = 0
-
-    @property
-    def rejected_rows(self) -> int:
-        return 0 if self.rejects.empty else int(self.rejects["row"].nunique())
+    return f"{name} {where}: {e.field} {shown!r} {e.error}"
 
 
 # --------------------------------------------------------------------------- validation
@@ -530,94 +411,6 @@ def _cross_field_errors(
     return errs
 
 
-def _pandas_dtype(col: Column) -> str | pd.DatetimeTZDtype:
-    return {
-        "instant": pd.DatetimeTZDtype("us", "UTC"),
-        "float": "float64",
-        "int": "Int64",
-        "bool": "boolean",
-    }.get(col.kind, "str")
-
-
-# --------------------------------------------------------------------------- files
-def sniff_delimiter(path: Path | str) -> str:
-    """The delimiter of a CSV file's header line: ``,`` ``;`` or tab, whichever it has most
-    of (``,`` when none). ``path`` may be an fsspec URL. Raises ValueError naming the file
-    when it is empty."""
-    if isinstance(path, str):
-        import fsspec
-
-        with fsspec.open(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
-            header = handle.readline()
-    else:
-        with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
-            header = handle.readline()
-    if not header.strip():
-        name = Path(str(path)).name
-        raise ValueError(f"{name}: the file is empty (expected a header row of column names)")
-    counts = {d: header.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read a CSV (all as text, nothing inferred; delimiter sniffed) or Parquet file."""
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        if path.stat().st_size == 0:
-            raise ValueError(f"{path.name}: the file is empty")
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        delimiter = sniff_delimiter(path)
-        return pd.read_csv(
-            path,
-            dtype="str",
-            keep_default_na=False,
-            na_values=[""],
-            engine="pyarrow",
-            sep=delimiter,
-            encoding="utf-8-sig",
-        )
-    raise ValueError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
-
-
-def load_records(
-    path: str | Path,
-    record: str,
-    *,
-    skip_invalid: bool = False,
-    default_region: str | None = None,
-    strict: bool = False,
-    pseudonyms: bool = False,
-) -> LoadResult:
-    """Load and validate a file of one record type (``events``, ``consent``, …).
-
-    Numbers are normalised to E.164 with the row's ``region`` column or ``default_region``
-    (:func:`normalise_numbers`); with ``pseudonyms`` a pseudonymised export's numbers are
-    kept with their number facts (for features and training). Raises
-    :class:`InvalidFileError` if any row is invalid and ``skip_invalid`` is false.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        raw = read_raw(path)
-    except ValueError:
-        raise
-    except Exception as exc:  # a corrupt file must name itself
-        raise ValueError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from exc
-    try:
-        checked = check_records(
-            raw, record, default_region=default_region, strict=strict, pseudonyms=pseudonyms
-        )
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: {exc}") from exc
-    if checked.errors and not skip_invalid:
-        raise InvalidFileError(path, checked.errors, csv=path.suffix.lower() != ".parquet")
-    frame, rejects = checked.split()
-    return LoadResult(frame, rejects, path, checked.notes, checked.invalid_numbers)
-
-
 @dataclass
 class CheckedRows:
     """Every row of a raw chunk, typed, with what is wrong with them (:func:`check_records`)."""
@@ -655,20 +448,22 @@ def check_records(
     default_region: str | None = None,
     strict: bool = False,
     pseudonyms: bool = False,
+    repeated_ids: bool = True,
 ) -> CheckedRows:
     """Validate and type a raw chunk of one record type, as every loader does: the contract
     (:func:`validate_frame`), numbers to E.164 (:func:`normalise_numbers`; with
     ``pseudonyms`` a pseudonymised export's numbers are kept with their facts), and for
-    events replays and conflicting ``event_id`` repeats. Rows are numbered from 1 within the
-    chunk. Raises ValueError for a chunk that cannot be read at all (a required column
-    missing)."""
+    events replays and conflicting ``event_id`` repeats (unless ``repeated_ids`` is false:
+    a chunk of a larger source whose repeats are found over the whole of it). Rows are
+    numbered from 1 within the chunk. Raises ValueError for a chunk that cannot be read at
+    all (a required column missing)."""
     model = FILE_RECORDS[record]
     notes: list[str] = []
     typed, errors = validate_frame(raw, model, strict=strict, notes=notes)
     invalid_numbers = 0
     if _has_number(model):
         invalid_numbers = normalise_numbers(typed, default_region, errors, pseudonyms=pseudonyms)
-    if model.__name__ == "Event":
+    if model.__name__ == "Event" and repeated_ids:
         replays, id_errors = _repeated_ids(typed, errors)
         errors.extend(id_errors)
         if replays.any():
@@ -689,12 +484,31 @@ def _repeated_ids(df: pd.DataFrame, errors: list[RowError]) -> tuple[np.ndarray,
     ok = np.ones(len(df), dtype=bool)
     if errors:
         ok[np.unique([e.row for e in errors]) - 1] = False
+    replays, first = repeat_positions(df, ok)
+    ids = df["event_id"].to_numpy()
+    found = [
+        RowError(int(r) + 1, "event_id", str(ids[r]), repeats_message(f"row {first[r] + 1}"))
+        for r in np.flatnonzero(first >= 0)
+    ]
+    return replays, found
+
+
+def repeats_message(first: str) -> str:
+    """The error of a row under the event_id of an earlier row (``first``: where it is)."""
+    return f"repeats the event_id of {first} with different values"
+
+
+def repeat_positions(df: pd.DataFrame, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rule for rows under an earlier row's ``event_id`` (rows in their source order;
+    only ``eligible`` rows take part): the first row of an id is kept; a later row equal to
+    it in every typed value is a replay; a different one is in conflict with it. Returns
+    (replays, the position of the first row for each row in conflict, else -1)."""
     ids = df["event_id"]
-    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy() & ok
+    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy() & eligible
     replays = np.zeros(len(df), dtype=bool)
-    found: list[RowError] = []
+    first = np.full(len(df), -1, dtype=np.int64)
     if not dup.any():
-        return replays, found
+        return replays, first
     rows = np.flatnonzero(dup)
     sub = df.iloc[rows]
     content = pd.util.hash_pandas_object(sub.astype("string"), index=False).to_numpy()
@@ -706,94 +520,5 @@ def _repeated_ids(df: pd.DataFrame, errors: list[RowError]) -> tuple[np.ndarray,
         elif int(h) == first_hash[key]:
             replays[r] = True
         else:
-            found.append(
-                RowError(int(r) + 1, "event_id", str(key),
-                         f"repeats the event_id of row {first_row[key] + 1} with different values")
-            )  # fmt: skip
-    return replays, found
-
-
-def load_events(
-    path: str | Path,
-    *,
-    skip_invalid: bool = False,
-    default_region: str | None = None,
-    strict: bool = False,
-) -> LoadResult:
-    """Load an event file (CSV or Parquet) in the Event contract."""
-    return load_records(
-        path, "events", skip_invalid=skip_invalid, default_region=default_region, strict=strict
-    )
-
-
-def describe_load(result: LoadResult) -> list[str]:
-    """What a command prints about a loaded file: kept, rejected (invalid numbers among
-    them) and every note."""
-    name = result.source.name if result.source is not None else "file"
-    invalid = (
-        f", {result.invalid_numbers:,} with an invalid number" if result.invalid_numbers else ""
-    )
-    lines = [
-        f"{name}: {len(result.frame):,} row(s) kept, {result.rejected_rows:,} rejected{invalid}"
-    ]
-    lines += [f"{name}: {note}" for note in result.notes]
-    return lines
-
-
-def rejects_path(output: str | Path) -> Path:
-    """Where the rejects of a load feeding ``output`` are written: beside it."""
-    output = Path(output)
-    return output.with_name(output.stem + ".rejects.csv")
-
-
-def write_rejects(result: LoadResult, output: str | Path) -> Path | None:
-    """Write the rejects beside ``output`` (``<stem>.rejects.csv``); None if there are none."""
-    if result.rejects.empty:
-        return None
-    path = rejects_path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = result.rejects.copy()
-    if result.source is not None:
-        frame.insert(0, "file", result.source.name)
-    frame.to_csv(path, index=False)
-    return path
-
-
-def write_records(df: pd.DataFrame, path: str | Path, record: str) -> Path:
-    """Write a frame in a record contract to Parquet (typed) or CSV (ISO-8601 instants)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = FILE_RECORDS[record]
-    cols = [c for c in columns_for(model) if c.name in df.columns]
-    if path.suffix.lower() == ".csv":
-        out = df[[c.name for c in cols]].copy()
-        for c in cols:
-            if c.kind == "instant":
-                out[c.name] = (
-                    out[c.name]
-                    .dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                    .str.replace(".000000Z", "Z", regex=False)
-                )
-        out.to_csv(path, index=False)
-    else:
-        table = to_arrow(df, cols)
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, path, compression="zstd")
-    return path
-
-
-def to_arrow(df: pd.DataFrame, cols: tuple[Column, ...] | list[Column]) -> pa.Table:
-    """A frame's contract columns as an Arrow table with the contract's types."""
-    arrays = []
-    for c in cols:
-        values = df[c.name]
-        if c.kind == "instant":
-            naive = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-            arr = pa.array(naive, type=pa.timestamp("us"), from_pandas=True).cast(c.arrow_type)
-        else:
-            arr = pa.array(values, type=c.arrow_type, from_pandas=True)
-        arrays.append(arr)
-    return pa.Table.from_arrays(
-        arrays, schema=pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
-    )
+            first[r] = first_row[key]
+    return replays, first
