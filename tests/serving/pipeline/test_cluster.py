@@ -216,7 +216,7 @@ def test_cli_on_a_running_scheduler(tmp_path, cluster, campaign_store, monkeypat
     assert main(["screen", str(path), "-o", str(tmp_path / "dask.csv"), "--engine", "dask",
                  "--scheduler", cluster.address, "--db-url", url, "--tracking-uri",
                  champion_store().tracking_uri, "--policy", str(policy), "--at", AT.isoformat(),
-                 "--partition-rows", "50", "--no-progress", "--no-audit",
+                 "--partition-rows", "50", "--bucket-rows", "4", "--no-progress", "--no-audit",
                  "--summary-json", str(summary)]) == 0  # fmt: skip
     _same(tmp_path / "local.csv", tmp_path / "dask.csv")
     assert "engine: dask" in capsys.readouterr().err
@@ -224,6 +224,13 @@ def test_cli_on_a_running_scheduler(tmp_path, cluster, campaign_store, monkeypat
 
     timing = json.loads(summary.read_text())["timing"]
     assert len(timing["first_pass_task_s"]) == json.loads(summary.read_text())["partitions"]
+    assert len(timing["budget_walk_task_s"]) > 1  # several buckets of 4 allowed rows
+    assert set(timing["client_peak_rss_mb"]) == {"first pass", "rank and budget",
+                                                 "second pass", "output"}  # fmt: skip
+    assert main(["screen", str(path), "-o", str(tmp_path / "x.csv"), "--engine", "dask",
+                 "--scheduler", cluster.address, "--bucket-rows", "0"]) == 2  # fmt: skip
+    said = capsys.readouterr()
+    assert "--bucket-rows must be at least 1" in " ".join((said.out + said.err).split())
 
 
 def test_a_worker_refuses_another_store_or_other_keys(campaign_store, monkeypatch) -> None:
