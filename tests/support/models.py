@@ -95,6 +95,7 @@ def _train_into(root: Path) -> ChampionStore:
             python_model=tracking.pyfunc_entry(),
             artifacts={"bundle": str(bundle)},
             signature=infer_signature(example, {k: v for k, v in out.items()}),
+            input_example=example,
             pip_requirements=tracking.pip_requirements(),
             registered_model_name=MODEL_NAME,
         )
