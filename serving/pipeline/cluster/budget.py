@@ -27,14 +27,14 @@ renamed: a retried task rewrites the same bytes.
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
+
+from serving.pipeline.cluster.plan import replace_atomically, run_file
 
 #: Keys sampled from each partition's allowed rows (evenly spaced in its sorted order).
 SAMPLE_SIZE = 512
@@ -45,22 +45,23 @@ KEPT, OVER_CONTACTS, OVER_COMPLAINTS = 0, 1, 2
 
 
 def allowed_path(run_dir: str, index: int) -> Path:
-    return Path(run_dir) / f"allowed-{index:05d}.npy"
+    return run_file(run_dir, "allowed", index, ".npy")
 
 
 def bucket_path(run_dir: str, bucket: int) -> Path:
-    return Path(run_dir) / f"bucket-{bucket:05d}.npy"
+    return run_file(run_dir, "bucket", bucket, ".npy")
 
 
 def budget_path(run_dir: str, bucket: int) -> Path:
-    return Path(run_dir) / f"budget-{bucket:05d}.npy"
+    return run_file(run_dir, "budget", bucket, ".npy")
 
 
 def _save_atomic(array: Any, path: Path) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with temp.open("wb") as handle:
-        np.save(handle, array)
-    os.replace(temp, path)
+    def write(temp: Path) -> None:
+        with temp.open("wb") as handle:
+            np.save(handle, array)
+
+    replace_atomically(path, write)
 
 
 def _load(path: Path) -> Any:

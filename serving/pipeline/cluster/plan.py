@@ -3,6 +3,9 @@ workers themselves."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,3 +92,16 @@ def read_partition(part: Partition) -> Any:
     if not data.strip():
         return pd.DataFrame()
     return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+
+
+def run_file(run_dir: str, stem: str, index: int, suffix: str) -> Path:
+    """A file of the run's shared folder: ``<stem>-NNNNN<suffix>`` (a partition or bucket)."""
+    return Path(run_dir) / f"{stem}-{index:05d}{suffix}"
+
+
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a temporary sibling, then rename it to ``path``: a reader (or a retried
+    task) sees the whole file or none."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    write(temp)
+    os.replace(temp, path)

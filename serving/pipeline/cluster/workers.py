@@ -4,18 +4,21 @@ client's store, keys and champion), the first pass over a partition and the seco
 from __future__ import annotations
 
 import datetime as dt
-import os
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from serving.pipeline.batch import apply_budget, audit_decisions, decisions_schema, screen_chunk
 from serving.pipeline.cluster.budget import SAMPLE_SIZE, partition_allocation, write_allowed
-from serving.pipeline.cluster.plan import Partition, read_partition
+from serving.pipeline.cluster.plan import (
+    Partition,
+    read_partition,
+    replace_atomically,
+    run_file,
+)
 
 #: The number whose keyed hash the client and each worker compare: the same keys, or no run.
 _KEY_PROBE = "+12015550123"
@@ -107,21 +110,19 @@ def release_worker_resources() -> None:
 def _write_atomic(table: Any, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    pq.write_table(table, temp)
-    os.replace(temp, path)
+    replace_atomically(path, lambda temp: pq.write_table(table, temp))
 
 
 def pass1_path(run_dir: str, index: int) -> Path:
-    return Path(run_dir) / f"pass1-{index:05d}.parquet"
+    return run_file(run_dir, "pass1", index, ".parquet")
 
 
 def final_path(run_dir: str, index: int) -> Path:
-    return Path(run_dir) / f"final-{index:05d}.parquet"
+    return run_file(run_dir, "final", index, ".parquet")
 
 
 def rejects_path(run_dir: str, index: int) -> Path:
-    return Path(run_dir) / f"rejects-{index:05d}.parquet"
+    return run_file(run_dir, "rejects", index, ".parquet")
 
 
 def screen_partition(part: Partition, run: RunSpec) -> dict[str, Any]:
